@@ -1,0 +1,74 @@
+"""The one NNX module that builds any planned architecture, folded or not."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from foldedcnn_jax.models import spec as spec_lib
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+
+
+def resolve_dtype(name: str | jnp.dtype | None) -> jnp.dtype | None:
+  """Maps "float32" / "bfloat16" / "float16" (or a dtype, or None) to a jnp dtype."""
+  if name is None or not isinstance(name, str):
+    return name
+  try:
+    return DTYPES[name]
+  except KeyError:
+    raise ValueError(f"unknown dtype {name!r}; use one of {', '.join(DTYPES)}") from None
+
+
+class FoldedCNN(nnx.Module):
+  """A specialized CNN for fold factor `spec.fold` (fold = 1 is exactly the original CNN).
+
+  Input: (batch/f, H, W, f·C) folded images, uint8 (scaled to [0, 1] here) or float.
+  Output: (batch/f, f·K) logits; slot j·K:(j+1)·K belongs to image j of each group.
+  """
+
+  def __init__(self, spec: spec_lib.ModelSpec, *, rngs: nnx.Rngs,
+               param_dtype: str | jnp.dtype = "float32", dtype: str | jnp.dtype | None = None):
+    self.spec = spec
+    self.plan = spec.plan()
+    self.param_dtype = resolve_dtype(param_dtype)
+    self.dtype = resolve_dtype(dtype) or self.param_dtype
+    kwargs = dict(dtype=self.dtype, param_dtype=self.param_dtype, rngs=rngs)
+    layers = []
+    for layer in self.plan:
+      if layer.kind == "conv":
+        layers.append(nnx.Conv(layer.in_channels, layer.out_channels,
+                               (layer.kernel, layer.kernel), layer.stride, padding="SAME",
+                               feature_group_count=layer.groups, **kwargs))
+      elif layer.kind == "dense":
+        layers.append(nnx.Linear(layer.in_channels, layer.out_channels, **kwargs))
+    self.layers = nnx.List(layers)
+
+  def __call__(self, folded_images: jax.Array) -> jax.Array:
+    x = folded_images
+    if jnp.issubdtype(x.dtype, jnp.integer):
+      x = x.astype(self.dtype) * (1.0 / 255.0)
+    x = x.astype(self.dtype)
+    parametric = iter(self.layers)
+    for layer in self.plan:
+      if layer.kind == "pool":
+        x = nnx.max_pool(x, (layer.kernel, layer.kernel), (layer.stride, layer.stride), "VALID")
+        continue
+      if layer.kind == "dense" and x.ndim > 2:
+        x = x.reshape(x.shape[0], -1)
+      x = next(parametric)(x)
+      if not layer.is_output:
+        x = nnx.relu(x)
+    return x
+
+
+def create_model(spec: spec_lib.ModelSpec, *, seed: int = 0, param_dtype="float32",
+                 dtype=None) -> FoldedCNN:
+  """A FoldedCNN with weights drawn from `seed`."""
+  return FoldedCNN(spec, rngs=nnx.Rngs(seed), param_dtype=param_dtype, dtype=dtype)
+
+
+def count_params(model: nnx.Module) -> int:
+  """Number of trainable parameters actually held by `model`."""
+  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
