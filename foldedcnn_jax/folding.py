@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from foldedcnn_jax.errors import UserInputError
+
 
 def _check_fold(fold: int) -> None:
   if isinstance(fold, bool) or not isinstance(fold, int) or fold < 1:
-    raise ValueError(f"fold factor must be an integer >= 1, got {fold!r}")
+    raise UserInputError(f"fold factor must be an integer >= 1, got {fold!r}")
 
 
 def padded_size(num_images: int, fold: int) -> int:
@@ -25,7 +27,7 @@ def fold(images, fold: int):
   """(N, H, W, C) → (ceil(N/f), H, W, f·C); works on numpy and jax arrays alike."""
   _check_fold(fold)
   if images.ndim != 4:
-    raise ValueError(f"images must be (N, H, W, C), got shape {tuple(images.shape)}")
+    raise UserInputError(f"images must be (N, H, W, C), got shape {tuple(images.shape)}")
   num, height, width, channels = images.shape
   padding = padded_size(num, fold) - num
   if padding:
@@ -40,7 +42,8 @@ def unfold(logits, fold: int, num_images: int | None = None):
   """(N/f, f·K) → (N, K), dropping padded images beyond `num_images`."""
   _check_fold(fold)
   if logits.ndim != 2 or logits.shape[1] % fold:
-    raise ValueError(f"logits must be (N/f, f*K) with f={fold}, got shape {tuple(logits.shape)}")
+    raise UserInputError(
+        f"logits must be (N/f, f*K) with f={fold}, got shape {tuple(logits.shape)}")
   per_image = logits.reshape(logits.shape[0] * fold, logits.shape[1] // fold)
   return per_image if num_images is None else per_image[:num_images]
 

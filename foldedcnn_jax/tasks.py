@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from foldedcnn_jax.errors import UserInputError
 
-class UnknownTaskError(ValueError):
+
+class UnknownTaskError(UserInputError):
   """Raised for a task id that is not in the registry."""
 
 
@@ -111,7 +113,9 @@ TASKS: dict[str, Task] = {
     for task in (
         _game("v1", "lol-gold1", (22, 52), _numbers(0, 9), (10000, 100, 100)),
         _game("v2", "apex-count", (19, 25), _numbers(0, 20), (1000, 100, 100)),
-        _game("v3", "sot-coin", (17, 40), _numbers(0, 14), (800, 200, 200)),
+        # The issue says "15 classes (0..14, other)", which counts 16; the architecture F15 and
+        # the authors' parameter counts fix K = 15, so the numbers run 0..13.
+        _game("v3", "sot-coin", (17, 40), _numbers(0, 13), (800, 200, 200)),
         _game(
             "v4", "sot-time", (22, 30), _numbers(0, 25), (2000, 100, 100),
             arch="C32 M B M B M C8 M F{k}",

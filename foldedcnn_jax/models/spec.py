@@ -22,13 +22,14 @@ import math
 import re
 
 from foldedcnn_jax import tasks as tasks_lib
+from foldedcnn_jax.errors import UserInputError
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(UserInputError):
   """A malformed architecture string, or one that does not fit its input."""
 
 
-class FoldFactorError(ValueError):
+class FoldFactorError(UserInputError):
   """A fold factor that is not an integer >= 1."""
 
 
@@ -195,7 +196,7 @@ class ModelSpec:
       raise ArchitectureError(f"width_rounding must be >= 1, got {self.width_rounding}")
     if self.width_multiplier is not None and self.width_multiplier <= 0:
       raise ArchitectureError(f"width_multiplier must be > 0, got {self.width_multiplier}")
-    self.layers  # noqa: B018 - fail fast on a malformed string
+    self.plan()  # fail fast on a malformed string or one too deep for the input
 
   @classmethod
   def for_task(cls, task: tasks_lib.Task | str, **overrides) -> ModelSpec:
@@ -238,10 +239,11 @@ class ModelSpec:
       if isinstance(layer, Conv):
         kind = "conv"
         if shape[-1] % layer.groups:
-          raise ArchitectureError(
-              f"{layer.token()}: {shape[-1]} input channels do not split into {layer.groups} groups")
+          raise ArchitectureError(f"{layer.token()}: {shape[-1]} input channels do not split "
+                                  f"into {layer.groups} groups")
         # Round up so this layer's and the next grouped conv's channels split into groups.
-        consumer = next((later for later in layers[index + 1:] if not isinstance(later, Pool)), None)
+        consumer = next((later for later in layers[index + 1:] if not isinstance(later, Pool)),
+                        None)
         next_groups = consumer.groups if isinstance(consumer, Conv) else 1
         out = self.widen(layer.channels, math.lcm(layer.groups, next_groups))
         out_shape = (-(-shape[0] // layer.stride), -(-shape[1] // layer.stride), out)

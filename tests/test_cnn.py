@@ -1,0 +1,54 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from foldedcnn_jax import folding, tasks
+from foldedcnn_jax.models import ModelSpec, count_params, create_model
+
+
+@pytest.mark.parametrize("task_id", list(tasks.TASKS))
+@pytest.mark.parametrize("fold", [1, 2, 4])
+def test_model_holds_exactly_the_planned_parameters(task_id, fold):
+  spec = ModelSpec.for_task(task_id, fold=fold)
+  model = nnx.eval_shape(lambda: create_model(spec))  # abstract init: shapes only, no FLOPs
+  assert count_params(model) == spec.params
+
+
+@pytest.mark.parametrize("task_id, fold", [("v1", 1), ("v4", 3), ("n3", 2), ("g32", 2)])
+def test_forward_shapes(task_id, fold):
+  spec = ModelSpec.for_task(task_id, fold=fold)
+  images = np.random.default_rng(0).integers(0, 256, (2 * fold, *spec.input_shape), np.uint8)
+  logits = create_model(spec)(folding.fold(images, fold))
+  assert logits.shape == (2, fold * spec.num_classes)
+  assert folding.unfold(logits, fold).shape == (2 * fold, spec.num_classes)
+
+
+def test_uint8_input_is_scaled_to_unit_range():
+  spec = ModelSpec.for_task("tiny")
+  model = create_model(spec)
+  images = np.random.default_rng(0).integers(0, 256, (4, *spec.input_shape), np.uint8)
+  np.testing.assert_allclose(model(images), model(images.astype(np.float32) / 255), atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_compute(dtype):
+  spec = ModelSpec.for_task("tiny", fold=2)
+  model = create_model(spec, param_dtype=dtype)
+  logits = model(jnp.zeros((1, *spec.folded_input_shape), jnp.uint8))
+  assert logits.dtype == jnp.dtype(dtype)
+  assert all(x.dtype == jnp.dtype(dtype) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def test_unknown_dtype():
+  with pytest.raises(ValueError, match="unknown dtype 'float8'"):
+    create_model(ModelSpec.for_task("tiny"), param_dtype="float8")
+
+
+def test_same_seed_same_weights():
+  spec = ModelSpec.for_task("tiny")
+  images = np.ones((3, *spec.input_shape), np.uint8)
+  same = create_model(spec, seed=3)(images)
+  np.testing.assert_array_equal(same, create_model(spec, seed=3)(images))
+  assert not np.allclose(create_model(spec, seed=3)(images), create_model(spec, seed=4)(images))
