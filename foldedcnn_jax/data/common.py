@@ -1,0 +1,80 @@
+"""Small shared pieces of the data package: the error type, the data dir, seeds, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+
+import numpy as np
+
+from foldedcnn_jax.errors import UserInputError
+
+SPLITS = ("train", "val", "test")
+
+
+class DatasetError(UserInputError):
+  """Bad data input (missing file, malformed CSV, short video, unwritable dir): one clear line."""
+
+
+def default_data_dir() -> str:
+  """`$FOLDEDCNN_DATA_DIR` if set, else "data" (relative to the working directory; gitignored)."""
+  return os.environ.get("FOLDEDCNN_DATA_DIR") or "data"
+
+
+def check_split(split: str) -> str:
+  if split not in SPLITS:
+    raise DatasetError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
+  return split
+
+
+def check_scale(scale: float) -> float:
+  if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 100:
+    raise DatasetError(f"scale must be a number in (0, 100], got {scale!r}")
+  return float(scale)
+
+
+def scaled_count(count: int, scale: float) -> int:
+  """Examples kept out of `count` at `scale` (at least one, so no class ever vanishes)."""
+  return max(1, int(round(count * scale)))
+
+
+def image_seed(seed: int, split: str, class_index: int, index: int) -> np.random.SeedSequence:
+  """The seed of one generated image: distinct for every (seed, split, class, index).
+
+  SeedSequence hashes its entropy words, so two images of different splits never share a
+  stream, and image i of a class is the same at every scale (a small split is a prefix).
+  """
+  return np.random.SeedSequence([seed, SPLITS.index(split), class_index, index])
+
+
+def image_rng(seed: int, split: str, class_index: int, index: int) -> np.random.Generator:
+  return np.random.Generator(np.random.PCG64(image_seed(seed, split, class_index, index)))
+
+
+def ensure_writable_dir(path: str) -> str:
+  """Creates `path` if needed and proves it is writable, or raises one clear DatasetError."""
+  try:
+    os.makedirs(path, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".write-probe-"):
+      pass
+  except OSError as error:
+    raise DatasetError(f"data dir {path!r} is not writable: {error.strerror or error}") from None
+  return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+  """Yields a temporary sibling of `path` to write; renames it onto `path` only on success."""
+  directory, name = os.path.split(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  suffix = os.path.splitext(name)[1]
+  handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=f".tmp{suffix}")
+  os.close(handle)
+  try:
+    yield temporary
+    os.replace(temporary, path)
+  finally:
+    if os.path.exists(temporary):
+      os.remove(temporary)
