@@ -1,0 +1,1 @@
+"""ml_collections configs: `base.py` declares every field; one file per task sets its recipe."""

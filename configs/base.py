@@ -1,0 +1,103 @@
+"""Every training field with its default, plus the authors' per-family recipes.
+
+Not a task of its own: `configs/<task>.py` calls `task_config("<task>", arg)`. Any field can be
+overridden on the command line, e.g. `--config.fold=4 --config.optimizer.learning_rate=3e-4`.
+The `:quick` argument (`--config=configs/n2.py:quick`) selects the CPU smoke-run variant: fewer
+epochs on a smaller generated dataset, written to `runs/<task>/f<fold>_quick`.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+# The authors' recipes: game tasks Adam 1e-4 with weight decay 1e-5 for 1500 epochs;
+# NoScope tasks RMSprop 0.001/1.5 for 50 epochs; minibatch 32 images.
+_RECIPES = {
+    "game": dict(num_epochs=1500, optimizer="adam", learning_rate=1e-4, weight_decay=1e-5),
+    "noscope": dict(num_epochs=50, optimizer="rmsprop", learning_rate=0.001 / 1.5,
+                    weight_decay=0.0),
+    "toy": dict(num_epochs=20, optimizer="adam", learning_rate=3e-3, weight_decay=0.0),
+}
+VARIANTS = ("", "quick")
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """All fields with their defaults (task "tiny"); task configs start from this."""
+  config = ml_collections.ConfigDict()
+  config.task = "tiny"
+  config.fold = 1  # f: images folded into one input
+  config.seed = 0  # model initialisation
+  config.variant = ""  # "" or "quick"; only names the default workdir
+  config.workdir = ""  # "" → runs/<task>/f<fold>[_<variant>]
+  config.num_epochs = 20
+  config.batch_size = 32  # images per step, rounded down to a multiple of fold
+  config.eval_batch_size = 256  # images per eval step, rounded down to a multiple of fold
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.name = "adam"  # adam | rmsprop | sgd
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.weight_decay = 0.0  # L2 added to the gradient (PyTorch-style Adam)
+  config.optimizer.momentum = 0.0  # sgd and rmsprop
+  config.optimizer.rmsprop_decay = 0.9
+  config.optimizer.eps = 1e-8
+
+  config.model = ml_collections.ConfigDict()
+  config.model.width_multiplier = 0.0  # 0 → sqrt(fold), as the paper
+  config.model.width_rounding = 1
+  config.model.param_dtype = "float32"
+  config.model.dtype = "float32"  # compute dtype, e.g. "bfloat16"
+
+  config.data = ml_collections.ConfigDict()
+  config.data.data_dir = ""  # "" → $FOLDEDCNN_DATA_DIR or ./data
+  config.data.scale = 1.0  # fraction of the paper's dataset size to generate
+  config.data.seed = 0  # dataset generation and shuffle order
+  config.data.video = ""  # NoScope: a real video; "" → the embedded synthetic scene
+  config.data.labels_csv = ""
+  config.data.worker_count = 0
+
+  # Class curriculum: start with `initial_classes`, add `step_classes` every `step_epochs`.
+  config.curriculum = ml_collections.ConfigDict()
+  config.curriculum.mode = "auto"  # auto (game tasks with fold > 1) | on | off
+  config.curriculum.initial_classes = 0  # 0 → max(K // 10, fold)
+  config.curriculum.step_classes = 0  # 0 → max(K // 10, 1)
+  config.curriculum.step_epochs = 60
+
+  # Distillation from a trained original (fold = 1) CNN of the same task.
+  config.distillation = ml_collections.ConfigDict()
+  config.distillation.teacher = ""  # teacher workdir or checkpoint dir; "" → off
+  config.distillation.loss = "mse"  # mse on logits (the authors) | kl
+  config.distillation.temperature = 1.0  # kl only
+  config.distillation.alpha = 1.0  # loss = (1 - alpha) * cross-entropy + alpha * distillation
+
+  config.checkpoint = ml_collections.ConfigDict()
+  config.checkpoint.keep = 2  # latest checkpoints kept (the previous one backs up a corrupt latest)
+
+  config.progress = True  # tqdm bar per epoch
+  config.tensorboard = True
+
+  # Multi-host: set coordinator_address to call jax.distributed.initialize.
+  config.distributed = ml_collections.ConfigDict()
+  config.distributed.coordinator_address = ""
+  config.distributed.num_processes = 1
+  config.distributed.process_id = 0
+  return config
+
+
+def task_config(task_id: str, arg: str | None = None, *, family: str,
+                quick_epochs: int = 3, quick_scale: float = 0.05) -> ml_collections.ConfigDict:
+  """The config for `task_id` with its family's recipe; `arg="quick"` is the CPU smoke variant."""
+  variant = arg or ""
+  if variant not in VARIANTS:
+    raise ValueError(f"unknown config variant {variant!r}; use one of: quick")
+  config = get_config()
+  recipe = _RECIPES[family]
+  config.task = task_id
+  config.num_epochs = recipe["num_epochs"]
+  config.optimizer.name = recipe["optimizer"]
+  config.optimizer.learning_rate = recipe["learning_rate"]
+  config.optimizer.weight_decay = recipe["weight_decay"]
+  if variant == "quick":
+    config.variant = "quick"
+    config.num_epochs = quick_epochs
+    config.data.scale = quick_scale
+  return config

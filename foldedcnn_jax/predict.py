@@ -1,0 +1,139 @@
+"""A trained checkpoint as a function: uint8 images (N, H, W, C) → labels, probabilities, names.
+
+`load(workdir)` (also `foldedcnn_jax.load`) rebuilds the model from the checkpoint's own record,
+so it needs neither the config files nor the data. The predictor folds the images, zero-pads a
+ragged batch to a whole number of groups, runs the jitted model and unfolds the logits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import numpy as np
+from flax import nnx
+
+from foldedcnn_jax import folding
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.models import cnn
+from foldedcnn_jax.models import spec as spec_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+  labels: np.ndarray  # (N,) int32 class indices
+  probabilities: np.ndarray  # (N, K) float32 softmax
+  class_names: tuple[str, ...]  # (N,) the names of `labels`
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+
+class Predictor:
+  """Runs one (folded) model on batches of unfolded uint8 images."""
+
+  def __init__(self, graphdef: nnx.GraphDef, params: nnx.State, spec: spec_lib.ModelSpec,
+               class_names: tuple[str, ...], *, task_id: str = "", batch_images: int = 256,
+               checkpoint: str = ""):
+    if batch_images < 1:
+      raise UserInputError(f"batch_images must be >= 1, got {batch_images}")
+    self.graphdef, self.params, self.spec = graphdef, params, spec
+    self.class_names, self.task_id, self.checkpoint = tuple(class_names), task_id, checkpoint
+    self.batch_images = folding.padded_size(batch_images, spec.fold)
+    self._forward = jax.jit(lambda params, folded: nnx.merge(graphdef, params)(folded))
+
+  @property
+  def fold(self) -> int:
+    return self.spec.fold
+
+  @property
+  def input_shape(self) -> tuple[int, int, int]:
+    return tuple(self.spec.input_shape)
+
+  @classmethod
+  def untrained(cls, spec: spec_lib.ModelSpec, class_names: tuple[str, ...], *, seed: int = 0,
+                **kwargs) -> Predictor:
+    """Random weights: only for timing (e.g. the unfolded f = 1 model next to a folded one)."""
+    graphdef, params = nnx.split(cnn.create_model(spec, seed=seed))
+    return cls(graphdef, params, spec, class_names, **kwargs)
+
+  def _check(self, images) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 3:
+      images = images[None]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != self.input_shape:
+      expected = "x".join(map(str, self.input_shape))
+      raise UserInputError(
+          f"images must be uint8 (N, {expected.replace('x', ', ')}) for this {expected} model, "
+          f"got {images.dtype} {tuple(images.shape)}")
+    return images
+
+  def _bucket(self, num_groups: int) -> int:
+    """Folded inputs per call, rounded up to a power of two so few shapes get compiled."""
+    return min(1 << max(num_groups - 1, 0).bit_length(), self.batch_images // self.fold)
+
+  def logits(self, images) -> np.ndarray:
+    """(N, K) float32 logits for uint8 images (N, H, W, C)."""
+    images = self._check(images)
+    outputs = []
+    for start in range(0, len(images), self.batch_images):
+      chunk = images[start:start + self.batch_images]
+      folded = folding.fold(chunk, self.fold)  # zero-pads a ragged chunk to whole groups
+      groups = len(folded)
+      padding = self._bucket(groups) - groups
+      if padding:
+        folded = np.concatenate([folded, np.zeros((padding, *folded.shape[1:]), np.uint8)])
+      logits = np.asarray(self._forward(self.params, folded))[:groups]
+      outputs.append(folding.unfold(logits, self.fold, num_images=len(chunk)))
+    if not outputs:
+      return np.zeros((0, self.spec.num_classes), np.float32)
+    return np.concatenate(outputs).astype(np.float32)
+
+  def __call__(self, images) -> Prediction:
+    logits = self.logits(images)
+    probabilities = np.asarray(jax.nn.softmax(logits, axis=-1)) if len(logits) else logits
+    labels = probabilities.argmax(-1).astype(np.int32)
+    return Prediction(labels, probabilities, tuple(self.class_names[i] for i in labels))
+
+  def accuracy(self, images, labels) -> float:
+    """Top-1 accuracy on labelled images."""
+    labels = np.asarray(labels)
+    if len(labels) != len(images):
+      raise UserInputError(f"{len(images)} images but {len(labels)} labels")
+    return float(np.mean(self(images).labels == labels)) if len(labels) else float("nan")
+
+  def images_per_second(self, num_images: int = 4096, repeats: int = 5) -> float:
+    """Inference throughput on device-resident random inputs of `batch_images` images."""
+    groups = self.batch_images // self.fold
+    rng = np.random.default_rng(0)
+    folded = jax.device_put(rng.integers(0, 256, (groups, *self.spec.folded_input_shape),
+                                         dtype=np.uint8))
+    jax.block_until_ready(self._forward(self.params, folded))  # compile
+    calls = max(num_images // self.batch_images, 1)
+    best = float("inf")
+    for _ in range(repeats):
+      started = time.perf_counter()
+      for _ in range(calls):
+        output = self._forward(self.params, folded)
+      jax.block_until_ready(output)
+      best = min(best, time.perf_counter() - started)
+    return calls * self.batch_images / best
+
+
+def load(path: str, which: str = "best", batch_images: int = 256) -> Predictor:
+  """The predictor of a workdir's best (or latest) checkpoint, or of a checkpoint directory."""
+  from foldedcnn_jax.train import checkpoints  # orbax loads only here
+
+  try:
+    directory, step = checkpoints.find_checkpoint(path, which)
+  except (FileNotFoundError, ValueError) as error:
+    raise UserInputError(str(error)) from None
+  record = checkpoints.read_model_record(directory, step)
+  spec = checkpoints.spec_from_record(record)
+  model = nnx.eval_shape(lambda: cnn.create_model(spec, param_dtype=record["param_dtype"],
+                                                  dtype=record["dtype"]))
+  graphdef, template = nnx.split(model)
+  params = checkpoints.read_params(directory, step, template)
+  return Predictor(graphdef, params, spec, tuple(record["class_names"]), task_id=record["task"],
+                   batch_images=batch_images, checkpoint=f"{directory}/{step}")

@@ -1,0 +1,209 @@
+"""Checks a training config after command-line overrides and derives what the loop needs.
+
+Every mistake is one `ConfigError` line naming the field, so `--config.fold=0` fails before any
+data is generated or any JAX computation starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+from foldedcnn_jax import tasks as tasks_lib
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.models import spec as spec_lib
+from foldedcnn_jax.train import curriculum as curriculum_lib
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DTYPE_NAMES = ("float32", "bfloat16", "float16")
+CURRICULUM_MODES = ("auto", "on", "off")
+DISTILLATION_LOSSES = ("mse", "kl")
+TRAINABLE_FAMILIES = ("game", "noscope", "toy")
+# Fields that may change when a run is resumed; anything else must match the saved config.
+RESUMABLE_FIELDS = ("num_epochs", "progress", "tensorboard", "workdir", "data.worker_count",
+                    "data.data_dir", "distributed")
+
+
+class ConfigError(UserInputError):
+  """A config field with a bad value (reported as one line, exit code 2 in the CLI)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Curriculum:
+  enabled: bool
+  initial: int
+  step: int
+  every: int
+
+  def classes_at(self, epoch: int, num_classes: int) -> int:
+    if not self.enabled:
+      return num_classes
+    return curriculum_lib.classes_at_epoch(epoch, num_classes, self.initial, self.step, self.every)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """A checked config, resolved: task, model spec, batch sizes, workdir, curriculum."""
+
+  task: tasks_lib.Task
+  spec: spec_lib.ModelSpec
+  fold: int
+  batch_size: int  # images per step, a multiple of fold
+  eval_batch_size: int
+  num_epochs: int
+  workdir: str
+  curriculum: Curriculum
+  data_kwargs: dict  # data_dir, scale, seed, video, labels_csv for foldedcnn_jax.data
+
+  @property
+  def num_classes(self) -> int:
+    return self.task.num_classes
+
+
+def _require(condition: bool, message: str) -> None:
+  if not condition:
+    raise ConfigError(message)
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _choice(value, field: str, choices: tuple[str, ...]) -> None:
+  _require(value in choices, f"config.{field}={value!r} is not one of: {', '.join(choices)}")
+
+
+def default_workdir(config) -> str:
+  suffix = f"_{config.variant}" if config.variant else ""
+  return os.path.join("runs", config.task, f"f{config.fold}{suffix}")
+
+
+def _check_task(config) -> tasks_lib.Task:
+  try:
+    task = tasks_lib.get_task(config.task)
+  except tasks_lib.UnknownTaskError as error:
+    raise ConfigError(f"config.task: {error}") from None
+  _require(task.family in TRAINABLE_FAMILIES and not task.benchmark_only,
+           f"config.task={task.id!r} is a benchmark-only task with no training data")
+  return task
+
+
+def _check_numbers(config) -> None:
+  _require(_is_int(config.fold) and config.fold >= 1,
+           f"config.fold must be an integer >= 1, got {config.fold!r}")
+  _require(_is_int(config.num_epochs) and config.num_epochs >= 1,
+           f"config.num_epochs must be >= 1, got {config.num_epochs!r}")
+  for field in ("batch_size", "eval_batch_size"):
+    value = config[field]
+    _require(_is_int(value) and value >= config.fold,
+             f"config.{field}={value!r} must be an integer >= fold ({config.fold}): a step needs "
+             "at least one whole group of fold images")
+  optimizer = config.optimizer
+  _choice(optimizer.name, "optimizer.name", OPTIMIZERS)
+  _require(optimizer.learning_rate > 0,
+           f"config.optimizer.learning_rate must be > 0, got {optimizer.learning_rate}")
+  _require(optimizer.weight_decay >= 0,
+           f"config.optimizer.weight_decay must be >= 0, got {optimizer.weight_decay}")
+  _require(0 <= optimizer.momentum < 1,
+           f"config.optimizer.momentum must be in [0, 1), got {optimizer.momentum}")
+  _require(0 < optimizer.rmsprop_decay < 1,
+           f"config.optimizer.rmsprop_decay must be in (0, 1), got {optimizer.rmsprop_decay}")
+  _require(optimizer.eps > 0, f"config.optimizer.eps must be > 0, got {optimizer.eps}")
+  _require(config.model.width_multiplier >= 0,
+           f"config.model.width_multiplier must be >= 0 (0 = sqrt(fold)), got "
+           f"{config.model.width_multiplier}")
+  _choice(config.model.param_dtype, "model.param_dtype", DTYPE_NAMES)
+  _choice(config.model.dtype, "model.dtype", DTYPE_NAMES)
+  _require(config.data.scale > 0, f"config.data.scale must be > 0, got {config.data.scale}")
+  _require(bool(config.data.video) == bool(config.data.labels_csv),
+           "config.data.video and config.data.labels_csv must be given together")
+  _require(_is_int(config.data.worker_count) and config.data.worker_count >= 0,
+           f"config.data.worker_count must be >= 0, got {config.data.worker_count!r}")
+  _require(config.checkpoint.keep >= 1,
+           f"config.checkpoint.keep must be >= 1, got {config.checkpoint.keep}")
+  distributed = config.distributed
+  _require(distributed.num_processes >= 1 and
+           0 <= distributed.process_id < distributed.num_processes,
+           f"config.distributed.process_id={distributed.process_id} must be in "
+           f"[0, num_processes={distributed.num_processes})")
+
+
+def _check_distillation(config) -> None:
+  distillation = config.distillation
+  _choice(distillation.loss, "distillation.loss", DISTILLATION_LOSSES)
+  _require(distillation.temperature > 0,
+           f"config.distillation.temperature must be > 0, got {distillation.temperature}")
+  _require(0 <= distillation.alpha <= 1,
+           f"config.distillation.alpha must be in [0, 1], got {distillation.alpha}")
+  if distillation.teacher:
+    _require(os.path.exists(distillation.teacher),
+             f"config.distillation.teacher: no such workdir or checkpoint {distillation.teacher!r}")
+
+
+def _resolve_curriculum(config, task: tasks_lib.Task) -> Curriculum:
+  settings, num_classes = config.curriculum, task.num_classes
+  _choice(settings.mode, "curriculum.mode", CURRICULUM_MODES)
+  for field in ("initial_classes", "step_classes"):
+    value = settings[field]
+    _require(_is_int(value) and 0 <= value <= num_classes,
+             f"config.curriculum.{field} must be in [0, {num_classes}] (0 = the authors' "
+             f"default), got {value!r}")
+  _require(_is_int(settings.step_epochs) and settings.step_epochs >= 1,
+           f"config.curriculum.step_epochs must be >= 1, got {settings.step_epochs!r}")
+  enabled = settings.mode == "on" or (
+      settings.mode == "auto" and task.family == "game" and config.fold > 1)
+  initial = settings.initial_classes or curriculum_lib.default_initial_classes(
+      num_classes, config.fold)
+  step = settings.step_classes or curriculum_lib.default_step_classes(num_classes)
+  return Curriculum(enabled, initial, step, settings.step_epochs)
+
+
+def make_plan(config, workdir: str | None = None) -> Plan:
+  """Checks `config` (raising one-line ConfigErrors) and resolves the derived settings."""
+  _check_numbers(config)
+  task = _check_task(config)
+  _check_distillation(config)
+  curriculum = _resolve_curriculum(config, task)
+  spec = spec_lib.ModelSpec.for_task(
+      task, fold=config.fold, width_multiplier=config.model.width_multiplier or None,
+      width_rounding=config.model.width_rounding)
+  spec.plan()  # an architecture that does not fit its input fails here, as one line
+  fold = config.fold
+  data_kwargs = dict(data_dir=config.data.data_dir or None, scale=float(config.data.scale),
+                     seed=int(config.data.seed))
+  if config.data.video:
+    data_kwargs.update(video=config.data.video, labels_csv=config.data.labels_csv)
+  return Plan(
+      task=task, spec=spec, fold=fold,
+      batch_size=config.batch_size // fold * fold,
+      eval_batch_size=config.eval_batch_size // fold * fold,
+      num_epochs=config.num_epochs,
+      workdir=workdir or config.workdir or default_workdir(config),
+      curriculum=curriculum,
+      data_kwargs=data_kwargs,
+  )
+
+
+def config_to_dict(config) -> dict:
+  """A plain, JSON-serialisable dict of a ConfigDict."""
+  return json.loads(config.to_json_best_effort(sort_keys=True))
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+  flat = {}
+  for key, value in tree.items():
+    path = f"{prefix}{key}"
+    if isinstance(value, dict):
+      flat.update(_flatten(value, path + "."))
+    else:
+      flat[path] = value
+  return flat
+
+
+def changed_fields(saved: dict, current: dict) -> list[str]:
+  """Fields that differ between a saved and a current config, ignoring the resumable ones."""
+  old, new = _flatten(saved), _flatten(current)
+  resumable = lambda path: any(path == f or path.startswith(f + ".") for f in RESUMABLE_FIELDS)
+  return sorted(path for path in set(old) | set(new)
+                if not resumable(path) and old.get(path) != new.get(path))

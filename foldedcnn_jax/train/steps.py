@@ -1,0 +1,167 @@
+"""Pure train/eval steps over a split NNX state, data parallel over a ("data",) device mesh.
+
+`nnx.split` happens once; the steps are plain functions of (graphdef, state, batch) that
+`jax.jit` compiles with batches sharded on P("data") and parameters replicated. Batches carry
+unfolded images; the step folds them, so a teacher (an f = 1 CNN) sees the same images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from foldedcnn_jax import folding
+
+TrainState = dict[str, Any]  # {"params": nnx.State, "opt_state": optax state, "step": int32}
+
+
+@dataclasses.dataclass(frozen=True)
+class Distillation:
+  """How the teacher's logits enter the loss: (1 − alpha)·CE + alpha·D."""
+
+  loss: str  # "mse" on logits (the authors) or "kl" with a temperature
+  temperature: float
+  alpha: float
+
+
+def make_optimizer(optimizer_config) -> optax.GradientTransformation:
+  """Adam / RMSprop / SGD with L2 weight decay added to the gradient (as PyTorch's Adam)."""
+  name, learning_rate = optimizer_config.name, optimizer_config.learning_rate
+  momentum = optimizer_config.momentum or None
+  if name == "adam":
+    base = optax.adam(learning_rate, eps=optimizer_config.eps)
+  elif name == "rmsprop":
+    base = optax.rmsprop(learning_rate, decay=optimizer_config.rmsprop_decay,
+                         eps=optimizer_config.eps, momentum=momentum)
+  elif name == "sgd":
+    base = optax.sgd(learning_rate, momentum=momentum)
+  else:
+    raise ValueError(f"unknown optimizer {name!r}")
+  if optimizer_config.weight_decay:
+    return optax.chain(optax.add_decayed_weights(optimizer_config.weight_decay), base)
+  return base
+
+
+def make_mesh() -> jax.sharding.Mesh:
+  """A 1-D mesh over every device of every process, axis "data"."""
+  return jax.make_mesh((jax.device_count(),), ("data",),
+                       axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def replicate(tree, mesh: jax.sharding.Mesh):
+  return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def shard_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
+  """Host-local numpy batch → global arrays split over the "data" axis."""
+  sharding = NamedSharding(mesh, P("data"))
+  return {key: jax.make_array_from_process_local_data(sharding, value)
+          for key, value in batch.items()}
+
+
+def pad_batch(batch: dict[str, np.ndarray], multiple: int) -> dict[str, np.ndarray]:
+  """Pads a batch with masked zero examples to a multiple of `multiple` (fold × devices)."""
+  size = len(batch["label"])
+  padding = -size % multiple
+  if not padding:
+    return batch
+  return {key: np.concatenate([value, np.zeros((padding, *value.shape[1:]), value.dtype)])
+          for key, value in batch.items()}
+
+
+def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+  return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1)
+
+
+def unfolded_logits(graphdef: nnx.GraphDef, params: nnx.State, images: jax.Array,
+                    fold: int) -> jax.Array:
+  """(B, H, W, C) images → (B, K) float32 logits of the folded model."""
+  model = nnx.merge(graphdef, params)
+  return folding.unfold(model(folding.fold(images, fold)), fold).astype(jnp.float32)
+
+
+def distillation_loss(student: jax.Array, teacher: jax.Array, distillation: Distillation):
+  """Per-example MSE on logits, or KL(teacher_T ‖ student_T)·T²."""
+  if distillation.loss == "mse":
+    return jnp.mean(jnp.square(student - teacher), axis=-1)
+  temperature = distillation.temperature
+  teacher_probs = jax.nn.softmax(teacher / temperature)
+  log_ratio = jax.nn.log_softmax(teacher / temperature) - jax.nn.log_softmax(student / temperature)
+  return jnp.sum(teacher_probs * log_ratio, axis=-1) * temperature**2
+
+
+def train_step(graphdef: nnx.GraphDef, state: TrainState, batch: dict[str, jax.Array],
+               teacher_params: nnx.State | None = None, *, tx: optax.GradientTransformation,
+               fold: int, distillation: Distillation | None = None,
+               teacher_graphdef: nnx.GraphDef | None = None) -> tuple[TrainState, dict]:
+  """One optimizer step on a batch; returns the new state and summed metrics."""
+  images, labels, mask = batch["image"], batch["label"], batch["mask"].astype(jnp.float32)
+  teacher_logits = None
+  if distillation is not None:
+    teacher_logits = jax.lax.stop_gradient(
+        unfolded_logits(teacher_graphdef, teacher_params, images, 1))
+
+  def loss_fn(params):
+    logits = unfolded_logits(graphdef, params, images, fold)
+    cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    loss = _masked_mean(cross_entropy, mask)
+    if distillation is not None:
+      distilled = _masked_mean(distillation_loss(logits, teacher_logits, distillation), mask)
+      loss = (1 - distillation.alpha) * loss + distillation.alpha * distilled
+    return loss, (logits, cross_entropy)
+
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+  (loss, (logits, cross_entropy)), grads = grad_fn(state["params"])
+  updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+  new_state = {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state,
+               "step": state["step"] + 1}
+  count = jnp.sum(mask)
+  metrics = {
+      "loss_sum": loss * count,  # the optimised objective (with distillation when on)
+      "cross_entropy_sum": jnp.sum(cross_entropy * mask),
+      "correct": jnp.sum((jnp.argmax(logits, -1) == labels) * mask),
+      "count": count,
+  }
+  return new_state, metrics
+
+
+def eval_step(graphdef: nnx.GraphDef, params: nnx.State, batch: dict[str, jax.Array],
+              num_seen: jax.Array, *, fold: int, top_k: int) -> dict:
+  """Summed loss, top-1/top-k hits on all classes and on the classes seen so far."""
+  images, labels, mask = batch["image"], batch["label"], batch["mask"].astype(jnp.float32)
+  logits = unfolded_logits(graphdef, params, images, fold)
+  cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  correct = (jnp.argmax(logits, -1) == labels) * mask
+  seen = mask * (labels < num_seen)
+  metrics = {
+      "loss_sum": jnp.sum(cross_entropy * mask),
+      "correct": jnp.sum(correct),
+      "count": jnp.sum(mask),
+      "correct_seen": jnp.sum(correct * seen),
+      "count_seen": jnp.sum(seen),
+  }
+  if top_k > 1:
+    top = jax.lax.top_k(logits, top_k)[1]
+    metrics["correct_top_k"] = jnp.sum(jnp.any(top == labels[:, None], -1) * mask)
+  return metrics
+
+
+def jit_train_step(graphdef, mesh, **kwargs):
+  """`train_step` compiled for `mesh`: state donated, params and metrics replicated."""
+  replicated = NamedSharding(mesh, P())
+  step = functools.partial(train_step, graphdef, **kwargs)
+  return jax.jit(step, donate_argnums=0, out_shardings=(replicated, replicated))
+
+
+def jit_eval_step(graphdef, mesh, **kwargs):
+  replicated = NamedSharding(mesh, P())
+  return jax.jit(functools.partial(eval_step, graphdef, **kwargs), out_shardings=replicated)
