@@ -53,6 +53,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.seed = 0  # dataset generation and shuffle order
   config.data.video = ""  # NoScope: a real video; "" → the embedded synthetic scene
   config.data.labels_csv = ""
+  config.data.image_folder = ""  # the authors' <root>/<task>/{train,val,test}/<class>/*.png
   config.data.worker_count = 0
 
   # Class curriculum: start with `initial_classes`, add `step_classes` every `step_epochs`.

@@ -118,6 +118,8 @@ def _check_numbers(config) -> None:
   _require(config.data.scale > 0, f"config.data.scale must be > 0, got {config.data.scale}")
   _require(bool(config.data.video) == bool(config.data.labels_csv),
            "config.data.video and config.data.labels_csv must be given together")
+  _require(not (config.data.image_folder and config.data.video),
+           "config.data.image_folder and config.data.video are two different sources; give one")
   _require(_is_int(config.data.worker_count) and config.data.worker_count >= 0,
            f"config.data.worker_count must be >= 0, got {config.data.worker_count!r}")
   _require(config.checkpoint.keep >= 1,
@@ -174,6 +176,8 @@ def make_plan(config, workdir: str | None = None) -> Plan:
                      seed=int(config.data.seed))
   if config.data.video:
     data_kwargs.update(video=config.data.video, labels_csv=config.data.labels_csv)
+  if config.data.image_folder:
+    data_kwargs.update(image_folder=config.data.image_folder)
   return Plan(
       task=task, spec=spec, fold=fold,
       batch_size=config.batch_size // fold * fold,

@@ -123,15 +123,18 @@ class _Trainer:
     self.eval_step = steps_lib.jit_eval_step(graphdef, mesh, fold=plan.fold, top_k=top_k)
 
   def _batches(self, split: str, **kwargs):
+    # Every process reads the whole global batch and keeps its share (`_host_local`), so the
+    # batches, and the training trajectory, do not depend on the number of processes.
     return self.data.make_batches(self.plan.task.id, split, fold=self.plan.fold,
-                                  worker_count=self.config.data.worker_count,
-                                  **self.plan.data_kwargs, **kwargs)
+                                  worker_count=self.config.data.worker_count, shard_index=0,
+                                  shard_count=1, progress=False, **self.plan.data_kwargs,
+                                  **kwargs)
 
   def train_epoch(self, state, epoch: int, num_classes: int):
     plan = self.plan
     subset = num_classes if plan.curriculum.enabled else None
     steps_per_epoch = self.data.num_examples(
-        plan.task.id, "train", num_classes=subset, **plan.data_kwargs) // plan.batch_size
+        plan.task.id, "train", num_classes=subset, progress=False, **plan.data_kwargs) // plan.batch_size
     if steps_per_epoch == 0:
       raise config_lib.ConfigError(
           f"config.batch_size={plan.batch_size} is larger than the {plan.task.id} training "
