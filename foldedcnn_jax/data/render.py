@@ -119,10 +119,10 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 @functools.lru_cache(maxsize=65536)
-def _fitting_size(path: str, size: int, text: str, height: int, width: int) -> int:
-  """The largest size ≤ `size` at which `text` fits inside (height, width)."""
+def _fitting_size(path: str, size: int, text: str, height: int, width: int, stroke: int) -> int:
+  """The largest size ≤ `size` at which `text` (outlined by `stroke` px) fits (height, width)."""
   while size > 6:
-    left, top, right, bottom = _font(path, size).getbbox(text)
+    left, top, right, bottom = _font(path, size).getbbox(text, stroke_width=stroke)
     if right - left <= width - 1 and bottom - top <= height - 1:
       break
     size -= 1
@@ -189,20 +189,17 @@ def render_text_image(height: int, width: int, text: str, rng: np.random.Generat
     paths = font_paths()
     path = paths[rng.integers(len(paths))]
     wanted = int(rng.integers(round(0.65 * height), round(1.2 * height) + 1))
-    font = _font(path, _fitting_size(path, wanted, text, height, width))
-    left, top, right, bottom = font.getbbox(text)
+    stroke = int(rng.uniform() < 0.3)  # game UIs often outline text in a contrasting colour
+    font = _font(path, _fitting_size(path, wanted, text, height, width, stroke))
+    left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
     x = int(rng.integers(0, width - (right - left) + 1)) - left
     y = int(rng.integers(0, height - (bottom - top) + 1)) - top
     box = (slice(max(y + top, 0), y + bottom), slice(max(x + left, 0), x + right))
     colour = _text_colour(_luminance(image[box].reshape(-1, 3).mean(0)), rng)
-    outline = rng.uniform() < 0.3  # game UIs often outline text in a contrasting colour
-    layers = []
-    if outline:
-      layers.append((1, 255.0 - colour))
-    layers.append((0, colour))
-    for stroke, fill in layers:
+    layers = [(stroke, 255.0 - colour), (0, colour)] if stroke else [(0, colour)]
+    for stroke_width, fill in layers:
       mask = Image.new("L", (width, height), 0)
-      ImageDraw.Draw(mask).text((x, y), text, fill=255, font=font, stroke_width=stroke)
+      ImageDraw.Draw(mask).text((x, y), text, fill=255, font=font, stroke_width=stroke_width)
       alpha = np.asarray(mask, np.float32)[..., None] / 255
       image = image * (1 - alpha) + fill * alpha
   image = image + rng.normal(0, rng.uniform(0, 5), size=image.shape)

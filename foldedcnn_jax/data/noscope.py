@@ -1,0 +1,163 @@
+"""NoScope video ingest: label frames from the detection CSV, cut the video into equal
+contiguous chunks, and stream the train/val/test chunks as 50×50 frames (nearest neighbour,
+as NoScope resizes), never holding the video in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+
+from foldedcnn_jax.data.common import SPLITS, DatasetError
+from foldedcnn_jax.tasks import Task
+
+REQUIRED_COLUMNS = ("frame", "object_name")
+
+
+def positive_frames(labels_csv: str, object_name: str) -> tuple[set[int], int]:
+  """Frames with at least one row naming `object_name`, and the largest frame in the CSV."""
+  positives, last = set(), -1
+  try:
+    handle = open(labels_csv, newline="")
+  except OSError as error:
+    raise DatasetError(f"cannot read labels CSV {labels_csv!r}: {error.strerror}") from None
+  with handle:
+    reader = csv.DictReader(handle)
+    columns = [name.strip() for name in reader.fieldnames or ()]
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+      found = ", ".join(columns) or "none"
+      raise DatasetError(
+          f"labels CSV {labels_csv!r} lacks column(s) {', '.join(missing)}; NoScope CSVs have "
+          f"frame,object_name,confidence,xmin,ymin,xmax,ymax (found: {found})")
+    reader.fieldnames = columns
+    for row in reader:
+      try:
+        frame = int(float(row["frame"]))
+      except (TypeError, ValueError):
+        raise DatasetError(f"labels CSV {labels_csv!r} line {reader.line_num}: frame "
+                           f"{row['frame']!r} is not a frame number") from None
+      if frame < 0:
+        raise DatasetError(f"labels CSV {labels_csv!r} line {reader.line_num}: negative frame")
+      last = max(last, frame)
+      if (row["object_name"] or "").strip() == object_name:
+        positives.add(frame)
+  return positives, last
+
+
+def _open_capture(video: str):
+  import cv2
+
+  capture = cv2.VideoCapture(video)
+  if not capture.isOpened():
+    raise DatasetError(f"cannot decode video {video!r}: OpenCV cannot open it as a video")
+  return capture
+
+
+def count_frames(video: str) -> int:
+  """Frames in the video: the container's count, or (when it has none) a decoding pass."""
+  import cv2
+
+  capture = _open_capture(video)
+  try:
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    if count <= 0:
+      count = 0
+      while capture.grab():
+        count += 1
+  finally:
+    capture.release()
+  return count
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkPlan:
+  """Frame ranges [start, stop) of the train/val/test chunks, and the frame stride."""
+
+  num_frames: int
+  chunk_size: int
+  ranges: dict[str, tuple[int, int]]
+  stride: int
+
+  def frames(self, split: str) -> range:
+    start, stop = self.ranges[split]
+    return range(start, stop, self.stride)
+
+
+def chunk_plan(task: Task, num_frames: int, scale: float = 1.0, video: str = "video") -> ChunkPlan:
+  """Cuts `num_frames` into the task's equal contiguous chunks (1-based split chunks)."""
+  source = task.noscope
+  chunk_size = num_frames // source.num_chunks
+  stride = max(1, int(round(1 / scale))) if scale < 1 else 1
+  chunks = "/".join(map(str, source.split_chunks))
+  if chunk_size < stride:
+    raise DatasetError(
+        f"video {video!r} has {num_frames} frames: task {task.id} cuts it into "
+        f"{source.num_chunks} chunks and uses chunks {chunks} as train/val/test, so it needs at "
+        f"least {source.num_chunks * stride} frames (at scale {scale:g})")
+  ranges = {split: ((chunk - 1) * chunk_size, chunk * chunk_size)
+            for split, chunk in zip(SPLITS, source.split_chunks, strict=True)}
+  return ChunkPlan(num_frames, chunk_size, ranges, stride)
+
+
+def to_model_frame(frame_bgr: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+  """A decoded BGR frame as the model sees it: resized (nearest neighbour) RGB uint8."""
+  import cv2
+
+  small = cv2.resize(frame_bgr, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
+  return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+class Ingest:
+  """Streams labelled 50×50 frames of one NoScope video split by split.
+
+  One decoder is kept open across splits: the chunks are consecutive, so building train, val,
+  then test decodes the video once; any other order reopens it (skipping with `grab`).
+  """
+
+  def __init__(self, task: Task, video: str, labels_csv: str, *, scale: float = 1.0,
+               progress: bool = True):
+    self.task, self.video, self.progress = task, video, progress
+    self.positives, last_labelled = positive_frames(labels_csv, task.noscope.object_name)
+    self.plan = chunk_plan(task, count_frames(video), scale, video)
+    if last_labelled >= self.plan.num_frames:
+      raise DatasetError(f"labels CSV {labels_csv!r} labels frame {last_labelled} but video "
+                         f"{video!r} has only {self.plan.num_frames} frames: a mismatched pair?")
+    self._capture, self._position = None, 0
+
+  def _seek(self, frame: int) -> None:
+    if self._capture is None or self._position > frame:
+      if self._capture is not None:
+        self._capture.release()
+      self._capture, self._position = _open_capture(self.video), 0
+    while self._position < frame:
+      self._grab(decode=False)
+
+  def _grab(self, decode: bool) -> np.ndarray | None:
+    ok = self._capture.grab()
+    image = self._capture.retrieve()[1] if ok and decode else None
+    if not ok or (decode and image is None):
+      raise DatasetError(f"video {self.video!r} ended at frame {self._position}, before the "
+                         f"{self.plan.num_frames} frames its header promises")
+    self._position += 1
+    return image
+
+  def examples(self, split: str) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(frame, label, image uint8 (H, W, 3)) for each kept frame of the split's chunk."""
+    from tqdm import tqdm
+
+    frames = self.plan.frames(split)
+    self._seek(frames.start)
+    with tqdm(total=len(frames), desc=f"{self.task.id} {split} frames", unit="frame",
+              disable=not self.progress, leave=False) as bar:
+      for frame in frames:
+        self._seek(frame)
+        image = self._grab(decode=True)
+        yield frame, int(frame in self.positives), to_model_frame(image, self.task.input_hw)
+        bar.update()
+    if split == SPLITS[-1] and self._capture is not None:
+      self._capture.release()
+      self._capture = None
