@@ -17,7 +17,7 @@ from foldedcnn_jax.data.common import SPLITS, DatasetError, default_data_dir
 
 __all__ = [
     "SPLITS", "DatasetError", "default_data_dir", "prepare_dataset", "make_batches",
-    "num_examples", "load_split",
+    "num_examples", "load_split", "write_preview", "scene_video_paths", "split_labels",
 ]
 
 
@@ -38,20 +38,59 @@ def prepare_dataset(
     labels_csv: str | None = None,
     progress: bool = True,
     image_folder: str | None = None,
-    scene=None,
 ) -> str:
   """Builds the task's TFDS dataset unless a complete copy exists; returns its directory.
 
   Game/toy tasks render synthetic images (`scale` × the registry's split sizes, from `seed`).
   NoScope tasks ingest `video` + `labels_csv`, or, when both are None, first generate the
-  embedded synthetic scene video (`scene`: a `scene_video.SceneOptions`, default small).
+  embedded synthetic scene video with default options (other options: `scene_video_paths`).
   `image_folder` reads the authors' `<root>/<task>/{train,val,test}/<class>/*.png` instead.
   Bad input raises DatasetError with one clear line.
   """
   from foldedcnn_jax.data import prepare
 
   source = _source(data_dir, scale, seed, video, labels_csv, image_folder)
-  return prepare.prepare(task_id, source, progress=progress, scene=scene).version_dir
+  return prepare.prepare(task_id, source, progress=progress).version_dir
+
+
+def scene_video_paths(task_id: str, data_dir: str | None = None, *, seed: int = 0, scene=None,
+                      progress: bool = True) -> tuple[str, str]:
+  """(video, labels CSV) of a NoScope task's synthetic scene video, generated once.
+
+  `scene` is a `scene_video.SceneOptions` (length, object frequency, size); pass the returned
+  paths as `video`/`labels_csv` to use a non-default scene everywhere else.
+  """
+  import os
+
+  from foldedcnn_jax.data import scene_video
+  from foldedcnn_jax.data.common import ensure_writable_dir
+  from foldedcnn_jax.tasks import get_task
+
+  task = get_task(task_id)
+  if task.family != "noscope":
+    raise DatasetError(f"task {task_id} is not a NoScope task (n1..n4) and has no scene video")
+  directory = ensure_writable_dir(os.path.join(data_dir or default_data_dir(), "videos"))
+  return scene_video.ensure_scene_video(task, directory, seed=seed, options=scene,
+                                        progress=progress)
+
+
+def split_labels(
+    task_id: str,
+    split: str,
+    *,
+    data_dir: str | None = None,
+    scale: float = 1.0,
+    seed: int = 0,
+    video: str | None = None,
+    labels_csv: str | None = None,
+    image_folder: str | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+  """Every label of a split in record order (int32), without decoding the images twice."""
+  from foldedcnn_jax.data import prepare
+
+  source = _source(data_dir, scale, seed, video, labels_csv, image_folder)
+  return prepare.split_labels(prepare.prepare(task_id, source, progress=progress), split)
 
 
 def make_batches(
@@ -132,3 +171,36 @@ def load_split(
   return pipeline.load_split(
       task_id, split, source=_source(data_dir, scale, seed, video, labels_csv, image_folder),
       limit=limit, progress=progress)
+
+
+def write_preview(
+    task_id: str,
+    data_dir: str | None = None,
+    *,
+    split: str = "train",
+    per_class: int = 8,
+    path: str | None = None,
+    scale: float = 1.0,
+    seed: int = 0,
+    video: str | None = None,
+    labels_csv: str | None = None,
+    image_folder: str | None = None,
+    progress: bool = True,
+) -> str:
+  """Writes a contact sheet PNG (per_class samples of each class of a split); returns its path.
+
+  Default path: `<data_dir>/previews/<task>_<variant>_<split>.png`.
+  """
+  import os
+
+  from foldedcnn_jax.data import pipeline, prepare, preview
+  from foldedcnn_jax.tasks import get_task
+
+  source = _source(data_dir, scale, seed, video, labels_csv, image_folder)
+  location = prepare.prepare(task_id, source, progress=progress)
+  images, labels = pipeline.load_split(task_id, split, source=source, progress=progress)
+  if path is None:
+    variant = os.path.basename(location.data_dir)
+    path = os.path.join(os.path.dirname(location.data_dir), "previews",
+                        f"{task_id}_{variant}_{split}.png")
+  return preview.write_contact_sheet(get_task(task_id), images, labels, path, per_class)

@@ -119,17 +119,25 @@ def make_batches(
       batch_fn=functools.partial(_collate, batch_size=batch_size, image_shape=task.input_shape))
   iterator = dataset.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4))
   if worker_count > 0:
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():  # grain's workers read absl flags; outside an absl app
+      flags.FLAGS.mark_as_parsed()  # (tests, notebooks) their defaults apply
     iterator = iterator.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
   empty = _collate([], batch_size=batch_size, image_shape=task.input_shape)
-  return _padded_to(iterator, num_batches, empty)
+  return _padded_to(iterator, num_batches, empty, copy=worker_count > 0)
 
 
-def _padded_to(iterator, num_batches: int, empty: dict[str, np.ndarray]):
-  """The iterator's batches, then empty ones up to num_batches (a shorter host shard)."""
+def _padded_to(iterator, num_batches: int, empty: dict[str, np.ndarray], copy: bool):
+  """The iterator's batches, then empty ones up to num_batches (a shorter host shard).
+
+  Batches from grain workers live in shared memory; `copy` hands out ordinary arrays so none
+  outlives its segment (grain's segments otherwise complain at interpreter exit).
+  """
   emitted = 0
   for batch in iterator:
     emitted += 1
-    yield batch
+    yield {key: np.array(value) for key, value in batch.items()} if copy else batch
   for _ in range(num_batches - emitted):
     yield dict(empty)
 

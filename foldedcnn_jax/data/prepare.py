@@ -142,7 +142,7 @@ def _checked(task_id: str, source: Source) -> tuple[Task, Source]:
   return task, source
 
 
-def _with_synthetic_video(task: Task, source: Source, progress: bool, scene=None) -> Source:
+def _with_synthetic_video(task: Task, source: Source, progress: bool) -> Source:
   """NoScope without a video: generate (once) the embedded synthetic scene video + CSV."""
   if task.family != "noscope" or source.video is not None:
     return source
@@ -151,7 +151,7 @@ def _with_synthetic_video(task: Task, source: Source, progress: bool, scene=None
   root = source.data_dir or default_data_dir()
   ensure_writable_dir(os.path.join(root, "videos"))
   video, labels_csv = scene_video.ensure_scene_video(
-      task, os.path.join(root, "videos"), seed=source.seed, options=scene, progress=progress)
+      task, os.path.join(root, "videos"), seed=source.seed, progress=progress)
   return dataclasses.replace(source, video=video, labels_csv=labels_csv)
 
 
@@ -173,18 +173,18 @@ def _recipe(task: Task, source: Source, progress: bool):
   return builders.SyntheticRecipe(source.seed, source.scale)
 
 
-def _resolve(task_id: str, source: Source, progress: bool, scene) -> tuple[Task, Source, Location]:
+def _resolve(task_id: str, source: Source, progress: bool) -> tuple[Task, Source, Location]:
   task, source = _checked(task_id, source)
-  source = _with_synthetic_video(task, source, progress, scene)
+  source = _with_synthetic_video(task, source, progress)
   root = source.data_dir or default_data_dir()
   location = Location(_builder_class(task, source).name,
                       os.path.join(root, _variant(task, source)), task.id)
   return task, source, location
 
 
-def locate(task_id: str, source: Source, *, progress: bool = True, scene=None) -> Location:
+def locate(task_id: str, source: Source, *, progress: bool = True) -> Location:
   """Checks the request and says where its dataset lives (generating a scene video if needed)."""
-  return _resolve(task_id, source, progress, scene)[2]
+  return _resolve(task_id, source, progress)[2]
 
 
 def _is_complete(location: Location) -> bool:
@@ -206,9 +206,9 @@ def _quiet(progress: bool):
     tfds.display_progress_bar(True)
 
 
-def prepare(task_id: str, source: Source, *, progress: bool = True, scene=None) -> Location:
+def prepare(task_id: str, source: Source, *, progress: bool = True) -> Location:
   """Builds the dataset unless a complete copy exists; returns where it lives."""
-  task, source, location = _resolve(task_id, source, progress, scene)
+  task, source, location = _resolve(task_id, source, progress)
   if _is_complete(location):
     return location
   ensure_writable_dir(location.data_dir)

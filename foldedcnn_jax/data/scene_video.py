@@ -70,17 +70,32 @@ class _Track:
     return self.first_frame + int(np.ceil(distance / abs(self.speed)))
 
 
-def _tracks(kind: str, rate: float, num_frames: int, options: SceneOptions,
-            rng: np.random.Generator) -> list[_Track]:
-  tracks, frame = [], 0
-  height_fraction, width_fraction = _SIZES[kind]
+def _arrivals(rate: float, num_frames: int, chunk_size: int | None,
+              rng: np.random.Generator) -> list[int]:
+  """Poisson arrival frames; with `chunk_size`, at least one arrival in every chunk (so every
+  split of even a short video has positive frames)."""
+  arrivals, frame = [], 0
   while rate > 0:
     frame += int(rng.exponential(100.0 / rate)) + 1
     if frame >= num_frames:
-      return tracks
+      break
+    arrivals.append(frame)
+  if chunk_size and rate > 0:
+    for chunk_start in range(0, num_frames - chunk_size + 1, chunk_size):
+      if not any(chunk_start <= frame < chunk_start + chunk_size for frame in arrivals):
+        arrivals.append(chunk_start + int(rng.integers(0, max(1, chunk_size // 2))))
+  return sorted(arrivals)
+
+
+def _tracks(kind: str, arrivals: list[int], options: SceneOptions,
+            rng: np.random.Generator) -> list[_Track]:
+  tracks = []
+  height_fraction, width_fraction = _SIZES[kind]
+  for frame in arrivals:
     object_h = max(4, int(options.height * height_fraction * rng.uniform(0.8, 1.2)))
     object_w = max(4, int(options.width * width_fraction * rng.uniform(0.8, 1.2)))
-    speed = rng.uniform(0.8, 2.5) * options.width / 100 * rng.choice([-1, 1])
+    # Fast enough to be fully in view within a quarter chunk of its arrival.
+    speed = rng.uniform(1.0, 2.5) * options.width / 100 * rng.choice([-1, 1])
     start_x = -object_w if speed > 0 else options.width
     ground = options.height * 0.45  # objects move on the lower half (road / sea floor)
     top = rng.uniform(ground, options.height - object_h) - (object_h if kind == "person" else 0) / 3
@@ -162,9 +177,10 @@ def write_scene_video(task: Task, video_path: str, labels_csv: str, *, seed: int
   rng = np.random.default_rng([seed, sum(map(ord, task.id))])
   scene = task.name
   background = _background(scene, options, rng)
-  tracks = (_tracks(source.object_name, options.objects_per_100_frames, num_frames, options, rng)
-            + _tracks(_DISTRACTOR[source.object_name], options.distractors_per_100_frames,
-                      num_frames, options, rng))
+  arrivals = _arrivals(options.objects_per_100_frames, num_frames, options.frames_per_chunk, rng)
+  distractors = _arrivals(options.distractors_per_100_frames, num_frames, None, rng)
+  tracks = (_tracks(source.object_name, arrivals, options, rng)
+            + _tracks(_DISTRACTOR[source.object_name], distractors, options, rng))
   drift_phase, drift_period = rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 1.5) * num_frames
   with atomic_path(video_path) as video_tmp, atomic_path(labels_csv) as csv_tmp:
     writer = cv2.VideoWriter(video_tmp, cv2.VideoWriter_fourcc(*"mp4v"), options.fps,
