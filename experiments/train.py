@@ -31,14 +31,17 @@ def _one_line(error: BaseException) -> str:
 
 
 def _unknown_field(message: str, argv: list[str]) -> str | None:
-  """The override naming a field the locked config does not have (ml_collections says "'x'")."""
-  match = re.fullmatch(r"""["']*(\w+)["']*""", message)
+  """The override naming a field the locked config lacks (ml_collections says "'x'" and
+  maybe 'Did you mean "y"'), as one line."""
+  match = re.match(r"""[\\"']*(\w+)[\\"']*(?:$|\\n|\n)""", message)
   if not match:
     return None
+  suggestion = re.search(r'Did you mean "(\w+)"', message)
+  hint = f' (did you mean "{suggestion.group(1)}"?)' if suggestion else ""
   for argument in argv:
     path = argument.split("=", 1)[0]
     if path.startswith("--config.") and match.group(1) in path.split(".")[1:]:
-      return f"{path}: no such config field; configs/base.py lists every field"
+      return f"{path}: no such config field{hint}; configs/base.py lists every field"
   return None
 
 

@@ -237,7 +237,8 @@ def _run_epoch(trainer: _Trainer, state, epoch: int) -> dict:
   state, train_sums = trainer.train_epoch(state, epoch, num_classes)
   jax.block_until_ready(state)
   trained = time.perf_counter()
-  record = {"epoch": epoch + 1, "step": int(state["step"]), "num_classes_seen": num_classes}
+  record = {"epoch": epoch + 1, "step": int(state["step"]), "num_classes_seen": num_classes,
+            "train_images": int(train_sums["count"])}
   record.update(metrics_lib.summarize(train_sums, "train"))
   if not all(np.isfinite(value) for value in train_sums.values()):
     raise TrainingDivergedError(
