@@ -83,7 +83,7 @@ def _arrivals(rate: float, num_frames: int, chunk_size: int | None,
   if chunk_size and rate > 0:
     for chunk_start in range(0, num_frames - chunk_size + 1, chunk_size):
       if not any(chunk_start <= frame < chunk_start + chunk_size for frame in arrivals):
-        arrivals.append(chunk_start + int(rng.integers(0, max(1, chunk_size // 2))))
+        arrivals.append(chunk_start + int(rng.integers(0, max(1, chunk_size // 4))))
   return sorted(arrivals)
 
 

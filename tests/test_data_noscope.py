@@ -1,0 +1,167 @@
+"""NoScope ingest: labels from the CSV, chunk boundaries, 50×50 frames, synthetic scene video,
+and clear errors for bad input."""
+
+import csv
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from foldedcnn_jax import data
+from foldedcnn_jax.data import noscope, prepare, scene_video
+from foldedcnn_jax.data.common import DatasetError
+from foldedcnn_jax.tasks import get_task
+
+NUM_FRAMES = 40  # n2 cuts 8 chunks of 5 frames; train/val/test are chunks 2/3/4 → frames 5..19
+POSITIVE = {5, 6, 12, 13, 14, 19, 30}
+BITS = 6  # frame i shows i in binary as 6 black/white bands, so a decoded frame tells its index
+
+
+def _write_video(path, num_frames=NUM_FRAMES):
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+  for frame in range(num_frames):
+    image = np.zeros((48, 64, 3), np.uint8)
+    for bit in range(BITS):
+      if frame >> bit & 1:
+        image[:, bit * 10:bit * 10 + 10] = 255
+    writer.write(image)
+  writer.release()
+  return str(path)
+
+
+def _decoded_index(image):
+  """The frame index drawn by _write_video, read back from a 50×50 frame."""
+  columns = [int((bit * 10 + 5) * 50 / 64) for bit in range(BITS)]
+  return sum(int(image[:, column].mean() > 127) << bit for bit, column in enumerate(columns))
+
+
+def _write_csv(path, rows, header=scene_video.CSV_COLUMNS):
+  with open(path, "w", newline="") as handle:
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    writer.writerows(rows)
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+  directory = tmp_path_factory.mktemp("clip")
+  rows = [(frame, "car", 0.9, 1, 2, 10, 12) for frame in sorted(POSITIVE)]
+  rows += [(frame, "person", 0.8, 3, 3, 9, 9) for frame in (7, 8, 13, 16)]  # not n2's object
+  return _write_video(directory / "clip.mp4"), _write_csv(directory / "clip.csv", rows)
+
+
+def _frames(location, split):
+  source = prepare.data_source(location, split)
+  return [int(source[index]["frame"]) for index in range(len(source))]
+
+
+def test_ingest_labels_and_split_boundaries(clip, tmp_path):
+  video, labels_csv = clip
+  kwargs = dict(data_dir=str(tmp_path), video=video, labels_csv=labels_csv, progress=False)
+  location = prepare.prepare("n2", prepare.Source(str(tmp_path), video=video,
+                                                  labels_csv=labels_csv), progress=False)
+  for split, first in (("train", 5), ("val", 10), ("test", 15)):
+    images, labels = data.load_split("n2", split, **kwargs)
+    frames = _frames(location, split)
+    assert frames == list(range(first, first + 5))
+    assert images.shape == (5, 50, 50, 3) and images.dtype == np.uint8
+    assert labels.tolist() == [int(frame in POSITIVE) for frame in frames]
+    # The decoded frame is the one the label belongs to (no off-by-one in seeking).
+    assert [_decoded_index(image) for image in images] == frames
+
+
+def test_scale_keeps_every_other_frame(clip, tmp_path):
+  video, labels_csv = clip
+  source = prepare.Source(str(tmp_path), scale=0.5, video=video, labels_csv=labels_csv)
+  location = prepare.prepare("n2", source, progress=False)
+  assert _frames(location, "val") == [10, 12, 14]
+
+
+def test_splits_read_in_any_order(clip):
+  video, labels_csv = clip
+  ingest = noscope.Ingest(get_task("n2"), video, labels_csv, progress=False)
+  test_frames = [frame for frame, _, _ in ingest.examples("test")]
+  train = list(ingest.examples("train"))  # goes back: reopens the video
+  assert test_frames == list(range(15, 20)) and [f for f, _, _ in train] == list(range(5, 10))
+  assert [_decoded_index(image) for _, _, image in train] == list(range(5, 10))
+
+
+def test_chunk_plans_of_the_paper():
+  expected = {"n1": (6, 7, 8), "n2": (2, 3, 4), "n3": (2, 3, 4), "n4": (1, 2, 3)}
+  for task_id, chunks in expected.items():
+    task = get_task(task_id)
+    plan = noscope.chunk_plan(task, 1600)
+    size = 1600 // task.noscope.num_chunks
+    assert plan.ranges == {split: ((c - 1) * size, c * size)
+                           for split, c in zip(("train", "val", "test"), chunks, strict=True)}
+
+
+def test_synthetic_scene_video_matches_its_csv(tmp_path):
+  task = get_task("n4")
+  options = scene_video.SceneOptions(frames_per_chunk=40, height=48, width=64)
+  video, labels_csv = scene_video.ensure_scene_video(task, str(tmp_path), options=options,
+                                                     progress=False)
+  assert noscope.count_frames(video) == 40 * task.noscope.num_chunks
+  with open(labels_csv) as handle:
+    rows = list(csv.DictReader(handle))
+  assert tuple(rows[0]) == scene_video.CSV_COLUMNS
+  positives, _ = noscope.positive_frames(labels_csv, "bus")
+  for chunk in range(task.noscope.num_chunks):  # every chunk, hence every split, has positives
+    assert positives & set(range(40 * chunk, 40 * (chunk + 1)))
+  for row in rows:
+    assert 0 <= int(row["xmin"]) < int(row["xmax"]) <= 64
+    assert 0 <= int(row["ymin"]) < int(row["ymax"]) <= 48
+  again = scene_video.ensure_scene_video(task, str(tmp_path), options=options, progress=False)
+  assert again == (video, labels_csv)
+
+
+def test_default_embedded_scene_video_builds(tmp_path):
+  directory = data.prepare_dataset("n2", str(tmp_path), progress=False)
+  assert os.path.isfile(os.path.join(directory, "dataset_info.json"))
+  per_split = scene_video.SceneOptions().frames_per_chunk
+  for split in ("train", "val", "test"):
+    labels = data.split_labels("n2", split, data_dir=str(tmp_path), progress=False)
+    assert len(labels) == per_split and 0 < labels.mean() < 1  # both classes present
+  assert os.listdir(tmp_path / "videos")
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing_video", "does not exist"),
+    ("missing_columns", "lacks column(s) object_name"),
+    ("short_video", "needs at least 8 frames"),
+    ("csv_beyond_video", "mismatched pair"),
+    ("not_a_video", "cannot decode video"),
+    ("bad_frame", "is not a frame number"),
+    ("only_video", "give both video and labels_csv"),
+])
+def test_bad_input_is_one_clear_error(clip, tmp_path, problem, message):
+  video, labels_csv = clip
+  if problem == "missing_video":
+    video = str(tmp_path / "nope.mp4")
+  elif problem == "missing_columns":
+    labels_csv = _write_csv(tmp_path / "x.csv", [(1, 2)], header=("frame", "label"))
+  elif problem == "short_video":
+    video = _write_video(tmp_path / "short.mp4", num_frames=5)
+    labels_csv = _write_csv(tmp_path / "x.csv", [(1, "car", 1, 0, 0, 1, 1)])
+  elif problem == "csv_beyond_video":
+    labels_csv = _write_csv(tmp_path / "x.csv", [(99, "car", 1, 0, 0, 1, 1)])
+  elif problem == "not_a_video":
+    video = str(tmp_path / "fake.mp4")
+    with open(video, "w") as handle:
+      handle.write("not a video")
+  elif problem == "bad_frame":
+    labels_csv = _write_csv(tmp_path / "x.csv", [("seven", "car", 1, 0, 0, 1, 1)])
+  elif problem == "only_video":
+    labels_csv = None
+  with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+    data.prepare_dataset("n2", str(tmp_path / "data"), video=video, labels_csv=labels_csv,
+                         progress=False)
+  assert "\n" not in str(error.value)
+  named = labels_csv if problem in ("missing_columns", "bad_frame", "csv_beyond_video") else video
+  if named is not None and problem != "only_video":
+    assert named in str(error.value)  # the error names the offending file
+  # Nothing half-written looks complete.
+  assert not any("dataset_info.json" in files and "incomplete" not in root
+                 for root, _, files in os.walk(tmp_path / "data"))
