@@ -1,0 +1,71 @@
+"""Inference benchmark sweeps (experiments/benchmark.py); every field can be overridden.
+
+  python -m experiments.benchmark --config=configs/benchmark.py
+      The paper's headline (Figure 7): every task, f = 1..4, batch 1024, 10 trials, the
+      EfficientNet-style baseline; fp16 on a GPU, fp32 on a CPU (dtype "auto"). Prints one line
+      per configuration, e.g. "[4/68] v1 f=4 batch=1024: 3,600 images/s (±40), 62.0 GFLOP/s,
+      1.75x vs f=1", then a summary table, and writes results/bench.csv.
+  --config=configs/benchmark.py:sweep    §F / Figure 8: batch sizes 64..2048.
+  --config=configs/benchmark.py:tile     §H: widened channels also rounded up to a multiple of 8.
+  --config=configs/benchmark.py:cpu      the modest CPU sweep committed under results/cpu/
+                                         (n1 n2 v1 v3 v4, f = 1..4, batch 256 and 1024, with the
+                                         PyTorch reference when torch is installed; ~10 min).
+  --config=configs/benchmark.py:runlocal a seconds-long smoke run on the tiny task.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+VARIANTS = ("", "sweep", "tile", "cpu", "runlocal")
+ALL_TASKS = "v1,v2,v3,v4,v5,v6,n1,n2,n3,n4,g32,g64"
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The benchmark config; `arg` picks one of VARIANTS."""
+  variant = arg or ""
+  if variant not in VARIANTS:
+    raise ValueError(f"unknown benchmark variant {variant!r}; use one of: "
+                     f"{', '.join(v for v in VARIANTS if v)}")
+  config = ml_collections.ConfigDict()
+  config.tasks = ALL_TASKS  # comma-separated task ids
+  config.folds = "1,2,3,4"
+  config.batch_sizes = "1024"  # images per call (a batch is ceil(N/f) folded inputs)
+  config.dtype = "auto"  # auto: float16 on GPU, bfloat16 on TPU, float32 on CPU
+  config.trials = 10
+  config.warmup_calls = 3
+  config.min_trial_seconds = 0.2  # calls per trial are chosen so a trial lasts this long
+  config.include_transfer = False  # time the host→device copy of the batch on every call
+  config.compound = True  # also time the EfficientNet-style compound-scaled baseline
+  config.width_rounding = "1"  # comma-separated; values > 1 add rounded-width variants (§H)
+  config.compare_torch = False  # also time the eager PyTorch reference (CPU, torch installed)
+  config.peaks = "auto"  # auto: device table, else measured | table | measure | none
+  config.compiler_options = ""  # XLA debug options, e.g. "xla_cpu_use_xnnpack=true"
+  config.seed = 0
+  config.out = "results/bench.csv"
+
+  if variant == "sweep":
+    config.batch_sizes = "64,128,256,512,1024,2048"
+    config.compound = False
+    config.out = "results/bench_batch_sweep.csv"
+  elif variant == "tile":
+    config.width_rounding = "1,8"
+    config.compound = False
+    config.out = "results/bench_tile.csv"
+  elif variant == "cpu":
+    config.tasks = "n1,n2,v1,v3,v4"
+    config.batch_sizes = "256,1024"
+    config.trials = 5
+    config.compare_torch = True
+    config.out = "results/cpu/bench.csv"
+  elif variant == "runlocal":
+    config.tasks = "tiny"
+    config.folds = "1,2"
+    config.batch_sizes = "32"
+    config.trials = 2
+    config.warmup_calls = 1
+    config.min_trial_seconds = 0.0
+    config.compound = False
+    config.peaks = "none"
+    config.out = "/tmp/foldedcnn_bench_runlocal.csv"
+  return config

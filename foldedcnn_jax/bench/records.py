@@ -1,0 +1,144 @@
+"""One benchmark record per configuration, ratios against the original CNN, and CSV in/out."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+
+from foldedcnn_jax.errors import UserInputError
+
+
+@dataclasses.dataclass
+class BenchRecord:
+  """A configuration (task × model × fold × batch × …) and what was measured for it.
+
+  Images are counted per image: a batch of N images is ceil(N/f) folded inputs, and
+  images_per_second = N / seconds per batch. FLOPs follow the cost model (2·MACs of conv and
+  dense layers) unless the column says xla; bytes_accessed_xla is XLA's estimate per batch.
+  """
+
+  task: str
+  model: str  # "folded" (f = 1 is the original CNN) | "compound" (EfficientNet-style baseline)
+  framework: str  # "jax" | "torch" (the eager PyTorch reference)
+  fold: int
+  width_rounding: int
+  batch_images: int
+  folded_inputs: int
+  dtype: str
+  dtype_choice: str  # "auto" (the platform default) | "explicit"
+  input_dtype: str
+  includes_transfer: bool
+  platform: str
+  device_kind: str
+  device_detail: str
+  jax_version: str
+  framework_version: str
+  status: str = "ok"  # "ok" | "failed"
+  error: str = ""
+  params: int = 0
+  trials: int = 0
+  calls_per_trial: int = 0
+  compile_seconds: float = math.nan
+  seconds_per_batch_median: float = math.nan
+  images_per_second_median: float = math.nan
+  images_per_second_min: float = math.nan
+  images_per_second_max: float = math.nan
+  images_per_second_std: float = math.nan
+  flops_per_image_model: float = math.nan
+  flops_per_image_xla: float = math.nan
+  flops_per_second: float = math.nan  # cost-model FLOPs per image × images/s
+  flops_per_second_xla: float = math.nan
+  memory_bytes_model: float = math.nan  # per batch, B·(E_io + E_l)
+  bytes_accessed_xla: float = math.nan  # per batch
+  arithmetic_intensity_model: float = math.nan
+  arithmetic_intensity_xla: float = math.nan
+  speedup_vs_f1: float = math.nan  # images/s over the original CNN's at the same batch
+  flops_per_second_ratio_vs_f1: float = math.nan
+  peak_flops_per_second: float = math.nan
+  peak_bytes_per_second: float = math.nan
+  peak_source: str = ""
+  compiler_options: str = ""
+
+  @property
+  def ok(self) -> bool:
+    return self.status == "ok"
+
+  def baseline_key(self) -> tuple:
+    """Rows with the same key share one original (f = 1, unrounded) CNN as their baseline."""
+    return (self.task, self.framework, self.batch_images, self.dtype, self.input_dtype,
+            self.includes_transfer, self.device_kind)
+
+  def is_baseline(self) -> bool:
+    return self.model == "folded" and self.fold == 1 and self.width_rounding == 1
+
+
+FIELDS = tuple(field.name for field in dataclasses.fields(BenchRecord))
+_TYPES = {field.name: field.type for field in dataclasses.fields(BenchRecord)}
+
+
+def add_ratios(records: Sequence[BenchRecord]) -> None:
+  """Fills speedup_vs_f1 and flops_per_second_ratio_vs_f1 in place (NaN without a baseline)."""
+  baselines = {r.baseline_key(): r for r in records if r.ok and r.is_baseline()}
+  for record in records:
+    baseline = baselines.get(record.baseline_key())
+    if not record.ok or baseline is None:
+      record.speedup_vs_f1 = record.flops_per_second_ratio_vs_f1 = math.nan
+      continue
+    record.speedup_vs_f1 = record.images_per_second_median / baseline.images_per_second_median
+    record.flops_per_second_ratio_vs_f1 = record.flops_per_second / baseline.flops_per_second
+
+
+def write_csv(records: Iterable[BenchRecord], path: str) -> None:
+  """Writes all records to `path` atomically (a temp file in the same folder, then rename)."""
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".bench-", suffix=".csv.tmp")
+  try:
+    with os.fdopen(handle, "w", newline="") as file:
+      writer = csv.DictWriter(file, fieldnames=FIELDS)
+      writer.writeheader()
+      for record in records:
+        writer.writerow({name: _format(getattr(record, name)) for name in FIELDS})
+    os.replace(temp_path, path)
+  except BaseException:
+    if os.path.exists(temp_path):
+      os.remove(temp_path)
+    raise
+
+
+def read_csv(path: str) -> list[BenchRecord]:
+  """Reads records written by `write_csv`; a missing file or foreign columns is a UserInputError."""
+  if not os.path.isfile(path):
+    raise UserInputError(f"no benchmark CSV at {path}")
+  with open(path, newline="") as file:
+    reader = csv.DictReader(file)
+    missing = [name for name in FIELDS if name not in (reader.fieldnames or ())]
+    if missing:
+      raise UserInputError(f"{path} is not a benchmark CSV: missing columns {', '.join(missing)}")
+    try:
+      return [BenchRecord(**{name: _parse(name, row[name]) for name in FIELDS}) for row in reader]
+    except ValueError as error:
+      raise UserInputError(f"{path}: malformed value ({error})") from None
+
+
+def _format(value) -> str:
+  if isinstance(value, float):
+    return "" if math.isnan(value) else repr(value)
+  return str(value)
+
+
+def _parse(name: str, text: str):
+  kind = _TYPES[name]
+  if kind == "int":
+    return int(text)
+  if kind == "float":
+    return math.nan if text == "" else float(text)
+  if kind == "bool":
+    if text not in ("True", "False"):
+      raise ValueError(f"{name}={text!r} is not True/False")
+    return text == "True"
+  return text

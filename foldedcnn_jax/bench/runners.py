@@ -1,0 +1,158 @@
+"""Measure one configuration: build the model with random weights, fold a batch, compile, time.
+
+`measure_jax` times the AOT-compiled XLA forward pass with the folded batch already on the
+device (or, with `include_transfer`, copied from the host on every call); `measure_torch` times
+the eager PyTorch reference on the same folded batch. Both fill one BenchRecord.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from foldedcnn_jax import costs, folding
+from foldedcnn_jax.bench import records as records_lib
+from foldedcnn_jax.bench import timing, xla_costs
+from foldedcnn_jax.models import ModelSpec, compound_scaled, create_model
+
+MODELS = ("folded", "compound")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  """One configuration of a sweep."""
+
+  task: str
+  model: str  # one of MODELS
+  fold: int
+  width_rounding: int
+  batch_images: int
+  framework: str = "jax"
+
+  def spec(self) -> ModelSpec:
+    if self.model == "compound":
+      return compound_scaled(ModelSpec.for_task(self.task))
+    return ModelSpec.for_task(self.task, fold=self.fold, width_rounding=self.width_rounding)
+
+  def label(self) -> str:
+    model = "" if self.model == "folded" else f" {self.model}"
+    rounding = f" round{self.width_rounding}" if self.width_rounding != 1 else ""
+    framework = "" if self.framework == "jax" else f" [{self.framework}]"
+    return f"{self.task}{model} f={self.fold}{rounding} batch={self.batch_images}{framework}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """How every case of a sweep is measured."""
+
+  dtype: str
+  dtype_choice: str
+  trials: int = 10
+  warmup_calls: int = 3
+  min_trial_seconds: float = 0.2
+  include_transfer: bool = False
+  seed: int = 0
+  compiler_options: tuple[tuple[str, object], ...] = ()
+  peak_flops_per_second: float = math.nan
+  peak_bytes_per_second: float = math.nan
+  peak_source: str = ""
+
+
+def random_folded_batch(spec: ModelSpec, batch_images: int, seed: int) -> np.ndarray:
+  """`batch_images` random uint8 images, folded on the host: (ceil(N/f), H, W, f·C)."""
+  images = np.random.default_rng(seed).integers(
+      0, 256, (batch_images, *spec.input_shape), dtype=np.uint8)
+  return folding.fold(images, spec.fold)
+
+
+def empty_record(case: Case, settings: Settings, device: jax.Device,
+                 device_detail: str) -> records_lib.BenchRecord:
+  """A record naming the configuration, with nothing measured yet (status "ok")."""
+  framework_version = jax.__version__
+  if case.framework == "torch":
+    import torch
+
+    framework_version = torch.__version__
+  return records_lib.BenchRecord(
+      task=case.task, model=case.model, framework=case.framework, fold=case.fold,
+      width_rounding=case.width_rounding, batch_images=case.batch_images,
+      folded_inputs=folding.padded_size(case.batch_images, case.fold) // case.fold,
+      dtype=settings.dtype, dtype_choice=settings.dtype_choice, input_dtype="uint8",
+      includes_transfer=settings.include_transfer and case.framework == "jax",
+      platform=device.platform if case.framework == "jax" else "cpu",
+      device_kind=device.device_kind if case.framework == "jax" else "cpu",
+      device_detail=device_detail, jax_version=jax.__version__,
+      framework_version=framework_version, trials=settings.trials,
+      peak_flops_per_second=settings.peak_flops_per_second,
+      peak_bytes_per_second=settings.peak_bytes_per_second, peak_source=settings.peak_source,
+      compiler_options=",".join(f"{k}={v}" for k, v in settings.compiler_options))
+
+
+def _fill_timing(record: records_lib.BenchRecord, spec: ModelSpec,
+                 measured: timing.Timing, bytes_per_element: int) -> None:
+  rates = measured.rates(record.batch_images)
+  cost = costs.model_cost(spec, record.batch_images, bytes_per_element)
+  record.params = spec.params
+  record.calls_per_trial = measured.calls_per_trial
+  record.seconds_per_batch_median = measured.median_seconds
+  record.images_per_second_median = statistics.median(rates)
+  record.images_per_second_min = min(rates)
+  record.images_per_second_max = max(rates)
+  record.images_per_second_std = statistics.pstdev(rates)
+  record.flops_per_image_model = cost.flops_per_image
+  record.flops_per_second = cost.flops_per_image * record.images_per_second_median
+  record.memory_bytes_model = cost.memory_bytes
+  record.arithmetic_intensity_model = cost.arithmetic_intensity
+
+
+def measure_jax(case: Case, settings: Settings, record: records_lib.BenchRecord) -> None:
+  """Compiles and times the XLA forward pass of `case`, filling `record` in place."""
+  spec = case.spec()
+  model = create_model(spec, seed=settings.seed, param_dtype=settings.dtype,
+                       dtype=settings.dtype)
+  host_batch = random_folded_batch(spec, case.batch_images, settings.seed)
+  device_batch = jax.device_put(host_batch)
+  device_batch.block_until_ready()
+  start = time.perf_counter()
+  compiled, state = xla_costs.compile_forward(model, device_batch,
+                                              dict(settings.compiler_options))
+  record.compile_seconds = time.perf_counter() - start
+  del model
+  if settings.include_transfer:
+    call = lambda: compiled(state, jax.device_put(host_batch)).block_until_ready()
+  else:
+    call = lambda: compiled(state, device_batch).block_until_ready()
+  measured = timing.time_calls(call, trials=settings.trials, warmup_calls=settings.warmup_calls,
+                               min_trial_seconds=settings.min_trial_seconds)
+  _fill_timing(record, spec, measured, jnp.dtype(settings.dtype).itemsize)
+  xla = xla_costs.xla_cost(compiled)
+  record.flops_per_image_xla = xla.flops / case.batch_images
+  record.flops_per_second_xla = record.flops_per_image_xla * record.images_per_second_median
+  record.bytes_accessed_xla = xla.bytes_accessed
+  record.arithmetic_intensity_xla = xla.arithmetic_intensity
+
+
+def measure_torch(case: Case, settings: Settings, record: records_lib.BenchRecord) -> None:
+  """Times the eager PyTorch reference of `case` on the CPU, filling `record` in place."""
+  import torch
+
+  from foldedcnn_jax.bench import torch_reference
+
+  spec = case.spec()
+  model = torch_reference.build(spec, settings.dtype, seed=settings.seed)
+  batch = torch_reference.to_nchw(random_folded_batch(spec, case.batch_images, settings.seed))
+  record.compile_seconds = 0.0
+
+  def call():
+    with torch.inference_mode():
+      return model(batch)
+
+  measured = timing.time_calls(call, trials=settings.trials, warmup_calls=settings.warmup_calls,
+                               min_trial_seconds=settings.min_trial_seconds)
+  _fill_timing(record, spec, measured, jnp.dtype(settings.dtype).itemsize)

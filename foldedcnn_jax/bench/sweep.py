@@ -1,0 +1,201 @@
+"""A benchmark sweep: config → validated cases → one record each, written as it goes.
+
+A case that fails (out of memory, a compile error, …) becomes a "failed" record with the error
+and the sweep goes on; a mistake in the config itself is a UserInputError before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+
+import jax
+import ml_collections
+
+from foldedcnn_jax import tasks as tasks_lib
+from foldedcnn_jax.bench import devices, runners
+from foldedcnn_jax.bench import records as records_lib
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.models import DTYPES
+
+PEAK_MODES = ("auto", "table", "measure", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """What a config asks for, validated: the cases in run order and how to measure them."""
+
+  cases: tuple[runners.Case, ...]
+  settings: runners.Settings
+  out: str
+  peaks: str = "auto"  # one of PEAK_MODES
+
+
+def _split(text: str, name: str) -> list[str]:
+  items = [item.strip() for item in str(text).split(",") if item.strip()]
+  if not items:
+    raise UserInputError(f"{name} is empty; give a comma-separated list")
+  return items
+
+
+def _positive_ints(text: str, name: str) -> list[int]:
+  values = []
+  for item in _split(text, name):
+    try:
+      value = int(item)
+    except ValueError:
+      raise UserInputError(f"{name}: {item!r} is not an integer") from None
+    if value < 1:
+      raise UserInputError(f"{name}: {value} must be >= 1")
+    values.append(value)
+  return values
+
+
+def parse_compiler_options(text: str) -> tuple[tuple[str, object], ...]:
+  """"xla_cpu_use_xnnpack=true,k=3" → (("xla_cpu_use_xnnpack", True), ("k", 3))."""
+  options = []
+  for item in [part.strip() for part in str(text).split(",") if part.strip()]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+      raise UserInputError(f"compiler option {item!r} is not key=value")
+    value = value.strip()
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+      parsed: object = lowered == "true"
+    else:
+      try:
+        parsed = int(value)
+      except ValueError:
+        try:
+          parsed = float(value)
+        except ValueError:
+          parsed = value
+    options.append((key.strip(), parsed))
+  return tuple(options)
+
+
+def resolve_dtype(requested: str, platform: str) -> tuple[str, str]:
+  """(dtype, how it was chosen): "auto" picks the platform default (fp32 on CPU)."""
+  if requested == "auto":
+    return devices.default_dtype(platform), "auto"
+  if requested not in DTYPES:
+    raise UserInputError(f"unknown dtype {requested!r}; use auto or one of {', '.join(DTYPES)}")
+  return requested, "explicit"
+
+
+def resolve_peaks(mode: str, device_kind: str, dtype: str) -> tuple[float, float, str]:
+  """(peak FLOP/s, peak bytes/s, source): the known-device table, else a quick measurement."""
+  if mode not in PEAK_MODES:
+    raise UserInputError(f"unknown peaks mode {mode!r}; use one of {', '.join(PEAK_MODES)}")
+  if mode == "none":
+    return math.nan, math.nan, ""
+  known = devices.known_peaks(device_kind) if mode != "measure" else None
+  if known is not None:
+    return known.peak_flops(dtype), known.bytes_per_second, f"table: {known.name}"
+  if mode == "table":
+    return math.nan, math.nan, ""
+  measured = devices.measure_peaks(dtype)
+  return measured.peak_flops(dtype), measured.bytes_per_second, "measured"
+
+
+def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) -> Plan:
+  """Validates `config` and expands it into cases (raises UserInputError on a bad field)."""
+  platform = platform or jax.devices()[0].platform
+  task_ids = _split(config.tasks, "tasks")
+  for task_id in task_ids:
+    tasks_lib.get_task(task_id)
+  folds = _positive_ints(config.folds, "folds")
+  batch_sizes = _positive_ints(config.batch_sizes, "batch_sizes")
+  roundings = _positive_ints(config.width_rounding, "width_rounding")
+  if config.trials < 1 or config.warmup_calls < 0 or config.min_trial_seconds < 0:
+    raise UserInputError("need trials >= 1, warmup_calls >= 0 and min_trial_seconds >= 0")
+  dtype, dtype_choice = resolve_dtype(config.dtype, platform)
+  frameworks = ["jax"]
+  if config.compare_torch:
+    from foldedcnn_jax.bench import torch_reference
+
+    if not torch_reference.available():
+      raise UserInputError("compare_torch needs PyTorch: pip install torch (CPU wheel)")
+    if platform != "cpu":
+      raise UserInputError("compare_torch runs the eager PyTorch reference on CPU only")
+    frameworks.append("torch")
+  cases = []
+  for batch in batch_sizes:
+    for task_id in task_ids:
+      # Each task's variants run back to back so they share the machine's conditions.
+      for framework in frameworks:
+        cases.extend(runners.Case(task_id, "folded", fold, 1, batch, framework) for fold in folds)
+      for rounding in (r for r in roundings if r != 1):
+        cases.extend(runners.Case(task_id, "folded", fold, rounding, batch) for fold in folds)
+      if config.compound:
+        cases.append(runners.Case(task_id, "compound", 1, 1, batch))
+  settings = runners.Settings(
+      dtype=dtype, dtype_choice=dtype_choice, trials=config.trials,
+      warmup_calls=config.warmup_calls, min_trial_seconds=config.min_trial_seconds,
+      include_transfer=config.include_transfer, seed=config.seed,
+      compiler_options=parse_compiler_options(config.compiler_options))
+  if config.peaks not in PEAK_MODES:
+    raise UserInputError(f"unknown peaks mode {config.peaks!r}; use one of {', '.join(PEAK_MODES)}")
+  if not config.out:
+    raise UserInputError("out is empty; give the CSV path to write")
+  return Plan(tuple(cases), settings, config.out, config.peaks)
+
+
+def run_case(case: runners.Case, settings: runners.Settings,
+             device_detail: str) -> records_lib.BenchRecord:
+  """Measures one case; any failure is caught and recorded as status "failed"."""
+  device = jax.devices()[0]
+  record = runners.empty_record(case, settings, device, device_detail)
+  measure = runners.measure_torch if case.framework == "torch" else runners.measure_jax
+  try:
+    measure(case, settings, record)
+  except Exception as error:  # noqa: BLE001 - an OOM or compile error must not end the sweep
+    message = str(error).strip().splitlines()
+    record.status = "failed"
+    record.error = f"{type(error).__name__}: {message[0] if message else ''}"[:300]
+  return record
+
+
+def run_sweep(plan: Plan, progress: Callable[[str], None] = print) -> list[records_lib.BenchRecord]:
+  """Runs every case of `plan`, rewriting `plan.out` after each so a cut-off run keeps its rows."""
+  device_info = devices.describe()
+  peak_flops, peak_bytes, source = resolve_peaks(plan.peaks, device_info.kind, plan.settings.dtype)
+  settings = dataclasses.replace(plan.settings, peak_flops_per_second=peak_flops,
+                                 peak_bytes_per_second=peak_bytes, peak_source=source)
+  progress(f"device: {device_info.kind} ({device_info.detail}); dtype {settings.dtype} "
+           f"({settings.dtype_choice}); {len(plan.cases)} configurations → {plan.out}")
+  records: list[records_lib.BenchRecord] = []
+  for index, case in enumerate(plan.cases, 1):
+    record = run_case(case, settings, device_info.detail)
+    records.append(record)
+    records_lib.add_ratios(records)
+    records_lib.write_csv(records, plan.out)
+    progress(f"[{index}/{len(plan.cases)}] {case.label()}: {describe_result(record)}")
+  return records
+
+
+def describe_result(record: records_lib.BenchRecord) -> str:
+  """A one-line summary of a record for progress output."""
+  if not record.ok:
+    return f"FAILED ({record.error})"
+  text = (f"{record.images_per_second_median:,.0f} images/s "
+          f"(±{record.images_per_second_std:,.0f}), "
+          f"{record.flops_per_second / 1e9:,.1f} GFLOP/s")
+  if not math.isnan(record.speedup_vs_f1) and not record.is_baseline():
+    text += f", {record.speedup_vs_f1:.2f}x vs f=1"
+  return text
+
+
+def summary_table(records: Sequence[records_lib.BenchRecord]) -> str:
+  """Images/s and speedup per task and fold (one line per record)."""
+  lines = [f"{'configuration':44s} {'images/s':>12s} {'speedup':>8s} {'GFLOP/s':>9s}"]
+  for record in records:
+    case = runners.Case(record.task, record.model, record.fold, record.width_rounding,
+                        record.batch_images, record.framework)
+    if not record.ok:
+      lines.append(f"{case.label():44s} FAILED: {record.error}")
+      continue
+    lines.append(f"{case.label():44s} {record.images_per_second_median:12,.0f} "
+                 f"{record.speedup_vs_f1:8.2f} {record.flops_per_second / 1e9:9.1f}")
+  return "\n".join(lines)
