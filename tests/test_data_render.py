@@ -96,3 +96,15 @@ def test_same_seed_same_bytes_and_splits_never_overlap(tmp_path):
   assert len(set(every)) == len(every)  # no image twice, within or across splits
   other_seed = _split_hashes("v2", str(tmp_path / "a"), scale=0.01, seed=1)
   assert not set(other_seed["train"]) & set(hashes["train"])
+
+
+def test_worker_processes_render_the_same_images(monkeypatch):
+  task, recipe = get_task("v6"), builders.SyntheticRecipe(seed=3, scale=0.01)
+  serial = list(builders.synthetic_examples(task, "train", recipe))
+  monkeypatch.setattr(builders, "_PARALLEL_MIN_IMAGES", 0)
+  monkeypatch.setattr(builders, "_CHUNK", 100)
+  parallel = list(builders.synthetic_examples(task, "train", recipe))
+  assert [key for key, _, _ in serial] == [key for key, _, _ in parallel]
+  for (_, label, image), (_, other_label, other) in zip(serial, parallel, strict=True):
+    assert label == other_label
+    np.testing.assert_array_equal(image, other)

@@ -63,13 +63,12 @@ def scene_video_paths(task_id: str, data_dir: str | None = None, *, seed: int = 
   import os
 
   from foldedcnn_jax.data import scene_video
-  from foldedcnn_jax.data.common import ensure_writable_dir
   from foldedcnn_jax.tasks import get_task
 
   task = get_task(task_id)
   if task.family != "noscope":
     raise DatasetError(f"task {task_id} is not a NoScope task (n1..n4) and has no scene video")
-  directory = ensure_writable_dir(os.path.join(data_dir or default_data_dir(), "videos"))
+  directory = os.path.join(data_dir or default_data_dir(), "videos")
   return scene_video.ensure_scene_video(task, directory, seed=seed, options=scene,
                                         progress=progress)
 

@@ -149,7 +149,6 @@ def _with_synthetic_video(task: Task, source: Source, progress: bool) -> Source:
   from foldedcnn_jax.data import scene_video
 
   root = source.data_dir or default_data_dir()
-  ensure_writable_dir(os.path.join(root, "videos"))
   video, labels_csv = scene_video.ensure_scene_video(
       task, os.path.join(root, "videos"), seed=source.seed, progress=progress)
   return dataclasses.replace(source, video=video, labels_csv=labels_csv)

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from foldedcnn_jax.data.common import DatasetError, atomic_path
+from foldedcnn_jax.data.common import DatasetError, atomic_path, ensure_writable_dir
 from foldedcnn_jax.tasks import Task
 
 CSV_COLUMNS = ("frame", "object_name", "confidence", "xmin", "ymin", "xmax", "ymax")
@@ -217,5 +217,6 @@ def ensure_scene_video(task: Task, directory: str, *, seed: int = 0,
           f"_{options.width}x{options.height}_fps-{options.fps}")
   video, labels_csv = os.path.join(directory, f"{stem}.mp4"), os.path.join(directory, f"{stem}.csv")
   if not (os.path.isfile(video) and os.path.isfile(labels_csv)):
+    ensure_writable_dir(directory)
     write_scene_video(task, video, labels_csv, seed=seed, options=options, progress=progress)
   return video, labels_csv
