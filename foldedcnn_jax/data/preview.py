@@ -12,6 +12,13 @@ _ZOOM_TARGET = 72  # pixels of the shorter image side on the sheet
 _GAP = 4
 
 
+def _spread(members: np.ndarray, count: int) -> np.ndarray:
+  """Up to `count` evenly spaced members (video frames are in time order: not the first few)."""
+  if len(members) <= count:
+    return members
+  return members[np.linspace(0, len(members) - 1, count).astype(int)]
+
+
 def contact_sheet(task: Task, images: np.ndarray, labels: np.ndarray, per_class: int = 8,
                   columns_of_classes: int | None = None) -> Image.Image:
   """One row per class (name on the left) with up to `per_class` of its images, zoomed."""
@@ -31,7 +38,7 @@ def contact_sheet(task: Task, images: np.ndarray, labels: np.ndarray, per_class:
     block, row = divmod(class_index, rows)
     left, top = block * block_w, _GAP + row * cell_h
     draw.text((left + 4, top + cell_h // 2 - 6), name, fill=(0, 0, 0), font=font)
-    samples = np.flatnonzero(labels == class_index)[:per_class]
+    samples = _spread(np.flatnonzero(labels == class_index), per_class)
     for column, index in enumerate(samples):
       tile = Image.fromarray(images[index]).resize((width * zoom, height * zoom), Image.NEAREST)
       sheet.paste(tile, (left + label_w + column * cell_w, top))
