@@ -147,7 +147,11 @@ def read_model_record(directory: str, step: int) -> dict:
 
 
 def read_params(directory: str, step: int, params_template) -> Any:
+  """Parameters onto this process's first device, whatever mesh they were saved from."""
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  template = jax.tree.map(
+      lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device), params_template)
   manager = _manager(directory, 1, read_only=True)
   restored = manager.restore(step, args=ocp.args.Composite(
-      params=ocp.args.StandardRestore(abstract(params_template))))
+      params=ocp.args.StandardRestore(template)))
   return restored.params

@@ -133,8 +133,9 @@ class _Trainer:
   def train_epoch(self, state, epoch: int, num_classes: int):
     plan = self.plan
     subset = num_classes if plan.curriculum.enabled else None
-    steps_per_epoch = self.data.num_examples(
-        plan.task.id, "train", num_classes=subset, progress=False, **plan.data_kwargs) // plan.batch_size
+    num_train = self.data.num_examples(plan.task.id, "train", num_classes=subset, progress=False,
+                                       **plan.data_kwargs)
+    steps_per_epoch = num_train // plan.batch_size
     if steps_per_epoch == 0:
       raise config_lib.ConfigError(
           f"config.batch_size={plan.batch_size} is larger than the {plan.task.id} training "

@@ -1,0 +1,115 @@
+"""Checkpoints: kill-and-resume equivalence, corrupt/partial latest fallback, lookup."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from configs import tiny
+from foldedcnn_jax import predict
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.train import checkpoints, loop
+from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EPOCHS = 12
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("data"))
+
+
+def _command(workdir, data_dir):
+  return [sys.executable, "-m", "experiments.train", "--config=configs/tiny.py:quick",
+          "--config.fold=2", f"--config.num_epochs={EPOCHS}", f"--config.workdir={workdir}",
+          f"--config.data.data_dir={data_dir}", "--config.progress=False"]
+
+
+def _run(workdir, data_dir):
+  result = subprocess.run(_command(workdir, data_dir), cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": ROOT})
+  assert result.returncode == 0, result.stderr[-2000:]
+  return result
+
+
+def _without_timings(records):
+  return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
+
+
+def _params(workdir, which="latest"):
+  return jax.tree.leaves(predict.load(workdir, which=which).params)
+
+
+def test_sigkill_then_rerun_ends_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
+  reference, resumed = str(tmp_path / "reference"), str(tmp_path / "resumed")
+  _run(reference, data_dir)
+  process = subprocess.Popen(_command(resumed, data_dir), cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": ROOT})
+  deadline = time.time() + 240
+  while len(read_metrics(resumed)) < 3 and process.poll() is None and time.time() < deadline:
+    time.sleep(0.01)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert process.returncode == -signal.SIGKILL  # killed, not finished
+  assert 3 <= len(read_metrics(resumed)) < EPOCHS
+  second = _run(resumed, data_dir)
+  assert "resumed from epoch" in second.stdout
+  assert _without_timings(read_metrics(resumed)) == _without_timings(read_metrics(reference))
+  for which in ("latest", "best"):
+    for ours, theirs in zip(_params(resumed, which), _params(reference, which), strict=True):
+      np.testing.assert_array_equal(ours, theirs)
+
+
+def _tiny_config(data_dir, workdir, epochs):
+  config = tiny.get_config("quick")
+  config.fold, config.num_epochs, config.progress = 2, epochs, False
+  config.workdir, config.data.data_dir = str(workdir), data_dir
+  return config
+
+
+def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(data_dir, tmp_path,
+                                                                         capsys):
+  reference = tmp_path / "reference"
+  loop.train_and_evaluate(_tiny_config(data_dir, reference, 4))
+  workdir = tmp_path / "run"
+  loop.train_and_evaluate(_tiny_config(data_dir, workdir, 3))
+  latest = workdir / "checkpoints" / "latest"
+  for path in glob.glob(str(latest / "3" / "params" / "**" / "*"), recursive=True):
+    if os.path.isfile(path):
+      with open(path, "wb") as file:
+        file.write(b"not a checkpoint")
+  (latest / "4.orbax-checkpoint-tmp").mkdir()  # a save that was cut short: never a step
+  capsys.readouterr()
+  summary = loop.train_and_evaluate(_tiny_config(data_dir, workdir, 4))
+  output = capsys.readouterr().out
+  assert "is unreadable" in output and "resumed from epoch 2" in output
+  assert summary["epochs"] == 4
+  assert glob.glob(str(workdir / "checkpoints" / "corrupt" / "3-*"))
+  assert sorted(os.listdir(latest)) == ["3", "4"]
+  assert [r["epoch"] for r in read_metrics(str(workdir))] == [1, 2, 3, 4]
+  assert _without_timings(read_metrics(str(workdir))) == _without_timings(
+      read_metrics(str(reference)))
+  for ours, theirs in zip(_params(str(workdir)), _params(str(reference)), strict=True):
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_find_checkpoint_accepts_workdir_manager_and_step_directories(data_dir, tmp_path):
+  summary = loop.train_and_evaluate(_tiny_config(data_dir, tmp_path, 2))
+  best_dir = str(tmp_path / "checkpoints" / "best")
+  best_step = summary["best_epoch"]
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (best_dir, best_step)
+  assert checkpoints.find_checkpoint(str(tmp_path), "latest")[1] == 2
+  assert checkpoints.find_checkpoint(best_dir) == (best_dir, best_step)
+  assert checkpoints.find_checkpoint(os.path.join(best_dir, str(best_step))) == (best_dir,
+                                                                                 best_step)
+  with pytest.raises(FileNotFoundError, match="no best checkpoint under"):
+    checkpoints.find_checkpoint(str(tmp_path / "tensorboard"))
+  with pytest.raises(UserInputError, match="no such workdir or checkpoint directory"):
+    predict.load(str(tmp_path / "missing"))
