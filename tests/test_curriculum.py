@@ -5,8 +5,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from configs import base, n2, v1, v6
-from foldedcnn_jax.train import ConfigError, classes_at_epoch, epoch_all_classes_seen, make_plan
-from foldedcnn_jax.train import curriculum
+from foldedcnn_jax.train import (
+  ConfigError,
+  classes_at_epoch,
+  curriculum,
+  epoch_all_classes_seen,
+  make_plan,
+)
 
 
 def test_v6_schedule_reaches_62_classes_at_epoch_2400():
