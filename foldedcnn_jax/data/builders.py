@@ -47,7 +47,9 @@ class FolderRecipe:
 
 def _image_features(task: Task, **extra) -> tfds.features.FeaturesDict:
   return tfds.features.FeaturesDict({
-      "image": tfds.features.Tensor(shape=task.input_shape, dtype=np.uint8),
+      # Raw bytes, not a protobuf int list: ~5× faster to write and faster to read.
+      "image": tfds.features.Tensor(shape=task.input_shape, dtype=np.uint8,
+                                    encoding=tfds.features.Encoding.BYTES),
       "label": tfds.features.Tensor(shape=(), dtype=np.int32),
       **extra,
   })
@@ -63,8 +65,8 @@ def _configs(family: str) -> list[tfds.core.BuilderConfig]:
 class _TaskBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """Shared plumbing: the config names a task; the recipe says how to make its examples."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": "Images stored as raw bytes."}
   _SHUFFLE = True  # TFDS's deterministic key-hash shuffle; off where order carries meaning
 
   @tfds.core.utils.classproperty

@@ -3,7 +3,6 @@ sharding, fold-aware batches with a drop or pad policy, prefetch."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,18 +14,17 @@ from foldedcnn_jax.tasks import get_task
 _REMAINDERS = ("drop", "pad")
 
 
-class _Subset:
-  """A random-access view of the records at `indices` (the curriculum keeps label < n)."""
+class _ReadBatch:
+  """grain batch_fn: reads the records of a batch of positions in one batched call and stacks
+  them, padding to batch_size with zero images, label 0 and mask False."""
 
-  def __init__(self, source, indices: np.ndarray):
-    self._source = source
-    self._indices = indices
+  def __init__(self, source, indices: np.ndarray, batch_size: int, image_shape: tuple[int, ...]):
+    self.source, self.indices = source, indices
+    self.batch_size, self.image_shape = batch_size, image_shape
 
-  def __len__(self) -> int:
-    return len(self._indices)
-
-  def __getitem__(self, index: int):
-    return self._source[int(self._indices[index])]
+  def __call__(self, positions) -> dict[str, np.ndarray]:
+    records = self.source.__getitems__([int(self.indices[p]) for p in positions])
+    return _collate(records, batch_size=self.batch_size, image_shape=self.image_shape)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -108,15 +106,16 @@ def make_batches(
     raise DatasetError(f"split {split} of {task_id} has {len(indices)} examples "
                        f"({per_host} per host), fewer than one batch of {batch_size} "
                        "with remainder='drop'")
-  dataset = grain.MapDataset.source(_Subset(prepare_lib.data_source(location, split), indices))
+  # Elements are positions into `indices`; each batch's records are read in one call.
+  dataset = grain.MapDataset.range(len(indices))
   if shuffle:
     dataset = dataset.shuffle(seed=epoch_seed(source.seed, epoch))
   if remainder == "drop":  # equal shards, so every host runs the same number of steps
     dataset = dataset[: per_host * shard_count]
   dataset = dataset[shard_index::shard_count]
-  dataset = dataset.batch(
-      batch_size, drop_remainder=remainder == "drop",
-      batch_fn=functools.partial(_collate, batch_size=batch_size, image_shape=task.input_shape))
+  read = _ReadBatch(prepare_lib.data_source(location, split), indices, batch_size,
+                    task.input_shape)
+  dataset = dataset.batch(batch_size, drop_remainder=remainder == "drop", batch_fn=read)
   iterator = dataset.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4))
   if worker_count > 0:
     from absl import flags
