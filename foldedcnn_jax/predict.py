@@ -35,11 +35,12 @@ class Predictor:
 
   def __init__(self, graphdef: nnx.GraphDef, params: nnx.State, spec: spec_lib.ModelSpec,
                class_names: tuple[str, ...], *, task_id: str = "", batch_images: int = 256,
-               checkpoint: str = ""):
+               checkpoint: str = "", config: dict | None = None):
     if batch_images < 1:
       raise UserInputError(f"batch_images must be >= 1, got {batch_images}")
     self.graphdef, self.params, self.spec = graphdef, params, spec
     self.class_names, self.task_id, self.checkpoint = tuple(class_names), task_id, checkpoint
+    self.config = config or {}  # the training config saved with the checkpoint
     self.batch_images = folding.padded_size(batch_images, spec.fold)
     self._forward = jax.jit(lambda params, folded: nnx.merge(graphdef, params)(folded))
 
@@ -136,4 +137,19 @@ def load(path: str, which: str = "best", batch_images: int = 256) -> Predictor:
   graphdef, template = nnx.split(model)
   params = checkpoints.read_params(directory, step, template)
   return Predictor(graphdef, params, spec, tuple(record["class_names"]), task_id=record["task"],
-                   batch_images=batch_images, checkpoint=f"{directory}/{step}")
+                   batch_images=batch_images, checkpoint=f"{directory}/{step}",
+                   config=record.get("config"))
+
+
+def load_split(predictor: Predictor, split: str = "test", *, limit: int | None = None,
+               data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """The (images, labels) of `split` of the dataset the predictor was trained on."""
+  from foldedcnn_jax import data  # the data pipeline loads only when asked for
+
+  settings = predictor.config.get("data", {})
+  source = {key: settings[key] for key in ("video", "labels_csv", "image_folder")
+            if settings.get(key)}
+  return data.load_split(predictor.task_id, split,
+                         data_dir=data_dir or settings.get("data_dir") or None,
+                         scale=settings.get("scale", 1.0), seed=settings.get("seed", 0),
+                         limit=limit, **source)

@@ -1,0 +1,89 @@
+"""The predictor: fold, pad ragged batches, unfold, name the classes; load from any checkpoint."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import foldedcnn_jax
+from configs import tiny
+from foldedcnn_jax import data, predict
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.train import loop, steps
+from foldedcnn_jax.train.metrics import read_metrics
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  data_dir = str(tmp_path_factory.mktemp("data"))
+  workdir = str(tmp_path_factory.mktemp("run"))
+  config = tiny.get_config("quick")
+  config.fold, config.progress, config.workdir, config.data.data_dir = 2, False, workdir, data_dir
+  summary = loop.train_and_evaluate(config)
+  images, labels = data.load_split("tiny", "test", data_dir=data_dir)
+  return workdir, summary, images, labels
+
+
+def test_ragged_batch_is_zero_padded_to_whole_groups(run):
+  workdir, _, images, _ = run
+  predictor = foldedcnn_jax.load(workdir)
+  assert predictor.fold == 2 and predictor.class_names == ("a", "b", "c", "d")
+  batch = images[:5]  # odd: the last group pairs image 4 with a zero image
+  prediction = predictor(batch)
+  assert prediction.labels.shape == (5,) and prediction.probabilities.shape == (5, 4)
+  np.testing.assert_allclose(prediction.probabilities.sum(-1), 1, rtol=1e-5)
+  assert prediction.class_names == tuple("abcd"[i] for i in prediction.labels)
+  padded = np.concatenate([batch, np.zeros_like(batch[:1])])
+  logits = steps.unfolded_logits(predictor.graphdef, predictor.params, padded, 2)[:5]
+  np.testing.assert_allclose(prediction.probabilities, jax.nn.softmax(logits), rtol=1e-5,
+                             atol=1e-6)
+  np.testing.assert_array_equal(prediction.labels, np.argmax(logits, -1))
+  assert predictor(batch[0]).labels.shape == (1,)  # a single (H, W, C) image
+  assert len(predictor(batch[:0])) == 0
+
+
+def test_chunking_does_not_change_predictions(run):
+  workdir, _, images, _ = run
+  whole = foldedcnn_jax.load(workdir)(images[:11])
+  chunked = predict.load(workdir, batch_images=4)(images[:11])  # chunks of 4, 4, 3
+  np.testing.assert_array_equal(whole.labels, chunked.labels)
+  np.testing.assert_allclose(whole.probabilities, chunked.probabilities, rtol=1e-5, atol=1e-6)
+
+
+def test_accuracy_equals_the_best_epochs_test_accuracy(run):
+  workdir, summary, images, labels = run
+  predictor = predict.load(workdir, which="best")
+  best = next(r for r in read_metrics(workdir) if r["epoch"] == summary["best_epoch"])
+  assert predictor.accuracy(images, labels) == pytest.approx(best["test_accuracy"], abs=1e-9)
+  assert best["test_accuracy"] >= 0.9
+
+
+def test_loads_from_checkpoint_directories(run):
+  workdir, summary, images, _ = run
+  best_dir = os.path.join(workdir, "checkpoints", "best")
+  step_dir = os.path.join(best_dir, str(summary["best_epoch"]))
+  expected = predict.load(workdir)(images[:7]).labels
+  for path in (best_dir, step_dir):
+    np.testing.assert_array_equal(predict.load(path)(images[:7]).labels, expected)
+  latest = predict.load(workdir, which="latest")
+  assert latest.checkpoint.endswith(f"latest/{summary['epochs']}")
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((3, 8, 9, 3), np.uint8), r"must be uint8 \(N, 8, 8, 3\).*got uint8 \(3, 8, 9, 3\)"),
+    (np.zeros((3, 8, 8, 3), np.float32), r"must be uint8 .*got float32"),
+    (np.zeros((8, 8), np.uint8), r"must be uint8 .*got uint8 \(8, 8\)"),
+])
+def test_bad_images_fail_with_one_line(run, images, message):
+  with pytest.raises(UserInputError, match=message) as error:
+    foldedcnn_jax.load(run[0])(images)
+  assert "\n" not in str(error.value)
+
+
+def test_untrained_predictor_times_an_unfolded_model():
+  spec = ModelSpec.for_task("tiny", fold=1)
+  predictor = predict.Predictor.untrained(spec, ("a", "b", "c", "d"), batch_images=64)
+  assert predictor.images_per_second(num_images=128, repeats=1) > 0
+  assert predictor(np.zeros((3, 8, 8, 3), np.uint8)).labels.shape == (3,)
