@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from foldedcnn_jax import data
 from foldedcnn_jax.data import builders
@@ -64,6 +66,25 @@ def test_pad_covers_every_example_exactly_once(data_dir):
   np.testing.assert_array_equal(np.concatenate([b["image"] for b in batches])[:64], images)
   np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches])[:64], labels)
   assert not batches[-1]["image"][16:].any() and not batches[-1]["label"][16:].any()
+
+
+@settings(max_examples=15, deadline=None)
+@given(fold=st.integers(1, 4), per_fold=st.integers(3, 9), num_classes=st.sampled_from(
+    [None, 1, 2, 3, 4]), remainder=st.sampled_from(["drop", "pad"]), shuffle=st.booleans(),
+       epoch=st.integers(0, 3))
+def test_an_epoch_partitions_the_selected_examples(data_dir, fold, per_fold, num_classes,
+                                                   remainder, shuffle, epoch):
+  batch_size = fold * per_fold
+  kept = 64 * (num_classes or 4)
+  batches = _batches(data_dir, batch_size=batch_size, fold=fold, num_classes=num_classes,
+                     remainder=remainder, shuffle=shuffle, epoch=epoch, shard_index=0,
+                     shard_count=1)
+  assert all(batch["image"].shape[0] == batch_size for batch in batches)
+  labels = np.concatenate([batch["label"][batch["mask"]] for batch in batches])
+  seen = {image.tobytes() for batch in batches for image in batch["image"][batch["mask"]]}
+  expected = kept if remainder == "pad" else kept // batch_size * batch_size
+  assert len(labels) == len(seen) == expected  # no example twice
+  assert labels.max() < (num_classes or 4)
 
 
 def test_shuffle_is_a_pure_function_of_seed_and_epoch(data_dir):
