@@ -118,7 +118,8 @@ def read_csv(path: str) -> list[BenchRecord]:
     reader = csv.DictReader(file)
     missing = [name for name in FIELDS if name not in (reader.fieldnames or ())]
     if missing:
-      raise UserInputError(f"{path} is not a benchmark CSV: missing columns {', '.join(missing)}")
+      shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+      raise UserInputError(f"{path} is not a benchmark CSV: missing columns {shown}")
     try:
       return [BenchRecord(**{name: _parse(name, row[name]) for name in FIELDS}) for row in reader]
     except ValueError as error:

@@ -15,6 +15,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from foldedcnn_jax import costs, folding
 from foldedcnn_jax.bench import records as records_lib
@@ -62,6 +63,26 @@ class Settings:
   peak_flops_per_second: float = math.nan
   peak_bytes_per_second: float = math.nan
   peak_source: str = ""
+
+
+def random_model(spec: ModelSpec, dtype: str, seed: int):
+  """The model of `spec` with random weights drawn on the host (fan-in scaled normal).
+
+  Same structure as `create_model`, without compiling its initializers for every new layer
+  shape (seconds per model on a CPU), which a benchmark whose weights are random anyway
+  does not need.
+  """
+  abstract = nnx.eval_shape(lambda: create_model(spec, seed=seed, param_dtype=dtype, dtype=dtype))
+  graphdef, state = nnx.split(abstract)
+  rng = np.random.default_rng(seed)
+
+  def draw(leaf):
+    fan_in = math.prod(leaf.shape[:-1]) if len(leaf.shape) > 1 else 0
+    values = rng.standard_normal(leaf.shape) / math.sqrt(fan_in) if fan_in else np.zeros(
+        leaf.shape)
+    return jnp.asarray(values, dtype=leaf.dtype)
+
+  return nnx.merge(graphdef, jax.tree.map(draw, state))
 
 
 def random_folded_batch(spec: ModelSpec, batch_images: int, seed: int) -> np.ndarray:
@@ -114,8 +135,7 @@ def _fill_timing(record: records_lib.BenchRecord, spec: ModelSpec,
 def measure_jax(case: Case, settings: Settings, record: records_lib.BenchRecord) -> None:
   """Compiles and times the XLA forward pass of `case`, filling `record` in place."""
   spec = case.spec()
-  model = create_model(spec, seed=settings.seed, param_dtype=settings.dtype,
-                       dtype=settings.dtype)
+  model = random_model(spec, settings.dtype, settings.seed)
   host_batch = random_folded_batch(spec, case.batch_images, settings.seed)
   device_batch = jax.device_put(host_batch)
   device_batch.block_until_ready()

@@ -1,0 +1,229 @@
+"""Figures from a benchmark CSV: the Figure 7 and Figure 8 analogs and a roofline plot.
+
+Figure 7: per task, throughput and FLOP/s of each FoldedCNN relative to the original CNN, and
+the arithmetic intensity of all of them against the device's ridge point (dashed). Figure 8:
+speedup over f = 1 versus batch size, one line per f. Roofline: achieved FLOP/s versus
+arithmetic intensity under the device's peak compute and bandwidth.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import pyplot  # noqa: E402 - after choosing the headless backend
+
+from foldedcnn_jax.bench.records import BenchRecord  # noqa: E402
+from foldedcnn_jax.errors import UserInputError  # noqa: E402
+
+FIGURES = ("figure7", "figure8", "roofline")
+
+
+@dataclasses.dataclass(frozen=True)
+class Peaks:
+  """Peak FLOP/s and bytes/s of the device (NaN when unknown) and where they came from."""
+
+  flops_per_second: float
+  bytes_per_second: float
+  source: str
+
+  @property
+  def known(self) -> bool:
+    return not (math.isnan(self.flops_per_second) or math.isnan(self.bytes_per_second))
+
+  @property
+  def ridge_point(self) -> float:
+    """The arithmetic intensity (FLOP/byte) where the roofline turns from memory to compute."""
+    return self.flops_per_second / self.bytes_per_second
+
+
+def select(records: Sequence[BenchRecord], framework: str = "jax",
+           dtype: str | None = None) -> list[BenchRecord]:
+  """Successful rows of one framework and one dtype (by default the most common one)."""
+  rows = [r for r in records if r.ok and r.framework == framework]
+  if not rows:
+    raise UserInputError(f"no successful {framework} rows to plot")
+  if dtype is None:
+    dtype = collections.Counter(r.dtype for r in rows).most_common(1)[0][0]
+  rows = [r for r in rows if r.dtype == dtype]
+  if not rows:
+    raise UserInputError(f"no successful {framework} rows with dtype {dtype}")
+  return rows
+
+
+def peaks_of(records: Sequence[BenchRecord], peak_tflops: float | None = None,
+             peak_bandwidth_gbs: float | None = None) -> Peaks:
+  """The peaks recorded in the rows, each overridable (TFLOP/s, GB/s)."""
+  recorded = next((r for r in records if not math.isnan(r.peak_flops_per_second)), None)
+  flops = recorded.peak_flops_per_second if recorded else math.nan
+  bandwidth = recorded.peak_bytes_per_second if recorded else math.nan
+  source = recorded.peak_source if recorded else "unknown"
+  if peak_tflops is not None:
+    flops, source = peak_tflops * 1e12, "given"
+  if peak_bandwidth_gbs is not None:
+    bandwidth, source = peak_bandwidth_gbs * 1e9, "given"
+  return Peaks(flops, bandwidth, source)
+
+
+def default_batch(records: Sequence[BenchRecord]) -> int:
+  """1024 (the paper's batch) when present, else the largest batch in the rows."""
+  batches = {r.batch_images for r in records}
+  return 1024 if 1024 in batches else max(batches)
+
+
+def _folded(records, batch=None):
+  return [r for r in records if r.model == "folded" and r.width_rounding == 1
+          and (batch is None or r.batch_images == batch)]
+
+
+def _ordered(values):
+  return list(dict.fromkeys(values))
+
+
+def _device_title(records: Sequence[BenchRecord]) -> str:
+  first = records[0]
+  return f"{first.device_detail} · {first.dtype} · {first.framework} {first.framework_version}"
+
+
+def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
+            batch: int | None = None) -> None:
+  """Throughput and FLOP/s relative to f = 1, and arithmetic intensity vs the ridge point."""
+  batch = batch or default_batch(records)
+  rows = _folded(records, batch)
+  if not rows:
+    raise UserInputError(f"no rows at batch {batch} to plot")
+  tasks = _ordered(r.task for r in rows)
+  folds = sorted({r.fold for r in rows})
+  by_key = {(r.task, r.fold): r for r in rows}
+  compound = {r.task: r for r in records if r.model == "compound" and r.batch_images == batch}
+  figure, axes = pyplot.subplots(1, 3, figsize=(max(12, 1.6 * len(tasks) * 3), 4.2))
+  panels = (("speedup_vs_f1", "throughput vs original", [f for f in folds if f != 1]),
+            ("flops_per_second_ratio_vs_f1", "FLOP/s vs original", [f for f in folds if f != 1]),
+            ("arithmetic_intensity_model", "arithmetic intensity (FLOP/byte)", folds))
+  for axis, (field, label, shown) in zip(axes, panels, strict=True):
+    series = [(f"f={f}", [getattr(by_key[(t, f)], field) if (t, f) in by_key else math.nan
+                          for t in tasks]) for f in shown]
+    if field == "speedup_vs_f1" and compound:
+      series.append(("compound", [compound[t].speedup_vs_f1 if t in compound else math.nan
+                                  for t in tasks]))
+    width = 0.8 / max(len(series), 1)
+    for index, (name, values) in enumerate(series):
+      axis.bar([i + (index - (len(series) - 1) / 2) * width for i in range(len(tasks))],
+               values, width, label=name)
+    if field == "arithmetic_intensity_model":
+      axis.set_yscale("log")
+      if peaks.known:
+        axis.axhline(peaks.ridge_point, color="black", linestyle="--",
+                     label=f"ridge point {peaks.ridge_point:.1f}")
+    else:
+      axis.axhline(1.0, color="gray", linewidth=0.8)
+    axis.set_xticks(range(len(tasks)), tasks)
+    axis.set_ylabel(label)
+    axis.legend(fontsize=8)
+  figure.suptitle(f"FoldedCNNs vs original, batch {batch} — {_device_title(records)}", fontsize=10)
+  figure.tight_layout()
+  _save(figure, path)
+
+
+def figure8(records: Sequence[BenchRecord], path: str) -> None:
+  """Speedup over f = 1 versus batch size, one panel per task and one line per f."""
+  rows = [r for r in _folded(records) if r.fold != 1 and not math.isnan(r.speedup_vs_f1)]
+  if not rows:
+    raise UserInputError("no folded rows with an f = 1 baseline to plot speedups")
+  tasks = _ordered(r.task for r in rows)
+  columns = min(len(tasks), 4)
+  lines = -(-len(tasks) // columns)
+  figure, axes = pyplot.subplots(lines, columns, figsize=(3.6 * columns, 3.0 * lines),
+                                 squeeze=False)
+  for axis, task in zip(axes.flat, tasks, strict=False):
+    for fold in sorted({r.fold for r in rows if r.task == task}):
+      points = sorted((r.batch_images, r.speedup_vs_f1) for r in rows
+                      if r.task == task and r.fold == fold)
+      axis.plot(*zip(*points, strict=True), marker="o", label=f"f={fold}")
+    axis.axhline(1.0, color="gray", linewidth=0.8)
+    axis.set_xscale("log", base=2)
+    axis.set_title(task)
+    axis.set_xlabel("batch size (images)")
+    axis.set_ylabel("speedup vs f=1")
+    axis.legend(fontsize=8)
+  for axis in list(axes.flat)[len(tasks):]:
+    axis.set_visible(False)
+  figure.suptitle(f"Speedup vs batch size — {_device_title(records)}", fontsize=10)
+  figure.tight_layout()
+  _save(figure, path)
+
+
+def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
+             batch: int | None = None) -> None:
+  """Achieved FLOP/s vs (analytic) arithmetic intensity, under the device's roofline."""
+  batch = batch or default_batch(records)
+  rows = [r for r in records if r.batch_images == batch]
+  if not rows:
+    raise UserInputError(f"no rows at batch {batch} to plot")
+  figure, axis = pyplot.subplots(figsize=(7, 5))
+  tasks = _ordered(r.task for r in rows)
+  markers = dict(zip(sorted({r.fold for r in rows}), "os^Dvph*", strict=False))
+  colors = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
+  for task_index, task in enumerate(tasks):
+    for row in (r for r in rows if r.task == task):
+      axis.scatter(row.arithmetic_intensity_model, row.flops_per_second,
+                   color=colors[task_index % len(colors)],
+                   marker="x" if row.model == "compound" else markers.get(row.fold, "o"),
+                   label=task if row.fold == 1 and row.model == "folded" else None)
+  intensities = [r.arithmetic_intensity_model for r in rows]
+  if peaks.known:
+    low = min(min(intensities), peaks.ridge_point) / 4
+    high = max(max(intensities), peaks.ridge_point) * 4
+    axis.plot([low, peaks.ridge_point, high],
+              [low * peaks.bytes_per_second, peaks.flops_per_second, peaks.flops_per_second],
+              color="black", linestyle="--",
+              label=f"roof: {peaks.flops_per_second / 1e12:.3g} TFLOP/s, "
+                    f"{peaks.bytes_per_second / 1e9:.3g} GB/s ({peaks.source})")
+  axis.set_xscale("log")
+  axis.set_yscale("log")
+  axis.set_xlabel("arithmetic intensity (FLOP/byte, cost model)")
+  axis.set_ylabel("achieved FLOP/s")
+  fold_note = ", ".join(f"{m} f={f}" for f, m in markers.items())
+  axis.set_title(f"Roofline, batch {batch} ({fold_note}; x compound)\n{_device_title(rows)}",
+                 fontsize=9)
+  axis.legend(fontsize=7)
+  _save(figure, path)
+
+
+def plot_all(records: Sequence[BenchRecord], out_dir: str, *, framework: str = "jax",
+             dtype: str | None = None, batch: int | None = None,
+             peak_tflops: float | None = None,
+             peak_bandwidth_gbs: float | None = None) -> list[str]:
+  """Draws every figure into `out_dir` as <name>.png; returns the paths written."""
+  rows = select(records, framework, dtype)
+  peaks = peaks_of(rows, peak_tflops, peak_bandwidth_gbs)
+  if batch is not None and batch not in {r.batch_images for r in rows}:
+    raise UserInputError(f"no rows at batch {batch}; batches present: "
+                         f"{', '.join(map(str, sorted({r.batch_images for r in rows})))}")
+  paths = [os.path.join(out_dir, f"{name}.png") for name in FIGURES]
+  figure7(rows, paths[0], peaks, batch)
+  figure8(rows, paths[1])
+  roofline(rows, paths[2], peaks, batch)
+  return paths
+
+
+def _save(figure, path: str) -> None:
+  """Saves a PNG atomically (temp file in the same folder, then rename) and closes the figure."""
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".plot-", suffix=".png.tmp")
+  os.close(handle)
+  try:
+    figure.savefig(temp_path, format="png", dpi=120, bbox_inches="tight")
+    os.replace(temp_path, path)
+  finally:
+    pyplot.close(figure)
+    if os.path.exists(temp_path):
+      os.remove(temp_path)

@@ -1,0 +1,247 @@
+import dataclasses
+import math
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from foldedcnn_jax import costs
+from foldedcnn_jax.bench import devices, records, runners, sweep, timing, xla_costs
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.models import ModelSpec, create_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+from configs import benchmark as benchmark_config  # noqa: E402
+
+
+def tiny_config(tmp_path, **overrides):
+  config = benchmark_config.get_config("runlocal")
+  config.out = str(tmp_path / "bench.csv")
+  config.folds = "1,2,3"
+  config.batch_sizes = "10"  # ragged for f = 3: 4 folded inputs hold the 10 images
+  for name, value in overrides.items():
+    setattr(config, name, value)
+  return config
+
+
+def test_tiny_sweep_writes_well_formed_rows(tmp_path):
+  config = tiny_config(tmp_path, compound=True, width_rounding="1,4")
+  lines = []
+  result = sweep.run_sweep(sweep.make_plan(config), progress=lines.append)
+  assert len(lines) == 1 + len(result) and "[7/7]" in lines[-1]
+  written = records.read_csv(config.out)
+  assert [dataclasses.asdict(r) for r in written] == pytest.approx(
+      [dataclasses.asdict(r) for r in result], nan_ok=True)
+  assert [(r.model, r.fold, r.width_rounding) for r in written] == [
+      ("folded", 1, 1), ("folded", 2, 1), ("folded", 3, 1),
+      ("folded", 1, 4), ("folded", 2, 4), ("folded", 3, 4), ("compound", 1, 1)]
+  for row in written:
+    assert row.status == "ok" and row.error == ""
+    assert (row.task, row.framework, row.batch_images) == ("tiny", "jax", 10)
+    assert row.folded_inputs == -(-10 // row.fold)
+    assert (row.dtype, row.dtype_choice, row.platform) == ("float32", "auto", "cpu")
+    assert row.jax_version == jax.__version__ and row.trials == 2
+    assert 0 < row.images_per_second_min <= row.images_per_second_median
+    assert row.images_per_second_median <= row.images_per_second_max
+    spec = runners.Case(row.task, row.model, row.fold, row.width_rounding, 10).spec()
+    assert row.params == spec.params
+    assert row.flops_per_image_model == costs.model_cost(spec, 10, 4).flops_per_image
+    assert row.flops_per_second == pytest.approx(
+        row.flops_per_image_model * row.images_per_second_median)
+    assert row.arithmetic_intensity_xla == pytest.approx(
+        row.flops_per_image_xla * 10 / row.bytes_accessed_xla)
+    assert row.speedup_vs_f1 == pytest.approx(
+        row.images_per_second_median / written[0].images_per_second_median)
+  assert written[0].speedup_vs_f1 == 1.0
+  assert written[3].params == written[0].params  # C8 is already a multiple of 4
+  assert written[4].params > written[1].params  # f = 2: int(8·√2) = 11 rounds up to 12
+
+
+def test_images_are_counted_per_image_not_per_folded_input(tmp_path, monkeypatch):
+  fixed = timing.Timing((0.5, 0.25, 1.0), calls_per_trial=1)
+  monkeypatch.setattr(timing, "time_calls", lambda call, **kwargs: (call(), fixed)[1])
+  plan = sweep.make_plan(tiny_config(tmp_path, folds="1,4", batch_sizes="12"))
+  rows = [sweep.run_case(case, plan.settings, "test") for case in plan.cases]
+  for row in rows:
+    assert row.status == "ok"
+    assert row.images_per_second_median == 12 / 0.5  # not (12 / f) / 0.5
+    assert (row.images_per_second_min, row.images_per_second_max) == (12.0, 48.0)
+    assert row.seconds_per_batch_median == 0.5
+  assert [row.folded_inputs for row in rows] == [12, 3]
+
+
+@pytest.mark.parametrize("task", ["n2", "n4", "g32"])
+def test_xla_flops_per_image_agree_with_the_cost_model(task):
+  for fold in (1, 4):
+    spec = ModelSpec.for_task(task, fold=fold)
+    batch = 8
+    shape = jax.ShapeDtypeStruct((batch // fold, *spec.folded_input_shape), np.uint8)
+    compiled, _ = xla_costs.compile_forward(runners.random_model(spec, "float32", 0), shape)
+    xla = xla_costs.xla_cost(compiled)
+    model = costs.model_cost(spec, batch, 4).flops_per_image
+    # XLA skips the zero taps of SAME padding and adds bias/ReLU/pool ops: a few percent.
+    assert xla.flops / batch == pytest.approx(model, rel=0.04)
+    assert xla.bytes_accessed > 0
+
+
+def test_a_failed_configuration_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+  real_create_model = runners.create_model
+
+  def create_model_or_fail(spec, **kwargs):
+    if spec.fold == 2:
+      raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate\nmore")
+    return real_create_model(spec, **kwargs)
+
+  monkeypatch.setattr(runners, "create_model", create_model_or_fail)
+  config = tiny_config(tmp_path)
+  result = sweep.run_sweep(sweep.make_plan(config), progress=lambda line: None)
+  written = records.read_csv(config.out)
+  assert [r.status for r in written] == ["ok", "failed", "ok"]
+  failed = written[1]
+  assert failed.error == "RuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate"
+  assert math.isnan(failed.images_per_second_median) and math.isnan(failed.speedup_vs_f1)
+  assert written[2].speedup_vs_f1 > 0
+  assert "FAILED" in sweep.summary_table(result)
+
+
+def _record(**fields):
+  base = dict(task="v1", model="folded", framework="jax", fold=1, width_rounding=1,
+              batch_images=1024, folded_inputs=1024, dtype="float16", dtype_choice="auto",
+              input_dtype="uint8", includes_transfer=False, platform="gpu",
+              device_kind="Tesla V100-SXM2-16GB", device_detail="V100", jax_version="0",
+              framework_version="0", images_per_second_median=100.0, flops_per_second=1e9)
+  return records.BenchRecord(**{**base, **fields})
+
+
+def test_ratios_use_the_original_cnn_of_the_same_task_batch_and_framework():
+  rows = [
+      _record(),
+      _record(fold=4, images_per_second_median=250.0, flops_per_second=2.8e9),
+      _record(fold=4, width_rounding=8, images_per_second_median=300.0, flops_per_second=3e9),
+      _record(fold=1, width_rounding=8, images_per_second_median=90.0),
+      _record(model="compound", images_per_second_median=50.0, flops_per_second=1e9),
+      _record(fold=4, batch_images=64, images_per_second_median=80.0),  # no f=1 at batch 64
+      _record(fold=4, framework="torch", images_per_second_median=10.0),  # no torch f=1
+      _record(fold=2, status="failed"),
+  ]
+  records.add_ratios(rows)
+  speedups = [row.speedup_vs_f1 for row in rows]
+  assert speedups[:5] == [1.0, 2.5, 3.0, 0.9, 0.5]
+  assert all(math.isnan(value) for value in speedups[5:])
+  assert rows[1].flops_per_second_ratio_vs_f1 == pytest.approx(2.8)
+
+
+def test_csv_round_trip_and_bad_files(tmp_path):
+  rows = [_record(), _record(fold=2, status="failed", error='boom, "quoted"')]
+  path = str(tmp_path / "sub" / "bench.csv")
+  records.write_csv(rows, path)
+  assert os.listdir(tmp_path / "sub") == ["bench.csv"]  # no temp file left behind
+  back = records.read_csv(path)
+  assert back[1].error == 'boom, "quoted"' and back[1].fold == 2 and not back[1].ok
+  assert math.isnan(back[0].compile_seconds) and back[0].includes_transfer is False
+  with pytest.raises(UserInputError, match="no benchmark CSV"):
+    records.read_csv(str(tmp_path / "missing.csv"))
+  (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+  with pytest.raises(UserInputError, match="missing columns task, model, framework and"):
+    records.read_csv(str(tmp_path / "other.csv"))
+
+
+def test_time_calls_calibrates_calls_per_trial():
+  calls = []
+  measured = timing.time_calls(lambda: calls.append(1), trials=3, warmup_calls=2,
+                               min_trial_seconds=0.0)
+  assert measured.calls_per_trial == 1 and len(calls) == 2 + 1 + 3
+  calls.clear()
+  measured = timing.time_calls(lambda: calls.append(1), trials=4, warmup_calls=0,
+                               min_trial_seconds=10.0, max_calls_per_trial=7)
+  assert measured.calls_per_trial == 7 and len(calls) == 1 + 4 * 7
+  assert len(measured.seconds_per_call) == 4
+  assert measured.rates(10) == tuple(10 / s for s in measured.seconds_per_call)
+  with pytest.raises(ValueError):
+    timing.time_calls(lambda: None, trials=0)
+
+
+def test_platform_defaults_and_known_devices():
+  assert sweep.resolve_dtype("auto", "gpu") == ("float16", "auto")
+  assert sweep.resolve_dtype("auto", "tpu") == ("bfloat16", "auto")
+  assert sweep.resolve_dtype("auto", "cpu") == ("float32", "auto")
+  assert sweep.resolve_dtype("bfloat16", "cpu") == ("bfloat16", "explicit")
+  v100 = devices.known_peaks("Tesla V100-SXM2-16GB")
+  assert v100.peak_flops("float16") == 125e12 and v100.bytes_per_second == 900e9
+  assert devices.known_peaks("NVIDIA H100 PCIe").name == "NVIDIA H100 PCIe"
+  assert devices.known_peaks("NVIDIA H100 80GB HBM3").name == "NVIDIA H100 SXM"
+  assert devices.known_peaks("cpu") is None
+  assert sweep.resolve_peaks("table", "Tesla V100-PCIE-32GB", "float16")[2] == (
+      "table: NVIDIA V100 SXM2")
+  assert math.isnan(sweep.resolve_peaks("none", "Tesla V100", "float16")[0])
+
+
+def test_config_mistakes_are_user_errors(tmp_path):
+  for field, value, message in [
+      ("tasks", "v1,v9", "unknown task 'v9'"), ("folds", "1,0", "folds: 0 must be >= 1"),
+      ("batch_sizes", "1k", "not an integer"), ("dtype", "fp8", "unknown dtype 'fp8'"),
+      ("width_rounding", "", "width_rounding is empty"), ("peaks", "guess", "unknown peaks"),
+      ("compiler_options", "xla_cpu_use_xnnpack", "not key=value"), ("trials", 0, "trials >= 1")]:
+    with pytest.raises(UserInputError, match=message):
+      sweep.make_plan(tiny_config(tmp_path, **{field: value}), platform="cpu")
+  assert sweep.parse_compiler_options("a=true, b=3,c=0.5,d=x") == (
+      ("a", True), ("b", 3), ("c", 0.5), ("d", "x"))
+
+
+@pytest.mark.parametrize("variant", benchmark_config.VARIANTS)
+def test_every_config_variant_makes_a_plan(variant):
+  config = benchmark_config.get_config(variant)
+  config.compare_torch = False
+  plan = sweep.make_plan(config, platform="gpu")
+  assert plan.cases and plan.settings.dtype == "float16"
+  assert {case.task for case in plan.cases} == set(config.tasks.split(","))
+
+
+def test_benchmark_cli_runs_and_reports_bad_flags_in_one_line(tmp_path):
+  out = tmp_path / "cli.csv"
+  command = [sys.executable, "-m", "experiments.benchmark",
+             "--config=configs/benchmark.py:runlocal", "--folds=1,2", f"--out={out}"]
+  done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 0, done.stderr
+  assert "[2/2] tiny f=2 batch=32:" in done.stdout
+  assert f"wrote 2 rows (0 failed) to {out}" in done.stdout
+  assert [row.fold for row in records.read_csv(str(out))] == [1, 2]
+  for flag, message in [("--folds=1,x", "error: folds: 'x' is not an integer"),
+                        ("--config.nope=1", "error: --config.nope: no such config field")]:
+    bad = subprocess.run(command + [flag], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(message)
+    assert "Traceback" not in bad.stderr
+
+
+def test_torch_reference_computes_the_same_logits():
+  pytest.importorskip("torch")
+  import torch
+
+  from foldedcnn_jax.bench import torch_reference
+
+  for task, fold in (("v1", 2), ("n2", 1)):
+    spec = ModelSpec.for_task(task, fold=fold)
+    model = runners.random_model(spec, "float32", seed=3)
+    batch = runners.random_folded_batch(spec, 4, seed=1)
+    expected = np.asarray(model(jax.numpy.asarray(batch)))
+    reference = torch_reference.build(spec, nnx_model=model)
+    with torch.inference_mode():
+      actual = reference(torch_reference.to_nchw(batch)).numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_random_model_has_the_structure_of_create_model():
+  spec = ModelSpec.for_task("tiny", fold=2)
+  random = runners.random_model(spec, "float16", seed=0)
+  reference = create_model(spec, param_dtype="float16", dtype="float16")
+  shapes = lambda model: jax.tree.map(lambda x: (x.shape, x.dtype), nnx.state(model))
+  assert shapes(random) == shapes(reference)
+  again = runners.random_model(spec, "float16", seed=0)
+  assert all(np.array_equal(a, b) for a, b in zip(
+      jax.tree.leaves(nnx.state(random)), jax.tree.leaves(nnx.state(again)), strict=True))
+  assert float(jax.numpy.abs(random.layers[0].kernel[...]).max()) > 0
