@@ -203,6 +203,7 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   mesh = steps_lib.make_mesh()
   tx = steps_lib.make_optimizer(config.optimizer)
   graphdef, state = _initial_state(config, plan, tx, mesh)
+  trainer = _Trainer(config, plan, mesh, graphdef, tx)
   checkpoints = checkpoints_lib.RunCheckpoints(plan.workdir, config.checkpoint.keep)
   restored = checkpoints.restore_latest(state)
   meta = {"epoch": 0, "step": 0, "best_val_accuracy": -1.0, "best_epoch": 0}
@@ -213,11 +214,9 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
                                      tensorboard=config.tensorboard,
                                      enabled=jax.process_index() == 0)
   model_record = checkpoints_lib.model_record(plan, config_dict)
-  trainer = _Trainer(config, plan, mesh, graphdef, tx)
   try:
     for epoch in range(meta["epoch"], plan.num_epochs):
-      record = _run_epoch(trainer, state, epoch)
-      state = record.pop("_state")
+      state, record = _run_epoch(trainer, state, epoch)
       is_best = record["val_accuracy"] > meta["best_val_accuracy"]
       if is_best:
         meta.update(best_val_accuracy=record["val_accuracy"], best_epoch=record["epoch"])
@@ -231,7 +230,8 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   return _summary(plan.workdir, meta)
 
 
-def _run_epoch(trainer: _Trainer, state, epoch: int) -> dict:
+def _run_epoch(trainer: _Trainer, state, epoch: int) -> tuple[dict, dict]:
+  """Trains one epoch and evaluates on val and test: (new state, the epoch's record)."""
   plan = trainer.plan
   num_classes = plan.curriculum.classes_at(epoch, plan.num_classes)
   started = time.perf_counter()
@@ -250,8 +250,7 @@ def _run_epoch(trainer: _Trainer, state, epoch: int) -> dict:
                                         split, num_classes, TOP_K))
   record.update(images_per_second=train_sums["count"] / (trained - started),
                 epoch_seconds=trained - started, eval_seconds=time.perf_counter() - trained)
-  record["_state"] = state
-  return record
+  return state, record
 
 
 def _summary(workdir: str, meta: dict) -> dict:
