@@ -162,6 +162,4 @@ def test_bad_input_is_one_clear_error(clip, tmp_path, problem, message):
   named = labels_csv if problem in ("missing_columns", "bad_frame", "csv_beyond_video") else video
   if named is not None and problem != "only_video":
     assert named in str(error.value)  # the error names the offending file
-  # Nothing half-written looks complete.
-  assert not any("dataset_info.json" in files and "incomplete" not in root
-                 for root, _, files in os.walk(tmp_path / "data"))
+  assert not (tmp_path / "data").exists()  # inputs are checked before anything is written

@@ -33,14 +33,6 @@ class SyntheticRecipe:
 
 
 @dataclasses.dataclass(frozen=True)
-class VideoRecipe:
-  video: str
-  labels_csv: str
-  scale: float = 1.0
-  progress: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
 class FolderRecipe:
   root: str
 
@@ -165,16 +157,9 @@ class NoScopeFrames(_TaskBuilder):
   def _features(self):
     return _image_features(self.task, frame=tfds.features.Tensor(shape=(), dtype=np.int64))
 
-  def _split_generators(self, dl_manager):
-    if self._recipe is not None:
-      from foldedcnn_jax.data import noscope  # OpenCV loads only for video tasks
-
-      self._ingest = noscope.Ingest(self.task, self._recipe.video, self._recipe.labels_csv,
-                                    scale=self._recipe.scale, progress=self._recipe.progress)
-    return super()._split_generators(dl_manager)
-
+  # The recipe is a `noscope.Ingest`: built (and so validated) before TFDS starts writing.
   def _generate_examples(self, split: str):
-    for frame, label, image in self._ingest.examples(split):
+    for frame, label, image in self._recipe.examples(split):
       yield frame, {"image": image, "label": np.int32(label), "frame": np.int64(frame)}
 
 

@@ -168,7 +168,10 @@ def _recipe(task: Task, source: Source, progress: bool):
   if source.image_folder is not None:
     return builders.FolderRecipe(os.path.abspath(source.image_folder))
   if task.family == "noscope":
-    return builders.VideoRecipe(source.video, source.labels_csv, source.scale, progress)
+    from foldedcnn_jax.data import noscope  # OpenCV loads only for video tasks
+
+    return noscope.Ingest(task, source.video, source.labels_csv, scale=source.scale,
+                          progress=progress)
   return builders.SyntheticRecipe(source.seed, source.scale)
 
 
@@ -210,6 +213,7 @@ def prepare(task_id: str, source: Source, *, progress: bool = True) -> Location:
   task, source, location = _resolve(task_id, source, progress)
   if _is_complete(location):
     return location
+  recipe = _recipe(task, source, progress)  # checks the inputs before anything is written
   ensure_writable_dir(location.data_dir)
   lock_path = os.path.join(location.data_dir, f".{location.builder_name}-{task.id}.lock")
   with open(lock_path, "w") as lock:
@@ -217,7 +221,7 @@ def prepare(task_id: str, source: Source, *, progress: bool = True) -> Location:
     if not _is_complete(location):
       builder = _builder_class(task, source)(
           config=task.id, data_dir=location.data_dir, file_format="array_record",
-          recipe=_recipe(task, source, progress))
+          recipe=recipe)
       with _quiet(progress):
         builder.download_and_prepare(download_dir=os.path.join(location.data_dir, "downloads"))
   return location
