@@ -36,6 +36,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.warmup_calls = 3
   config.min_trial_seconds = 0.2  # calls per trial are chosen so a trial lasts this long
   config.include_transfer = False  # time the host→device copy of the batch on every call
+  config.micro_batch = 0  # run the batch in chunks of this many images (0: all at once)
   config.compound = True  # also time the EfficientNet-style compound-scaled baseline
   config.width_rounding = "1"  # comma-separated; values > 1 add rounded-width variants (§H)
   config.compare_torch = False  # also time the eager PyTorch reference (CPU, torch installed)

@@ -35,6 +35,8 @@ _OVERRIDES = {
     "out": flags.DEFINE_string("out", None, "CSV to write (rewritten after every row)."),
     "include_transfer": flags.DEFINE_bool("include_transfer", None,
                                           "Time the host→device copy on every call."),
+    "micro_batch": flags.DEFINE_integer("micro_batch", None,
+                                        "Run the batch in chunks of this many images (0: off)."),
     "compound": flags.DEFINE_bool("compound", None, "Also time the EfficientNet-style baseline."),
     "width_rounding": flags.DEFINE_string("width_rounding", None,
                                           "Comma-separated roundings, e.g. 1,8 (§H)."),

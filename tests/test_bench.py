@@ -112,7 +112,7 @@ def test_a_failed_configuration_is_recorded_and_the_sweep_goes_on(tmp_path, monk
 def _record(**fields):
   base = dict(task="v1", model="folded", framework="jax", fold=1, width_rounding=1,
               batch_images=1024, folded_inputs=1024, dtype="float16", dtype_choice="auto",
-              input_dtype="uint8", includes_transfer=False, platform="gpu",
+              input_dtype="uint8", includes_transfer=False, micro_batch=0, platform="gpu",
               device_kind="Tesla V100-SXM2-16GB", device_detail="V100", jax_version="0",
               framework_version="0", images_per_second_median=100.0, flops_per_second=1e9)
   return records.BenchRecord(**{**base, **fields})
@@ -245,3 +245,19 @@ def test_random_model_has_the_structure_of_create_model():
   assert all(np.array_equal(a, b) for a, b in zip(
       jax.tree.leaves(nnx.state(random)), jax.tree.leaves(nnx.state(again)), strict=True))
   assert float(jax.numpy.abs(random.layers[0].kernel[...]).max()) > 0
+
+
+def test_micro_batches_give_the_same_logits_and_xla_costs_as_the_whole_batch(tmp_path):
+  spec = ModelSpec.for_task("tiny", fold=2)
+  model = runners.random_model(spec, "float32", seed=0)
+  batch = jax.numpy.asarray(runners.random_folded_batch(spec, 20, seed=0))  # 10 folded inputs
+  whole, state = xla_costs.compile_forward(model, batch)
+  chunked, _ = xla_costs.compile_forward(model, batch, micro_batch=4)  # 3 chunks, 2 padded
+  np.testing.assert_allclose(chunked(state, batch), whole(state, batch), rtol=1e-5, atol=1e-6)
+  rows = [sweep.run_case(case, dataclasses.replace(plan.settings, micro_batch=micro), "test")
+          for micro in (0, 8)
+          for plan in [sweep.make_plan(tiny_config(tmp_path, folds="2", batch_sizes="20"))]
+          for case in plan.cases]
+  assert [row.micro_batch for row in rows] == [0, 8]
+  assert rows[1].flops_per_image_xla == rows[0].flops_per_image_xla
+  assert rows[1].bytes_accessed_xla == rows[0].bytes_accessed_xla

@@ -21,7 +21,8 @@ def synthetic_records():
         rows.append(records.BenchRecord(
             task=task, model="folded", framework="jax", fold=fold, width_rounding=1,
             batch_images=batch, folded_inputs=batch // fold, dtype="float16",
-            dtype_choice="auto", input_dtype="uint8", includes_transfer=False, platform="gpu",
+            dtype_choice="auto", input_dtype="uint8", includes_transfer=False, micro_batch=0,
+            platform="gpu",
             device_kind="Tesla V100-SXM2-16GB", device_detail="Tesla V100-SXM2-16GB",
             jax_version="0", framework_version="0", images_per_second_median=1000.0 * fold,
             flops_per_second=1e12 * fold, arithmetic_intensity_model=20.0 * fold,

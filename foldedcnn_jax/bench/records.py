@@ -32,6 +32,7 @@ class BenchRecord:
   dtype_choice: str  # "auto" (the platform default) | "explicit"
   input_dtype: str
   includes_transfer: bool
+  micro_batch: int  # images per chunk the batch was run in (0: the whole batch at once)
   platform: str
   device_kind: str
   device_detail: str
@@ -70,7 +71,7 @@ class BenchRecord:
   def baseline_key(self) -> tuple:
     """Rows with the same key share one original (f = 1, unrounded) CNN as their baseline."""
     return (self.task, self.framework, self.batch_images, self.dtype, self.input_dtype,
-            self.includes_transfer, self.device_kind)
+            self.includes_transfer, self.micro_batch, self.device_kind)
 
   def is_baseline(self) -> bool:
     return self.model == "folded" and self.fold == 1 and self.width_rounding == 1

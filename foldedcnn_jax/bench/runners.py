@@ -58,6 +58,7 @@ class Settings:
   warmup_calls: int = 3
   min_trial_seconds: float = 0.2
   include_transfer: bool = False
+  micro_batch: int = 0  # images per chunk of the batch (0: the whole batch at once)
   seed: int = 0
   compiler_options: tuple[tuple[str, object], ...] = ()
   peak_flops_per_second: float = math.nan
@@ -106,6 +107,7 @@ def empty_record(case: Case, settings: Settings, device: jax.Device,
       folded_inputs=folding.padded_size(case.batch_images, case.fold) // case.fold,
       dtype=settings.dtype, dtype_choice=settings.dtype_choice, input_dtype="uint8",
       includes_transfer=settings.include_transfer and case.framework == "jax",
+      micro_batch=settings.micro_batch if case.framework == "jax" else 0,
       platform=device.platform if case.framework == "jax" else "cpu",
       device_kind=device.device_kind if case.framework == "jax" else "cpu",
       device_detail=device_detail, jax_version=jax.__version__,
@@ -140,9 +142,13 @@ def measure_jax(case: Case, settings: Settings, record: records_lib.BenchRecord)
   device_batch = jax.device_put(host_batch)
   device_batch.block_until_ready()
   start = time.perf_counter()
-  compiled, state = xla_costs.compile_forward(model, device_batch,
-                                              dict(settings.compiler_options))
+  options = dict(settings.compiler_options)
+  chunk_inputs = -(-settings.micro_batch // spec.fold)
+  compiled, state = xla_costs.compile_forward(model, device_batch, options, chunk_inputs)
   record.compile_seconds = time.perf_counter() - start
+  whole_batch = compiled
+  if 0 < chunk_inputs < device_batch.shape[0]:  # a loop hides its trip count from XLA
+    whole_batch, _ = xla_costs.compile_forward(model, device_batch, options)
   del model
   if settings.include_transfer:
     call = lambda: compiled(state, jax.device_put(host_batch)).block_until_ready()
@@ -151,7 +157,7 @@ def measure_jax(case: Case, settings: Settings, record: records_lib.BenchRecord)
   measured = timing.time_calls(call, trials=settings.trials, warmup_calls=settings.warmup_calls,
                                min_trial_seconds=settings.min_trial_seconds)
   _fill_timing(record, spec, measured, jnp.dtype(settings.dtype).itemsize)
-  xla = xla_costs.xla_cost(compiled)
+  xla = xla_costs.xla_cost(whole_batch)
   record.flops_per_image_xla = xla.flops / case.batch_images
   record.flops_per_second_xla = record.flops_per_image_xla * record.images_per_second_median
   record.bytes_accessed_xla = xla.bytes_accessed

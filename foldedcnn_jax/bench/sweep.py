@@ -110,6 +110,8 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
   roundings = _positive_ints(config.width_rounding, "width_rounding")
   if config.trials < 1 or config.warmup_calls < 0 or config.min_trial_seconds < 0:
     raise UserInputError("need trials >= 1, warmup_calls >= 0 and min_trial_seconds >= 0")
+  if config.micro_batch < 0:
+    raise UserInputError(f"micro_batch must be >= 0 (0: the whole batch), got {config.micro_batch}")
   dtype, dtype_choice = resolve_dtype(config.dtype, platform)
   frameworks = ["jax"]
   if config.compare_torch:
@@ -133,7 +135,7 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
   settings = runners.Settings(
       dtype=dtype, dtype_choice=dtype_choice, trials=config.trials,
       warmup_calls=config.warmup_calls, min_trial_seconds=config.min_trial_seconds,
-      include_transfer=config.include_transfer, seed=config.seed,
+      include_transfer=config.include_transfer, micro_batch=config.micro_batch, seed=config.seed,
       compiler_options=parse_compiler_options(config.compiler_options))
   if config.peaks not in PEAK_MODES:
     raise UserInputError(f"unknown peaks mode {config.peaks!r}; use one of {', '.join(PEAK_MODES)}")
