@@ -87,6 +87,19 @@ def _digest(path: str, whole: bool) -> str:
   return _cached_digest(os.path.abspath(path), stat.st_size, stat.st_mtime_ns, whole)
 
 
+@functools.lru_cache(maxsize=16)
+def _folder_digest(root: str, task_id: str) -> str:
+  """A digest of the names, sizes and mtimes under `<root>/<task>/`: edits make a new variant."""
+  digest = hashlib.sha1(root.encode())
+  for directory, subdirectories, files in os.walk(os.path.join(root, task_id)):
+    subdirectories.sort()
+    for name in sorted(files):
+      stat = os.stat(os.path.join(directory, name))
+      digest.update(f"{os.path.relpath(directory, root)}/{name}:{stat.st_size}:"
+                    f"{stat.st_mtime_ns};".encode())
+  return digest.hexdigest()[:12]
+
+
 def _require_file(path: str, what: str) -> str:
   if not os.path.isfile(path):
     raise DatasetError(f"{what} {path!r} does not exist (or is not a file)")
@@ -102,7 +115,7 @@ def _variant(task: Task, source: Source) -> str:
   scale = f"scale-{source.scale:g}"
   if source.image_folder is not None:
     root = os.path.abspath(source.image_folder)
-    return f"folder-{_slug(os.path.basename(root))}-{hashlib.sha1(root.encode()).hexdigest()[:10]}"
+    return f"folder-{_slug(os.path.basename(root))}-{_folder_digest(root, task.id)}"
   if task.family == "noscope":
     digest = hashlib.sha1(
         (_digest(source.video, whole=False) + _digest(source.labels_csv, whole=True)).encode()
