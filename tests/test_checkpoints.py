@@ -18,7 +18,7 @@ from foldedcnn_jax.train import checkpoints, loop
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EPOCHS = 12
+EPOCHS = 8
 
 
 @pytest.fixture(scope="module")
