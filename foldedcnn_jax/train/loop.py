@@ -180,9 +180,12 @@ def _initial_state(config, plan, tx, mesh):
 
 
 def _epoch_line(record: dict) -> str:
+  seen = ""
+  if record["val_accuracy_seen"] != record["val_accuracy"]:  # the curriculum holds classes back
+    seen = f" (seen classes {record['val_accuracy_seen']:.4f})"
   parts = [f"epoch {record['epoch']}", f"classes {record['num_classes_seen']}",
            f"train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}",
-           f"val acc {record['val_accuracy']:.4f}", f"test acc {record['test_accuracy']:.4f}",
+           f"val acc {record['val_accuracy']:.4f}{seen}", f"test acc {record['test_accuracy']:.4f}",
            f"{record['images_per_second']:.0f} img/s"]
   return " | ".join(parts)
 
