@@ -35,6 +35,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.trials = 10
   config.warmup_calls = 3
   config.min_trial_seconds = 0.2  # calls per trial are chosen so a trial lasts this long
+  # Time a task's configurations round-robin, trial by trial, so that a shared machine's
+  # drifting load affects all of them alike and their ratios stay fair.
+  config.interleave = True
   config.include_transfer = False  # time the host→device copy of the batch on every call
   config.micro_batch = 0  # run the batch in chunks of this many images (0: all at once)
   config.compound = True  # also time the EfficientNet-style compound-scaled baseline

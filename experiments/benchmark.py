@@ -37,6 +37,8 @@ _OVERRIDES = {
                                           "Time the host→device copy on every call."),
     "micro_batch": flags.DEFINE_integer("micro_batch", None,
                                         "Run the batch in chunks of this many images (0: off)."),
+    "interleave": flags.DEFINE_bool("interleave", None,
+                                    "Time a task's configurations round-robin, trial by trial."),
     "compound": flags.DEFINE_bool("compound", None, "Also time the EfficientNet-style baseline."),
     "width_rounding": flags.DEFINE_string("width_rounding", None,
                                           "Comma-separated roundings, e.g. 1,8 (§H)."),

@@ -65,8 +65,12 @@ def test_tiny_sweep_writes_well_formed_rows(tmp_path):
 def test_images_are_counted_per_image_not_per_folded_input(tmp_path, monkeypatch):
   fixed = timing.Timing((0.5, 0.25, 1.0), calls_per_trial=1)
   monkeypatch.setattr(timing, "time_calls", lambda call, **kwargs: (call(), fixed)[1])
+  monkeypatch.setattr(timing, "time_interleaved",
+                      lambda calls, **kwargs: [(call(), fixed)[1] for call in calls])
   plan = sweep.make_plan(tiny_config(tmp_path, folds="1,4", batch_sizes="12"))
-  rows = [sweep.run_case(case, plan.settings, "test") for case in plan.cases]
+  rows = sweep.measure_group(plan.cases, plan.settings, "test", interleave=True)
+  one_by_one = sweep.measure_group(plan.cases, plan.settings, "test", interleave=False)
+  assert [r.images_per_second_median for r in one_by_one] == [24.0, 24.0]
   for row in rows:
     assert row.status == "ok"
     assert row.images_per_second_median == 12 / 0.5  # not (12 / f) / 0.5
@@ -164,6 +168,24 @@ def test_time_calls_calibrates_calls_per_trial():
   assert measured.rates(10) == tuple(10 / s for s in measured.seconds_per_call)
   with pytest.raises(ValueError):
     timing.time_calls(lambda: None, trials=0)
+
+
+def test_interleaved_timing_runs_round_robin_and_isolates_a_failing_call():
+  order = []
+
+  def call(name, fail_at=None):
+    def run():
+      order.append(name)
+      if len([n for n in order if n == name]) == fail_at:
+        raise RuntimeError(f"{name} ran out of memory")
+    return run
+
+  results = timing.time_interleaved([call("a"), call("b", fail_at=4), call("c")], trials=3,
+                                    warmup_calls=1, min_trial_seconds=0.0)
+  assert order[:6] == ["a", "a", "b", "b", "c", "c"]  # warm-up and calibration
+  assert order[6:] == ["a", "b", "c", "a", "b", "c", "a", "c"]  # b fails in its 2nd trial
+  assert isinstance(results[1], RuntimeError) and str(results[1]) == "b ran out of memory"
+  assert [len(results[i].seconds_per_call) for i in (0, 2)] == [3, 3]
 
 
 def test_platform_defaults_and_known_devices():

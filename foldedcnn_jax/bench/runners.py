@@ -1,8 +1,8 @@
-"""Measure one configuration: build the model with random weights, fold a batch, compile, time.
+"""One configuration: build the model with random weights, fold a batch, compile; then rates.
 
-`measure_jax` times the AOT-compiled XLA forward pass with the folded batch already on the
-device (or, with `include_transfer`, copied from the host on every call); `measure_torch` times
-the eager PyTorch reference on the same folded batch. Both fill one BenchRecord.
+`prepare_jax` returns a call of the AOT-compiled XLA forward pass with the folded batch already
+on the device (or, with `include_transfer`, copied from the host on every call); `prepare_torch`
+one of the eager PyTorch reference on the same folded batch. `finish` turns a timing into rates.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import math
 import statistics
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -117,10 +118,11 @@ def empty_record(case: Case, settings: Settings, device: jax.Device,
       compiler_options=",".join(f"{k}={v}" for k, v in settings.compiler_options))
 
 
-def _fill_timing(record: records_lib.BenchRecord, spec: ModelSpec,
-                 measured: timing.Timing, bytes_per_element: int) -> None:
+def finish(record: records_lib.BenchRecord, case: Case, measured: timing.Timing) -> None:
+  """Fills `record`'s rates from the timing (images counted per image) and the cost model."""
+  spec = case.spec()
   rates = measured.rates(record.batch_images)
-  cost = costs.model_cost(spec, record.batch_images, bytes_per_element)
+  cost = costs.model_cost(spec, record.batch_images, jnp.dtype(record.dtype).itemsize)
   record.params = spec.params
   record.calls_per_trial = measured.calls_per_trial
   record.seconds_per_batch_median = measured.median_seconds
@@ -130,12 +132,17 @@ def _fill_timing(record: records_lib.BenchRecord, spec: ModelSpec,
   record.images_per_second_std = statistics.pstdev(rates)
   record.flops_per_image_model = cost.flops_per_image
   record.flops_per_second = cost.flops_per_image * record.images_per_second_median
+  record.flops_per_second_xla = record.flops_per_image_xla * record.images_per_second_median
   record.memory_bytes_model = cost.memory_bytes
   record.arithmetic_intensity_model = cost.arithmetic_intensity
 
 
-def measure_jax(case: Case, settings: Settings, record: records_lib.BenchRecord) -> None:
-  """Compiles and times the XLA forward pass of `case`, filling `record` in place."""
+def prepare_jax(case: Case, settings: Settings,
+                record: records_lib.BenchRecord) -> Callable[[], object]:
+  """Builds and AOT-compiles the XLA forward pass of `case`; returns one blocking call.
+
+  Fills the record's compile time and XLA cost analysis.
+  """
   spec = case.spec()
   model = random_model(spec, settings.dtype, settings.seed)
   host_batch = random_folded_batch(spec, case.batch_images, settings.seed)
@@ -149,23 +156,18 @@ def measure_jax(case: Case, settings: Settings, record: records_lib.BenchRecord)
   whole_batch = compiled
   if 0 < chunk_inputs < device_batch.shape[0]:  # a loop hides its trip count from XLA
     whole_batch, _ = xla_costs.compile_forward(model, device_batch, options)
-  del model
-  if settings.include_transfer:
-    call = lambda: compiled(state, jax.device_put(host_batch)).block_until_ready()
-  else:
-    call = lambda: compiled(state, device_batch).block_until_ready()
-  measured = timing.time_calls(call, trials=settings.trials, warmup_calls=settings.warmup_calls,
-                               min_trial_seconds=settings.min_trial_seconds)
-  _fill_timing(record, spec, measured, jnp.dtype(settings.dtype).itemsize)
   xla = xla_costs.xla_cost(whole_batch)
   record.flops_per_image_xla = xla.flops / case.batch_images
-  record.flops_per_second_xla = record.flops_per_image_xla * record.images_per_second_median
   record.bytes_accessed_xla = xla.bytes_accessed
   record.arithmetic_intensity_xla = xla.arithmetic_intensity
+  if settings.include_transfer:
+    return lambda: compiled(state, jax.device_put(host_batch)).block_until_ready()
+  return lambda: compiled(state, device_batch).block_until_ready()
 
 
-def measure_torch(case: Case, settings: Settings, record: records_lib.BenchRecord) -> None:
-  """Times the eager PyTorch reference of `case` on the CPU, filling `record` in place."""
+def prepare_torch(case: Case, settings: Settings,
+                  record: records_lib.BenchRecord) -> Callable[[], object]:
+  """Builds the eager PyTorch reference of `case` on the CPU; returns one blocking call."""
   import torch
 
   from foldedcnn_jax.bench import torch_reference
@@ -179,6 +181,12 @@ def measure_torch(case: Case, settings: Settings, record: records_lib.BenchRecor
     with torch.inference_mode():
       return model(batch)
 
-  measured = timing.time_calls(call, trials=settings.trials, warmup_calls=settings.warmup_calls,
-                               min_trial_seconds=settings.min_trial_seconds)
-  _fill_timing(record, spec, measured, jnp.dtype(settings.dtype).itemsize)
+  return call
+
+
+def prepare(case: Case, settings: Settings,
+            record: records_lib.BenchRecord) -> Callable[[], object]:
+  """The blocking call that runs `case` once, in its framework."""
+  if case.framework == "torch":
+    return prepare_torch(case, settings, record)
+  return prepare_jax(case, settings, record)

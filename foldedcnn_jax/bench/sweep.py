@@ -7,6 +7,7 @@ and the sweep goes on; a mistake in the config itself is a UserInputError before
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -14,7 +15,7 @@ import jax
 import ml_collections
 
 from foldedcnn_jax import tasks as tasks_lib
-from foldedcnn_jax.bench import devices, runners
+from foldedcnn_jax.bench import devices, runners, timing
 from foldedcnn_jax.bench import records as records_lib
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import DTYPES
@@ -30,6 +31,7 @@ class Plan:
   settings: runners.Settings
   out: str
   peaks: str = "auto"  # one of PEAK_MODES
+  interleave: bool = True  # time a task's configurations round-robin
 
 
 def _split(text: str, name: str) -> list[str]:
@@ -141,26 +143,58 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
     raise UserInputError(f"unknown peaks mode {config.peaks!r}; use one of {', '.join(PEAK_MODES)}")
   if not config.out:
     raise UserInputError("out is empty; give the CSV path to write")
-  return Plan(tuple(cases), settings, config.out, config.peaks)
+  return Plan(tuple(cases), settings, config.out, config.peaks, config.interleave)
+
+
+def _failed(record: records_lib.BenchRecord, error: Exception) -> None:
+  message = str(error).strip().splitlines()
+  record.status = "failed"
+  record.error = f"{type(error).__name__}: {message[0] if message else ''}"[:300]
+
+
+def measure_group(cases: Sequence[runners.Case], settings: runners.Settings, device_detail: str,
+                  interleave: bool = True) -> list[records_lib.BenchRecord]:
+  """Prepares and times `cases`; a case that fails becomes a "failed" record, the rest go on.
+
+  With `interleave`, the cases' trials run round-robin (see timing.time_interleaved).
+  """
+  device = jax.devices()[0]
+  group = [runners.empty_record(case, settings, device, device_detail) for case in cases]
+  ready = []  # (case, record, call) of the cases that built and compiled
+  for case, record in zip(cases, group, strict=True):
+    try:
+      ready.append((case, record, runners.prepare(case, settings, record)))
+    except Exception as error:  # noqa: BLE001 - an OOM or compile error must not end the sweep
+      _failed(record, error)
+  options = dict(trials=settings.trials, warmup_calls=settings.warmup_calls,
+                 min_trial_seconds=settings.min_trial_seconds)
+  if interleave:
+    timings = timing.time_interleaved([call for _, _, call in ready], **options)
+  else:
+    timings = [_time_or_error(call, options) for _, _, call in ready]
+  for (case, record, _), measured in zip(ready, timings, strict=True):
+    if isinstance(measured, Exception):
+      _failed(record, measured)
+    else:
+      runners.finish(record, case, measured)
+  return group
+
+
+def _time_or_error(call, options) -> timing.Timing | Exception:
+  try:
+    return timing.time_calls(call, **options)
+  except Exception as error:  # noqa: BLE001
+    return error
 
 
 def run_case(case: runners.Case, settings: runners.Settings,
              device_detail: str) -> records_lib.BenchRecord:
-  """Measures one case; any failure is caught and recorded as status "failed"."""
-  device = jax.devices()[0]
-  record = runners.empty_record(case, settings, device, device_detail)
-  measure = runners.measure_torch if case.framework == "torch" else runners.measure_jax
-  try:
-    measure(case, settings, record)
-  except Exception as error:  # noqa: BLE001 - an OOM or compile error must not end the sweep
-    message = str(error).strip().splitlines()
-    record.status = "failed"
-    record.error = f"{type(error).__name__}: {message[0] if message else ''}"[:300]
-  return record
+  """Measures one case on its own (failures recorded, never raised)."""
+  return measure_group([case], settings, device_detail)[0]
 
 
 def run_sweep(plan: Plan, progress: Callable[[str], None] = print) -> list[records_lib.BenchRecord]:
-  """Runs every case of `plan`, rewriting `plan.out` after each so a cut-off run keeps its rows."""
+  """Runs every case of `plan`, one task at a time, rewriting `plan.out` after each task."""
   device_info = devices.describe()
   peak_flops, peak_bytes, source = resolve_peaks(plan.peaks, device_info.kind, plan.settings.dtype)
   settings = dataclasses.replace(plan.settings, peak_flops_per_second=peak_flops,
@@ -168,12 +202,14 @@ def run_sweep(plan: Plan, progress: Callable[[str], None] = print) -> list[recor
   progress(f"device: {device_info.kind} ({device_info.detail}); dtype {settings.dtype} "
            f"({settings.dtype_choice}); {len(plan.cases)} configurations → {plan.out}")
   records: list[records_lib.BenchRecord] = []
-  for index, case in enumerate(plan.cases, 1):
-    record = run_case(case, settings, device_info.detail)
-    records.append(record)
+  for _, group in itertools.groupby(plan.cases, key=lambda c: (c.batch_images, c.task)):
+    group = list(group)
+    records.extend(measure_group(group, settings, device_info.detail, plan.interleave))
     records_lib.add_ratios(records)
     records_lib.write_csv(records, plan.out)
-    progress(f"[{index}/{len(plan.cases)}] {case.label()}: {describe_result(record)}")
+    for offset, (case, record) in enumerate(zip(group, records[-len(group):], strict=True)):
+      index = len(records) - len(group) + offset + 1
+      progress(f"[{index}/{len(plan.cases)}] {case.label()}: {describe_result(record)}")
   return records
 
 

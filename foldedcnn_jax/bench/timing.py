@@ -1,11 +1,11 @@
-"""Wall-clock timing of a blocking call: warm up, calibrate calls per trial, time trials."""
+"""Wall-clock timing of blocking calls: warm up, calibrate calls per trial, time trials."""
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,19 +32,61 @@ def time_calls(call: Callable[[], object], *, trials: int = 10, warmup_calls: in
   lasts at least `min_trial_seconds`, which keeps timer resolution and dispatch jitter out of
   fast calls; the median and spread over trials then show the run-to-run noise.
   """
+  _check(trials, warmup_calls, min_trial_seconds, max_calls_per_trial)
+  calls = _calibrate(call, warmup_calls, min_trial_seconds, max_calls_per_trial)
+  return Timing(tuple(_trial(call, calls) for _ in range(trials)), calls)
+
+
+def _check(trials, warmup_calls, min_trial_seconds, max_calls_per_trial) -> None:
   if trials < 1 or warmup_calls < 0 or min_trial_seconds < 0 or max_calls_per_trial < 1:
     raise ValueError("need trials >= 1, warmup_calls >= 0, min_trial_seconds >= 0 and "
                      "max_calls_per_trial >= 1")
+
+
+def _calibrate(call, warmup_calls: int, min_trial_seconds: float, max_calls: int) -> int:
+  """Warms up, then picks the calls per trial that make a trial last min_trial_seconds."""
   for _ in range(warmup_calls):
     call()
   start = time.perf_counter()
   call()
   one_call = max(time.perf_counter() - start, 1e-9)
-  calls = int(min(max(1, -(-min_trial_seconds // one_call)), max_calls_per_trial))
-  seconds = []
+  return int(min(max(1, -(-min_trial_seconds // one_call)), max_calls))
+
+
+def _trial(call, calls: int) -> float:
+  """Seconds per call, averaged over `calls` back-to-back calls."""
+  start = time.perf_counter()
+  for _ in range(calls):
+    call()
+  return (time.perf_counter() - start) / calls
+
+
+def time_interleaved(calls: Sequence[Callable[[], object]], *, trials: int = 10,
+                     warmup_calls: int = 3, min_trial_seconds: float = 0.2,
+                     max_calls_per_trial: int = 1000) -> list[Timing | Exception]:
+  """Times several calls round-robin: trial t of every call runs before trial t + 1 of any.
+
+  On a shared machine the load drifts over minutes; interleaving gives every configuration
+  the same share of it, so their ratios stay fair. A call that raises gets its exception in
+  the result and drops out of later rounds; the others go on.
+  """
+  _check(trials, warmup_calls, min_trial_seconds, max_calls_per_trial)
+  results: list[Timing | Exception | None] = [None] * len(calls)
+  counts: dict[int, int] = {}
+  seconds: dict[int, list[float]] = {}
+  for index, call in enumerate(calls):
+    try:
+      counts[index] = _calibrate(call, warmup_calls, min_trial_seconds, max_calls_per_trial)
+      seconds[index] = []
+    except Exception as error:  # noqa: BLE001 - e.g. out of memory at run time
+      results[index] = error
   for _ in range(trials):
-    start = time.perf_counter()
-    for _ in range(calls):
-      call()
-    seconds.append((time.perf_counter() - start) / calls)
-  return Timing(tuple(seconds), calls)
+    for index in list(seconds):
+      try:
+        seconds[index].append(_trial(calls[index], counts[index]))
+      except Exception as error:  # noqa: BLE001
+        results[index] = error
+        del seconds[index]
+  for index, values in seconds.items():
+    results[index] = Timing(tuple(values), counts[index])
+  return results
