@@ -39,7 +39,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # drifting load affects all of them alike and their ratios stay fair.
   config.interleave = True
   config.include_transfer = False  # time the host→device copy of the batch on every call
-  config.micro_batch = 0  # run the batch in chunks of this many images (0: all at once)
+  # Comma-separated; values > 0 add rows that run the JAX model over the batch in chunks of
+  # that many images (a lax.map loop; on a CPU a chunk's activations stay in cache).
+  config.micro_batch = "0"
   config.compound = True  # also time the EfficientNet-style compound-scaled baseline
   config.width_rounding = "1"  # comma-separated; values > 1 add rounded-width variants (§H)
   config.compare_torch = False  # also time the eager PyTorch reference (CPU, torch installed)

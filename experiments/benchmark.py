@@ -35,8 +35,9 @@ _OVERRIDES = {
     "out": flags.DEFINE_string("out", None, "CSV to write (rewritten after every row)."),
     "include_transfer": flags.DEFINE_bool("include_transfer", None,
                                           "Time the host→device copy on every call."),
-    "micro_batch": flags.DEFINE_integer("micro_batch", None,
-                                        "Run the batch in chunks of this many images (0: off)."),
+    "micro_batch": flags.DEFINE_string("micro_batch", None,
+                                       "Comma-separated chunk sizes in images, e.g. 0,64 "
+                                       "(0: the whole batch at once)."),
     "interleave": flags.DEFINE_bool("interleave", None,
                                     "Time a task's configurations round-robin, trial by trial."),
     "compound": flags.DEFINE_bool("compound", None, "Also time the EfficientNet-style baseline."),

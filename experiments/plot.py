@@ -19,6 +19,7 @@ _OUT_DIR = flags.DEFINE_string("out_dir", None, "Folder for the PNGs (default: t
 _BATCH = flags.DEFINE_integer("batch", None, "Batch for Figure 7 and the roofline "
                               "(default: 1024 if present, else the largest).")
 _FRAMEWORK = flags.DEFINE_string("framework", "jax", "Rows to plot: jax or torch.")
+_MICRO_BATCH = flags.DEFINE_integer("micro_batch", 0, "Rows to plot: chunk size (0: whole batch).")
 _DTYPE = flags.DEFINE_string("dtype", None, "Rows to plot (default: the most common dtype).")
 _PEAK_TFLOPS = flags.DEFINE_float("peak_tflops", None, "Override the peak compute (TFLOP/s).")
 _PEAK_BANDWIDTH = flags.DEFINE_float("peak_bandwidth_gbs", None,
@@ -35,6 +36,7 @@ def main(argv: list[str]) -> None:
   paths = plots.plot_all(
       records.read_csv(path), _OUT_DIR.value or os.path.dirname(os.path.abspath(path)),
       framework=_FRAMEWORK.value, dtype=_DTYPE.value, batch=_BATCH.value,
+      micro_batch=_MICRO_BATCH.value,
       peak_tflops=_PEAK_TFLOPS.value, peak_bandwidth_gbs=_PEAK_BANDWIDTH.value)
   for written in paths:
     print(f"wrote {written}")

@@ -44,12 +44,17 @@ class Peaks:
     return self.flops_per_second / self.bytes_per_second
 
 
-def select(records: Sequence[BenchRecord], framework: str = "jax",
-           dtype: str | None = None) -> list[BenchRecord]:
-  """Successful rows of one framework and one dtype (by default the most common one)."""
+def select(records: Sequence[BenchRecord], framework: str = "jax", dtype: str | None = None,
+           micro_batch: int = 0) -> list[BenchRecord]:
+  """Successful rows of one framework, one chunking and one dtype (default: the most common)."""
   rows = [r for r in records if r.ok and r.framework == framework]
   if not rows:
     raise UserInputError(f"no successful {framework} rows to plot")
+  chunkings = sorted({r.micro_batch for r in rows})
+  rows = [r for r in rows if r.micro_batch == micro_batch]
+  if not rows:
+    raise UserInputError(f"no {framework} rows with micro_batch {micro_batch}; present: "
+                         f"{', '.join(map(str, chunkings))}")
   if dtype is None:
     dtype = collections.Counter(r.dtype for r in rows).most_common(1)[0][0]
   rows = [r for r in rows if r.dtype == dtype]
@@ -198,11 +203,11 @@ def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
 
 
 def plot_all(records: Sequence[BenchRecord], out_dir: str, *, framework: str = "jax",
-             dtype: str | None = None, batch: int | None = None,
+             dtype: str | None = None, batch: int | None = None, micro_batch: int = 0,
              peak_tflops: float | None = None,
              peak_bandwidth_gbs: float | None = None) -> list[str]:
   """Draws every figure into `out_dir` as <name>.png; returns the paths written."""
-  rows = select(records, framework, dtype)
+  rows = select(records, framework, dtype, micro_batch)
   peaks = peaks_of(rows, peak_tflops, peak_bandwidth_gbs)
   if batch is not None and batch not in {r.batch_images for r in rows}:
     raise UserInputError(f"no rows at batch {batch}; batches present: "

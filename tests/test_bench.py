@@ -276,10 +276,12 @@ def test_micro_batches_give_the_same_logits_and_xla_costs_as_the_whole_batch(tmp
   whole, state = xla_costs.compile_forward(model, batch)
   chunked, _ = xla_costs.compile_forward(model, batch, micro_batch=4)  # 3 chunks, 2 padded
   np.testing.assert_allclose(chunked(state, batch), whole(state, batch), rtol=1e-5, atol=1e-6)
-  rows = [sweep.run_case(case, dataclasses.replace(plan.settings, micro_batch=micro), "test")
-          for micro in (0, 8)
-          for plan in [sweep.make_plan(tiny_config(tmp_path, folds="2", batch_sizes="20"))]
-          for case in plan.cases]
-  assert [row.micro_batch for row in rows] == [0, 8]
+  plan = sweep.make_plan(tiny_config(tmp_path, folds="1,2", batch_sizes="20", micro_batch="0,8"))
+  rows = sweep.measure_group(plan.cases, plan.settings, "test")
+  assert [(row.fold, row.micro_batch) for row in rows] == [(1, 0), (2, 0), (1, 8), (2, 8)]
+  assert all(row.ok for row in rows)
+  records.add_ratios(rows)
+  assert rows[2].speedup_vs_f1 == 1.0  # chunked rows compare with the chunked original
+  rows = rows[1::2]
   assert rows[1].flops_per_image_xla == rows[0].flops_per_image_xla
   assert rows[1].bytes_accessed_xla == rows[0].bytes_accessed_xla

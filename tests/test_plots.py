@@ -62,6 +62,8 @@ def test_selection_and_batch_errors(tmp_path):
   assert plots.default_batch([r for r in rows if r.batch_images == 64]) == 64
   with pytest.raises(UserInputError, match="no successful torch rows"):
     plots.plot_all(rows, str(tmp_path), framework="torch")
+  with pytest.raises(UserInputError, match="no jax rows with micro_batch 64; present: 0"):
+    plots.plot_all(rows, str(tmp_path), micro_batch=64)
   with pytest.raises(UserInputError, match="no rows at batch 128; batches present: 64, 1024"):
     plots.plot_all(rows, str(tmp_path), batch=128)
 

@@ -36,6 +36,7 @@ class Case:
   width_rounding: int
   batch_images: int
   framework: str = "jax"
+  micro_batch: int = 0  # images per chunk of the batch (0: the whole batch at once)
 
   def spec(self) -> ModelSpec:
     if self.model == "compound":
@@ -46,7 +47,9 @@ class Case:
     model = "" if self.model == "folded" else f" {self.model}"
     rounding = f" round{self.width_rounding}" if self.width_rounding != 1 else ""
     framework = "" if self.framework == "jax" else f" [{self.framework}]"
-    return f"{self.task}{model} f={self.fold}{rounding} batch={self.batch_images}{framework}"
+    chunks = f" chunks={self.micro_batch}" if self.micro_batch else ""
+    return (f"{self.task}{model} f={self.fold}{rounding} batch={self.batch_images}{chunks}"
+            f"{framework}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +62,6 @@ class Settings:
   warmup_calls: int = 3
   min_trial_seconds: float = 0.2
   include_transfer: bool = False
-  micro_batch: int = 0  # images per chunk of the batch (0: the whole batch at once)
   seed: int = 0
   compiler_options: tuple[tuple[str, object], ...] = ()
   peak_flops_per_second: float = math.nan
@@ -108,7 +110,7 @@ def empty_record(case: Case, settings: Settings, device: jax.Device,
       folded_inputs=folding.padded_size(case.batch_images, case.fold) // case.fold,
       dtype=settings.dtype, dtype_choice=settings.dtype_choice, input_dtype="uint8",
       includes_transfer=settings.include_transfer and case.framework == "jax",
-      micro_batch=settings.micro_batch if case.framework == "jax" else 0,
+      micro_batch=case.micro_batch,
       platform=device.platform if case.framework == "jax" else "cpu",
       device_kind=device.device_kind if case.framework == "jax" else "cpu",
       device_detail=device_detail, jax_version=jax.__version__,
@@ -150,7 +152,7 @@ def prepare_jax(case: Case, settings: Settings,
   device_batch.block_until_ready()
   start = time.perf_counter()
   options = dict(settings.compiler_options)
-  chunk_inputs = -(-settings.micro_batch // spec.fold)
+  chunk_inputs = -(-case.micro_batch // spec.fold)
   compiled, state = xla_costs.compile_forward(model, device_batch, options, chunk_inputs)
   record.compile_seconds = time.perf_counter() - start
   whole_batch = compiled

@@ -41,15 +41,15 @@ def _split(text: str, name: str) -> list[str]:
   return items
 
 
-def _positive_ints(text: str, name: str) -> list[int]:
+def _positive_ints(text: str, name: str, minimum: int = 1) -> list[int]:
   values = []
   for item in _split(text, name):
     try:
       value = int(item)
     except ValueError:
       raise UserInputError(f"{name}: {item!r} is not an integer") from None
-    if value < 1:
-      raise UserInputError(f"{name}: {value} must be >= 1")
+    if value < minimum:
+      raise UserInputError(f"{name}: {value} must be >= {minimum}")
     values.append(value)
   return values
 
@@ -110,10 +110,9 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
   folds = _positive_ints(config.folds, "folds")
   batch_sizes = _positive_ints(config.batch_sizes, "batch_sizes")
   roundings = _positive_ints(config.width_rounding, "width_rounding")
+  micro_batches = _positive_ints(config.micro_batch, "micro_batch", minimum=0)
   if config.trials < 1 or config.warmup_calls < 0 or config.min_trial_seconds < 0:
     raise UserInputError("need trials >= 1, warmup_calls >= 0 and min_trial_seconds >= 0")
-  if config.micro_batch < 0:
-    raise UserInputError(f"micro_batch must be >= 0 (0: the whole batch), got {config.micro_batch}")
   dtype, dtype_choice = resolve_dtype(config.dtype, platform)
   frameworks = ["jax"]
   if config.compare_torch:
@@ -130,6 +129,9 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
       # Each task's variants run back to back so they share the machine's conditions.
       for framework in frameworks:
         cases.extend(runners.Case(task_id, "folded", fold, 1, batch, framework) for fold in folds)
+      for micro_batch in (m for m in micro_batches if m != 0):  # the JAX model in chunks
+        cases.extend(runners.Case(task_id, "folded", fold, 1, batch, micro_batch=micro_batch)
+                     for fold in folds)
       for rounding in (r for r in roundings if r != 1):
         cases.extend(runners.Case(task_id, "folded", fold, rounding, batch) for fold in folds)
       if config.compound:
@@ -137,7 +139,7 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
   settings = runners.Settings(
       dtype=dtype, dtype_choice=dtype_choice, trials=config.trials,
       warmup_calls=config.warmup_calls, min_trial_seconds=config.min_trial_seconds,
-      include_transfer=config.include_transfer, micro_batch=config.micro_batch, seed=config.seed,
+      include_transfer=config.include_transfer, seed=config.seed,
       compiler_options=parse_compiler_options(config.compiler_options))
   if config.peaks not in PEAK_MODES:
     raise UserInputError(f"unknown peaks mode {config.peaks!r}; use one of {', '.join(PEAK_MODES)}")
