@@ -8,8 +8,9 @@
   --config=configs/benchmark.py:sweep    §F / Figure 8: batch sizes 64..2048.
   --config=configs/benchmark.py:tile     §H: widened channels also rounded up to a multiple of 8.
   --config=configs/benchmark.py:cpu      the modest CPU sweep committed under results/cpu/
-                                         (n1 n2 v1 v3 v4, f = 1..4, batch 256 and 1024, with the
-                                         PyTorch reference when torch is installed; ~10 min).
+                                         (n1 n2 v1 v3 v4, f = 1..4, batch 64/256/1024, also in
+                                         chunks of 64 images, with the eager PyTorch reference;
+                                         needs torch; ~15 min on 2 cores).
   --config=configs/benchmark.py:runlocal a seconds-long smoke run on the tiny task.
 """
 
@@ -60,9 +61,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.out = "results/bench_tile.csv"
   elif variant == "cpu":
     config.tasks = "n1,n2,v1,v3,v4"
-    config.batch_sizes = "256,1024"
+    config.batch_sizes = "64,256,1024"
     config.trials = 5
     config.compare_torch = True
+    config.micro_batch = "0,64"
     config.out = "results/cpu/bench.csv"
   elif variant == "runlocal":
     config.tasks = "tiny"

@@ -1,6 +1,15 @@
-"""n1 (coral: people in the coral-reef video (binary, 50x50)).
+"""n1 coral (2 classes, 50x50): configs/n1.py[:quick].
 
-@@DOC@@
+Quick smoke run (5 epochs on data.scale=1), measured at f=1 on a shared 2-core CPU
+in 16 s including dataset generation:
+
+  python -m experiments.train --config=configs/n1.py:quick
+  -> done: best val accuracy 0.9867 at epoch 4 (test accuracy 0.9633)
+
+Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32;
+the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+
+  python -m experiments.train --config=configs/n1.py --config.fold=4
 """
 
 from configs import base

@@ -1,6 +1,16 @@
-"""v2 (apex-count: Apex Legends squad count (22 classes, 19x25)).
+"""v2 apex-count (22 classes, 19x25): configs/v2.py[:quick].
 
-@@DOC@@
+Quick smoke run (10 epochs on data.scale=0.1, lr 0.001), measured at f=1 on a shared 2-core CPU
+in 32 s including dataset generation:
+
+  python -m experiments.train --config=configs/v2.py:quick
+  -> done: best val accuracy 0.7364 at epoch 10 (test accuracy 0.6000)
+
+Full recipe (the authors'): Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
+class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1;
+the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+
+  python -m experiments.train --config=configs/v2.py --config.fold=4
 """
 
 from configs import base

@@ -1,6 +1,16 @@
-"""v3 (sot-coin: Sea of Thieves coins (15 classes, 17x40)).
+"""v3 sot-coin (15 classes, 17x40): configs/v3.py[:quick].
 
-@@DOC@@
+Quick smoke run (10 epochs on data.scale=0.1, lr 0.001), measured at f=1 on a shared 2-core CPU
+in 25 s including dataset generation:
+
+  python -m experiments.train --config=configs/v3.py:quick
+  -> done: best val accuracy 0.3133 at epoch 10 (test accuracy 0.2933)
+
+Full recipe (the authors'): Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
+class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1;
+the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+
+  python -m experiments.train --config=configs/v3.py --config.fold=4
 """
 
 from configs import base

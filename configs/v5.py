@@ -1,6 +1,16 @@
-"""v5 (lol-gold2: League of Legends gold (111 classes, 22x52)).
+"""v5 lol-gold2 (111 classes, 22x52): configs/v5.py[:quick].
 
-@@DOC@@
+Quick smoke run (10 epochs on data.scale=0.05, lr 0.0003), measured at f=1 on a shared 2-core CPU
+in 183 s including dataset generation:
+
+  python -m experiments.train --config=configs/v5.py:quick
+  -> done: best val accuracy 0.0288 at epoch 10 (test accuracy 0.0342)
+
+Full recipe (the authors'): Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
+class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1;
+the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+
+  python -m experiments.train --config=configs/v5.py --config.fold=4
 """
 
 from configs import base
@@ -8,5 +18,5 @@ from configs import base
 
 def get_config(arg: str | None = None):
   config = base.task_config(
-      "v5", arg, family="game", quick_epochs=10, quick_scale=0.1, quick_learning_rate=0.001)
+      "v5", arg, family="game", quick_epochs=10, quick_scale=0.05, quick_learning_rate=0.0003)
   return config

@@ -1,6 +1,16 @@
-"""v6 (lol-time: League of Legends game clock (62 classes, 15x35)).
+"""v6 lol-time (62 classes, 15x35): configs/v6.py[:quick].
 
-@@DOC@@
+Quick smoke run (15 epochs on data.scale=0.1, lr 0.0003), measured at f=1 on a shared 2-core CPU
+in 88 s including dataset generation:
+
+  python -m experiments.train --config=configs/v6.py:quick
+  -> done: best val accuracy 0.5694 at epoch 15 (test accuracy 0.5694)
+
+Full recipe (the authors'): Adam lr 0.0001, weight decay 1e-05, 3000 epochs, minibatch 32,
+class curriculum I=4, Δ=3, E=120 at f > 1;
+the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+
+  python -m experiments.train --config=configs/v6.py --config.fold=4
 """
 
 from configs import base
@@ -8,9 +18,9 @@ from configs import base
 
 def get_config(arg: str | None = None):
   config = base.task_config(
-      "v6", arg, family="game", quick_epochs=15, quick_scale=0.1, quick_learning_rate=0.001)
+      "v6", arg, family="game", quick_epochs=15, quick_scale=0.1, quick_learning_rate=0.0003)
   # The authors' v6 recipe (run at f = 4): start with 4 classes, add 3 every 120 epochs
-  # (all 62 by epoch 2400), 3000 epochs. The quick variant adds K // 10 = 6 a epoch instead.
+  # (all 62 by epoch 2400), 3000 epochs. The quick variant adds K // 10 = 6 per epoch instead.
   if arg != "quick":
     config.num_epochs = 3000
     config.curriculum.step_epochs = 120
