@@ -156,10 +156,14 @@ def eval_step(graphdef: nnx.GraphDef, params: nnx.State, batch: dict[str, jax.Ar
 
 
 def jit_train_step(graphdef, mesh, **kwargs):
-  """`train_step` compiled for `mesh`: state donated, params and metrics replicated."""
+  """`train_step` compiled for `mesh`, params and metrics replicated.
+
+  The state is not donated: an async orbax save may still be reading the previous epoch's
+  buffers (on CPU without a copy) while the next steps run.
+  """
   replicated = NamedSharding(mesh, P())
   step = functools.partial(train_step, graphdef, **kwargs)
-  return jax.jit(step, donate_argnums=0, out_shardings=(replicated, replicated))
+  return jax.jit(step, out_shardings=(replicated, replicated))
 
 
 def jit_eval_step(graphdef, mesh, **kwargs):
