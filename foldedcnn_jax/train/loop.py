@@ -212,6 +212,7 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   meta = {"epoch": 0, "step": 0, "best_val_accuracy": -1.0, "best_epoch": 0}
   if restored is not None:
     state, meta = restored
+    state = steps_lib.replicate(state, mesh)
     _log(f"resumed from epoch {meta['epoch']} (step {meta['step']})")
   writer = metrics_lib.MetricsWriter(plan.workdir, resume_epoch=meta["epoch"],
                                      tensorboard=config.tensorboard,
