@@ -107,8 +107,10 @@ def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
   tasks = _ordered(r.task for r in rows)
   folds = sorted({r.fold for r in rows})
   by_key = {(r.task, r.fold): r for r in rows}
+  palette = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
+  colors = {f"f={fold}": palette[index % len(palette)] for index, fold in enumerate(folds)}
   compound = {r.task: r for r in records if r.model == "compound" and r.batch_images == batch}
-  figure, axes = pyplot.subplots(1, 3, figsize=(max(12, 1.6 * len(tasks) * 3), 4.2))
+  figure, axes = pyplot.subplots(3, 1, figsize=(max(7, 0.9 * len(tasks) + 3), 10))
   panels = (("speedup_vs_f1", "throughput vs original", [f for f in folds if f != 1]),
             ("flops_per_second_ratio_vs_f1", "FLOP/s vs original", [f for f in folds if f != 1]),
             ("arithmetic_intensity_model", "arithmetic intensity (FLOP/byte)", folds))
@@ -121,7 +123,7 @@ def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
     width = 0.8 / max(len(series), 1)
     for index, (name, values) in enumerate(series):
       axis.bar([i + (index - (len(series) - 1) / 2) * width for i in range(len(tasks))],
-               values, width, label=name)
+               values, width, label=name, color=colors.get(name, "dimgray"))
     if field == "arithmetic_intensity_model":
       axis.set_yscale("log")
       if peaks.known:

@@ -129,7 +129,7 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
       # Each task's variants run back to back so they share the machine's conditions.
       for framework in frameworks:
         cases.extend(runners.Case(task_id, "folded", fold, 1, batch, framework) for fold in folds)
-      for micro_batch in (m for m in micro_batches if m != 0):  # the JAX model in chunks
+      for micro_batch in (m for m in micro_batches if 0 < m < batch):  # the JAX model in chunks
         cases.extend(runners.Case(task_id, "folded", fold, 1, batch, micro_batch=micro_batch)
                      for fold in folds)
       for rounding in (r for r in roundings if r != 1):
