@@ -3,14 +3,17 @@
   python -m experiments.benchmark --config=configs/benchmark.py
       The paper's headline (Figure 7): every task, f = 1..4, batch 1024, 10 trials, the
       EfficientNet-style baseline; fp16 on a GPU, fp32 on a CPU (dtype "auto"). Prints one line
-      per configuration, e.g. "[4/68] v1 f=4 batch=1024: 3,600 images/s (±40), 62.0 GFLOP/s,
-      1.75x vs f=1", then a summary table, and writes results/bench.csv.
+      per configuration, "[4/60] v1 f=4 batch=1024: <images/s> (±<std>), <GFLOP/s>, <speedup>x
+      vs f=1", then a summary table, and writes results/bench.csv. (g32/g64's compound rows
+      fail: compound_scaled turns their first conv into a grouped one.)
   --config=configs/benchmark.py:sweep    §F / Figure 8: batch sizes 64..2048.
   --config=configs/benchmark.py:tile     §H: widened channels also rounded up to a multiple of 8.
   --config=configs/benchmark.py:cpu      the modest CPU sweep committed under results/cpu/
                                          (n1 n2 v1 v3 v4, f = 1..4, batch 64/256/1024, also in
                                          chunks of 64 images, with the eager PyTorch reference;
-                                         needs torch; ~15 min on 2 cores).
+                                         needs torch; ~10 min on 2 cores; on a shared
+                                         machine it printed e.g. "v1 f=4 batch=1024:
+                                         3,594 images/s ... 2.03x vs f=1").
   --config=configs/benchmark.py:runlocal a seconds-long smoke run on the tiny task.
 """
 

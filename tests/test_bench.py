@@ -211,8 +211,8 @@ def test_config_mistakes_are_user_errors(tmp_path):
       ("compiler_options", "xla_cpu_use_xnnpack", "not key=value"), ("trials", 0, "trials >= 1")]:
     with pytest.raises(UserInputError, match=message):
       sweep.make_plan(tiny_config(tmp_path, **{field: value}), platform="cpu")
-  assert sweep.parse_compiler_options("a=true, b=3,c=0.5,d=x") == (
-      ("a", True), ("b", 3), ("c", 0.5), ("d", "x"))
+  assert sweep.parse_compiler_options("a=true, b=3,c=0.5,d=x,y,e=False") == (
+      ("a", True), ("b", 3), ("c", 0.5), ("d", "x,y"), ("e", False))
 
 
 @pytest.mark.parametrize("variant", benchmark_config.VARIANTS)

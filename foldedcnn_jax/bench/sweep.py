@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 from collections.abc import Callable, Sequence
 
 import jax
@@ -55,9 +56,12 @@ def _positive_ints(text: str, name: str, minimum: int = 1) -> list[int]:
 
 
 def parse_compiler_options(text: str) -> tuple[tuple[str, object], ...]:
-  """"xla_cpu_use_xnnpack=true,k=3" → (("xla_cpu_use_xnnpack", True), ("k", 3))."""
+  """"xla_cpu_use_xnnpack=true,k=3" → (("xla_cpu_use_xnnpack", True), ("k", 3)).
+
+  A comma not followed by `key=` stays in the value (repeated enum options: "t=A,B").
+  """
   options = []
-  for item in [part.strip() for part in str(text).split(",") if part.strip()]:
+  for item in [part.strip() for part in re.split(r",(?=\s*\w+=)", str(text)) if part.strip()]:
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
       raise UserInputError(f"compiler option {item!r} is not key=value")
