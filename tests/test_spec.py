@@ -113,3 +113,10 @@ def test_compound_scaling_baseline():
   assert spec.num_classes == 11
   with pytest.raises(spec_lib.FoldFactorError):
     spec_lib.compound_scaled(spec_lib.ModelSpec.for_task("v1", fold=2))
+
+
+def test_compound_scaling_keeps_each_runs_own_layers():
+  # g32's run "C32 G32g4 G32g4 G32g4" must keep its plain first conv (3 input channels).
+  spec = spec_lib.compound_scaled(spec_lib.ModelSpec.for_task("g32"))
+  assert spec.architecture == "C36 G36g4 G36g4 G36g4 G36g4 M2s2 F2"
+  assert spec.params > spec_lib.ModelSpec.for_task("g32").params

@@ -287,7 +287,8 @@ def compound_scaled(spec: ModelSpec, depth: float = 1.2, width: float = 1.1,
 
   def flush():
     if run:
-      scaled.extend([run[-1]] * math.ceil(len(run) * depth))
+      # Keep the run's own layers and repeat its last one to reach ceil(n·depth) layers.
+      scaled.extend(run + [run[-1]] * (math.ceil(len(run) * depth) - len(run)))
       run.clear()
 
   for index, layer in enumerate(layers):
