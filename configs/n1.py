@@ -6,10 +6,14 @@ in 16 s including dataset generation:
   python -m experiments.train --config=configs/n1.py:quick
   -> done: best val accuracy 0.9867 at epoch 4 (test accuracy 0.9633)
 
-Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32;
-the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
+best-validation checkpoint is kept. Measured at f=1 on the embedded synthetic scene video
+(default size) in 189 s on a shared 2-core CPU:
 
-  python -m experiments.train --config=configs/n1.py --config.fold=4
+  python -m experiments.train --config=configs/n1.py
+  -> done: best val accuracy 0.9967 at epoch 9 (test accuracy 0.9867)
+
+Sweep f with --config.fold=4 (not measured here).
 """
 
 from configs import base

@@ -6,10 +6,14 @@ in 21 s including dataset generation:
   python -m experiments.train --config=configs/n2.py:quick
   -> done: best val accuracy 0.7933 at epoch 3 (test accuracy 0.8900)
 
-Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32;
-the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
+best-validation checkpoint is kept. Measured at f=1 on the embedded synthetic scene video
+(default size) in 151 s on a shared 2-core CPU:
 
-  python -m experiments.train --config=configs/n2.py --config.fold=4
+  python -m experiments.train --config=configs/n2.py
+  -> done: best val accuracy 0.8400 at epoch 32 (test accuracy 0.8100)
+
+Sweep f with --config.fold=4 (not measured here).
 """
 
 from configs import base

@@ -6,10 +6,14 @@ in 31 s including dataset generation:
   python -m experiments.train --config=configs/n3.py:quick
   -> done: best val accuracy 0.3867 at epoch 1 (test accuracy 0.6967)
 
-Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32;
-the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
+best-validation checkpoint is kept. Measured at f=1 on the embedded synthetic scene video
+(default size) in 283 s on a shared 2-core CPU:
 
-  python -m experiments.train --config=configs/n3.py --config.fold=4
+  python -m experiments.train --config=configs/n3.py
+  -> done: best val accuracy 0.7400 at epoch 49 (test accuracy 0.9067)
+
+Sweep f with --config.fold=4 (not measured here).
 """
 
 from configs import base

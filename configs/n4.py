@@ -6,10 +6,14 @@ in 42 s including dataset generation:
   python -m experiments.train --config=configs/n4.py:quick
   -> done: best val accuracy 0.8567 at epoch 3 (test accuracy 0.9300)
 
-Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32;
-the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
+Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
+best-validation checkpoint is kept. Measured at f=1 on the embedded synthetic scene video
+(default size) in 260 s on a shared 2-core CPU:
 
-  python -m experiments.train --config=configs/n4.py --config.fold=4
+  python -m experiments.train --config=configs/n4.py
+  -> done: best val accuracy 0.9867 at epoch 13 (test accuracy 0.8700)
+
+Sweep f with --config.fold=4 (not measured here).
 """
 
 from configs import base
