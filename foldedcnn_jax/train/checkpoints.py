@@ -23,9 +23,8 @@ from foldedcnn_jax.models import spec as spec_lib
 LATEST, BEST = "latest", "best"
 
 
-def _manager(directory: str, keep: int, read_only: bool = False) -> ocp.CheckpointManager:
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
-                                         read_only=read_only, cleanup_tmp_directories=True)
+def _manager(directory: str, keep: int) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, cleanup_tmp_directories=True)
   return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
 
@@ -141,9 +140,14 @@ def _listdir(directory: str) -> list[str]:
   return os.listdir(directory) if os.path.isdir(directory) else []
 
 
+def _restore_items(directory: str, step: int, **items):
+  """Reads some items of one step directory (no manager: nothing is created or cleaned)."""
+  checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+  return checkpointer.restore(os.path.join(directory, str(step)), args=ocp.args.Composite(**items))
+
+
 def read_model_record(directory: str, step: int) -> dict:
-  manager = _manager(directory, 1, read_only=True)
-  return dict(manager.restore(step, args=ocp.args.Composite(model=ocp.args.JsonRestore())).model)
+  return dict(_restore_items(directory, step, model=ocp.args.JsonRestore()).model)
 
 
 def read_params(directory: str, step: int, params_template) -> Any:
@@ -151,7 +155,4 @@ def read_params(directory: str, step: int, params_template) -> Any:
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   template = jax.tree.map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device), params_template)
-  manager = _manager(directory, 1, read_only=True)
-  restored = manager.restore(step, args=ocp.args.Composite(
-      params=ocp.args.StandardRestore(template)))
-  return restored.params
+  return _restore_items(directory, step, params=ocp.args.StandardRestore(template)).params
