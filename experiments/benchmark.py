@@ -12,11 +12,11 @@ and the sweep goes on. Then `python -m experiments.plot <csv>` draws the figures
 from __future__ import annotations
 
 import os
-import re
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from foldedcnn_jax import cli
 from foldedcnn_jax.cli import fail
 from foldedcnn_jax.errors import UserInputError
 
@@ -51,28 +51,6 @@ _OVERRIDES = {
 }
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-  """absl flag parsing where a bad flag, config file or override is one line and exit code 2."""
-  if not any(re.match(r"--config(=|$)", argument) for argument in argv[1:]):
-    argv = [argv[0], f"--config={os.path.normpath(_DEFAULT_CONFIG)}", *argv[1:]]
-  try:
-    remaining = flags.FLAGS(argv)
-    _CONFIG.value.tasks  # noqa: B018 - a config file that failed to load raises here
-  except (KeyError, AttributeError) as error:
-    overrides = [a.split("=", 1)[0] for a in argv if a.startswith("--config.")]
-    unknown = [path for path in overrides if f"'{path.rsplit('.', 1)[-1]}'" in str(error)]
-    fail(f"{unknown[0]}: no such config field; configs/benchmark.py lists every field"
-         if unknown else _last_line(error))
-  except (OSError, flags.Error, ValueError, TypeError) as error:
-    fail(_last_line(error))
-  return remaining
-
-
-def _last_line(error: BaseException) -> str:
-  lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-  return re.sub(r"^\w+Error: ", "", lines[-1]) if lines else type(error).__name__
-
-
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     fail(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -95,4 +73,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=cli.config_flags_parser(
+      _CONFIG, fields_file="configs/benchmark.py",
+      default_config=os.path.normpath(_DEFAULT_CONFIG)))
