@@ -72,7 +72,9 @@ def config_flags_parser(config_flag: flags.FlagHolder, *, fields_file: str,
         fail(f"--config is required{missing_hint}")
       config_flag.value.keys()  # a config file that failed to load raises here
     except OSError as error:
-      fail(f"--config: cannot load the config file: {_one_line(error)}")
+      reason = re.search(r"\[Errno \d+\] (.*)", str(error))
+      fail(f"--config: cannot load the config file: "
+           f"{reason.group(1) if reason else _one_line(error)}")
     except (flags.Error, KeyError, ValueError, AttributeError, TypeError) as error:
       message = _one_line(error)
       fail(_unknown_field(message, argv, fields_file) or message)
