@@ -117,6 +117,19 @@ def test_synthetic_scene_video_matches_its_csv(tmp_path):
   assert again == (video, labels_csv)
 
 
+def test_scene_video_splits_have_similar_positive_fractions(tmp_path):
+  task = get_task("n2")
+  options = scene_video.SceneOptions(frames_per_chunk=300, height=48, width=64)
+  _, labels_csv = scene_video.ensure_scene_video(task, str(tmp_path), options=options,
+                                                 progress=False)
+  positives, _ = noscope.positive_frames(labels_csv, "car")
+  fractions = [len(positives & set(range(300 * chunk, 300 * (chunk + 1)))) / 300
+               for chunk in range(task.noscope.num_chunks)]
+  overall = len(positives) / (300 * task.noscope.num_chunks)
+  assert 0.1 < overall < 0.9
+  assert max(abs(fraction - overall) for fraction in fractions) < 0.2, fractions
+
+
 def test_default_embedded_scene_video_builds(tmp_path):
   directory = data.prepare_dataset("n2", str(tmp_path), progress=False)
   assert os.path.isfile(os.path.join(directory, "dataset_info.json"))

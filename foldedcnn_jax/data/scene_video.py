@@ -72,19 +72,24 @@ class _Track:
 
 def _arrivals(rate: float, num_frames: int, chunk_size: int | None,
               rng: np.random.Generator) -> list[int]:
-  """Poisson arrival frames; with `chunk_size`, at least one arrival in every chunk (so every
-  split of even a short video has positive frames)."""
-  arrivals, frame = [], 0
-  while rate > 0:
-    frame += int(rng.exponential(100.0 / rate)) + 1
-    if frame >= num_frames:
-      break
-    arrivals.append(frame)
-  if chunk_size and rate > 0:
-    for chunk_start in range(0, num_frames - chunk_size + 1, chunk_size):
-      if not any(chunk_start <= frame < chunk_start + chunk_size for frame in arrivals):
-        arrivals.append(chunk_start + int(rng.integers(0, max(1, chunk_size // 4))))
-  return sorted(arrivals)
+  """Arrival frames at `rate` per 100 frames.
+
+  Without `chunk_size`: a Poisson process. With it: stratified, the same number of arrivals
+  (at least one) in every chunk, each in the first 3/4 of its own equal slot of the chunk, so
+  train, val and test (whole chunks) see about the same fraction of positive frames.
+  """
+  if rate <= 0:
+    return []
+  if not chunk_size:
+    arrivals, frame = [], 0
+    while (frame := frame + int(rng.exponential(100.0 / rate)) + 1) < num_frames:
+      arrivals.append(frame)
+    return arrivals
+  per_chunk = max(1, int(np.floor(rate * chunk_size / 100 + 0.5)))
+  slot = chunk_size / per_chunk
+  return [int(chunk_start + slot * (index + rng.uniform(0, 0.75)))
+          for chunk_start in range(0, num_frames - chunk_size + 1, chunk_size)
+          for index in range(per_chunk)]
 
 
 def _tracks(kind: str, arrivals: list[int], options: SceneOptions,
@@ -212,7 +217,7 @@ def ensure_scene_video(task: Task, directory: str, *, seed: int = 0,
                        progress: bool = True) -> tuple[str, str]:
   """The (video, labels CSV) paths of the task's synthetic scene, writing them once."""
   options = (options or SceneOptions()).check()
-  stem = (f"{task.id}-{task.name}_seed-{seed}_frames-{options.frames_per_chunk}"
+  stem = (f"{task.id}-{task.name}_v2_seed-{seed}_frames-{options.frames_per_chunk}"
           f"_rate-{options.objects_per_100_frames:g}-{options.distractors_per_100_frames:g}"
           f"_{options.width}x{options.height}_fps-{options.fps}")
   video, labels_csv = os.path.join(directory, f"{stem}.mp4"), os.path.join(directory, f"{stem}.csv")
