@@ -32,8 +32,8 @@ _PALETTES = {  # (sky/top, ground/bottom, brightness) of each task's scene
 class SceneOptions:
   """Synthetic scene video knobs; the defaults make a video small enough for a CPU run."""
 
-  frames_per_chunk: int = 300  # video length = frames_per_chunk × the task's number of chunks
-  objects_per_100_frames: float = 0.5  # arrival rate of the task's object
+  frames_per_chunk: int = 600  # video length = frames_per_chunk × the task's number of chunks
+  objects_per_100_frames: float = 1.0  # arrival rate of the task's object
   distractors_per_100_frames: float = 0.2  # arrival rate of the other kind
   height: int = 120
   width: int = 160
