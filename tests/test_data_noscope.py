@@ -119,13 +119,14 @@ def test_synthetic_scene_video_matches_its_csv(tmp_path):
 
 def test_scene_video_splits_have_similar_positive_fractions(tmp_path):
   task = get_task("n2")
-  options = scene_video.SceneOptions(frames_per_chunk=300, height=48, width=64)
+  options = scene_video.SceneOptions(height=48, width=64)  # the default length and rates
   _, labels_csv = scene_video.ensure_scene_video(task, str(tmp_path), options=options,
                                                  progress=False)
   positives, _ = noscope.positive_frames(labels_csv, "car")
-  fractions = [len(positives & set(range(300 * chunk, 300 * (chunk + 1)))) / 300
+  size = options.frames_per_chunk
+  fractions = [len(positives & set(range(size * chunk, size * (chunk + 1)))) / size
                for chunk in range(task.noscope.num_chunks)]
-  overall = len(positives) / (300 * task.noscope.num_chunks)
+  overall = len(positives) / (size * task.noscope.num_chunks)
   assert 0.1 < overall < 0.9
   assert max(abs(fraction - overall) for fraction in fractions) < 0.2, fractions
 
