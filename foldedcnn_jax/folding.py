@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from foldedcnn_jax.errors import UserInputError
-
-
-def _check_fold(fold: int) -> None:
-  if isinstance(fold, bool) or not isinstance(fold, int) or fold < 1:
-    raise UserInputError(f"fold factor must be an integer >= 1, got {fold!r}")
+from foldedcnn_jax.errors import UserInputError, check_fold_factor
 
 
 def padded_size(num_images: int, fold: int) -> int:
   """The smallest multiple of `fold` that holds `num_images`."""
-  _check_fold(fold)
+  check_fold_factor(fold)
   return -(-num_images // fold) * fold
 
 
 def fold(images, fold: int):
   """(N, H, W, C) → (ceil(N/f), H, W, f·C); works on numpy and jax arrays alike."""
-  _check_fold(fold)
+  check_fold_factor(fold)
   if images.ndim != 4:
     raise UserInputError(f"images must be (N, H, W, C), got shape {tuple(images.shape)}")
   num, height, width, channels = images.shape
@@ -40,7 +35,7 @@ def fold(images, fold: int):
 
 def unfold(logits, fold: int, num_images: int | None = None):
   """(N/f, f·K) → (N, K), dropping padded images beyond `num_images`."""
-  _check_fold(fold)
+  check_fold_factor(fold)
   if logits.ndim != 2 or logits.shape[1] % fold:
     raise UserInputError(
         f"logits must be (N/f, f*K) with f={fold}, got shape {tuple(logits.shape)}")

@@ -18,19 +18,16 @@ The plan is what both the NNX model and the cost model read, so their numbers ca
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 
 from foldedcnn_jax import tasks as tasks_lib
-from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.errors import FoldFactorError, UserInputError, check_fold_factor
 
 
 class ArchitectureError(UserInputError):
   """A malformed architecture string, or one that does not fit its input."""
-
-
-class FoldFactorError(UserInputError):
-  """A fold factor that is not an integer >= 1."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,8 +187,7 @@ class ModelSpec:
   width_rounding: int = 1  # round widened channels up to a multiple of this
 
   def __post_init__(self):
-    if isinstance(self.fold, bool) or not isinstance(self.fold, int) or self.fold < 1:
-      raise FoldFactorError(f"fold factor must be an integer >= 1, got {self.fold!r}")
+    check_fold_factor(self.fold)
     if self.width_rounding < 1:
       raise ArchitectureError(f"width_rounding must be >= 1, got {self.width_rounding}")
     if self.width_multiplier is not None and self.width_multiplier <= 0:
@@ -205,7 +201,7 @@ class ModelSpec:
                   pool_policy=task.pool_policy)
     return cls(**{**fields, **overrides})
 
-  @property
+  @functools.cached_property  # fields are frozen, so parse and plan once per spec
   def layers(self) -> tuple[LayerSpec, ...]:
     return parse_architecture(self.architecture, self.pool_policy)
 
@@ -231,6 +227,10 @@ class ModelSpec:
 
   def plan(self) -> tuple[LayerPlan, ...]:
     """The concrete layers for one folded input, with shapes; raises if the input is too small."""
+    return self._plan
+
+  @functools.cached_property
+  def _plan(self) -> tuple[LayerPlan, ...]:
     shape: tuple[int, ...] = self.folded_input_shape
     plans, counts = [], {"conv": 0, "pool": 0, "dense": 0}
     layers = self.layers
