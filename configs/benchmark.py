@@ -23,6 +23,8 @@ import ml_collections
 
 VARIANTS = ("", "sweep", "tile", "cpu", "runlocal")
 ALL_TASKS = "v1,v2,v3,v4,v5,v6,n1,n2,n3,n4,g32,g64"
+# XLA:CPU's default (YNNPACK fusions) and its Eigen kernels: either can be the faster one.
+CPU_OPTION_SETS = "default;xla_cpu_experimental_ynn_fusion_type="
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -50,7 +52,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.width_rounding = "1"  # comma-separated; values > 1 add rounded-width variants (§H)
   config.compare_torch = False  # also time the eager PyTorch reference (CPU, torch installed)
   config.peaks = "auto"  # auto: device table, else measured | table | measure | none
-  config.compiler_options = ""  # XLA debug options, e.g. "xla_cpu_use_xnnpack=true"
+  # XLA options, "key=value,…"; several sets separated by ";" ("default": none) time every
+  # JAX configuration once per set, e.g. "default;xla_cpu_experimental_ynn_fusion_type=".
+  config.compiler_options = ""
   config.seed = 0
   config.out = "results/bench.csv"
 
@@ -68,6 +72,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.trials = 5
     config.compare_torch = True
     config.micro_batch = "0,64"
+    config.compiler_options = CPU_OPTION_SETS
     config.out = "results/cpu/bench.csv"
   elif variant == "runlocal":
     config.tasks = "tiny"

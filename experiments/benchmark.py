@@ -46,8 +46,9 @@ _OVERRIDES = {
     "compare_torch": flags.DEFINE_bool("compare_torch", None,
                                        "Also time the eager PyTorch reference (CPU)."),
     "peaks": flags.DEFINE_string("peaks", None, "auto | table | measure | none."),
-    "compiler_options": flags.DEFINE_string("compiler_options", None,
-                                            "XLA options, e.g. xla_cpu_use_xnnpack=true."),
+    "compiler_options": flags.DEFINE_string(
+        "compiler_options", None, "XLA options key=value,...; ';' separates sets to compare, "
+        "e.g. 'default;xla_cpu_experimental_ynn_fusion_type='."),
 }
 
 

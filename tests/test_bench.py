@@ -208,11 +208,14 @@ def test_config_mistakes_are_user_errors(tmp_path):
       ("tasks", "v1,v9", "unknown task 'v9'"), ("folds", "1,0", "folds: 0 must be >= 1"),
       ("batch_sizes", "1k", "not an integer"), ("dtype", "fp8", "unknown dtype 'fp8'"),
       ("width_rounding", "", "width_rounding is empty"), ("peaks", "guess", "unknown peaks"),
-      ("compiler_options", "xla_cpu_use_xnnpack", "not key=value"), ("trials", 0, "trials >= 1")]:
+      ("compiler_options", "xla_cpu_use_xnnpack", "not key=value"), ("trials", 0, "trials >= 1"),
+      ("compiler_options", "a=1;default;a=1", "'a=1' is given twice")]:
     with pytest.raises(UserInputError, match=message):
       sweep.make_plan(tiny_config(tmp_path, **{field: value}), platform="cpu")
-  assert sweep.parse_compiler_options("a=true, b=3,c=0.5,d=x,y,e=False") == (
+  assert runners.parse_compiler_options("a=true, b=3,c=0.5,d=x,y,e=False") == (
       ("a", True), ("b", 3), ("c", 0.5), ("d", "x,y"), ("e", False))
+  assert sweep.parse_option_sets("default; t=") == ((), (("t", ""),))
+  assert sweep.parse_option_sets("") == ((),)
 
 
 @pytest.mark.parametrize("variant", benchmark_config.VARIANTS)
@@ -285,3 +288,55 @@ def test_micro_batches_give_the_same_logits_and_xla_costs_as_the_whole_batch(tmp
   rows = rows[1::2]
   assert rows[1].flops_per_image_xla == rows[0].flops_per_image_xla
   assert rows[1].bytes_accessed_xla == rows[0].bytes_accessed_xla
+
+
+def test_option_sets_compile_each_configuration_with_its_own_xla_options(tmp_path):
+  # Eigen's kernels instead of XLA:CPU's default YNNPACK fusions: a real, different program.
+  eigen = "xla_cpu_experimental_ynn_fusion_type="
+  plan = sweep.make_plan(tiny_config(tmp_path, folds="1,2", batch_sizes="16",
+                                     compiler_options=f"default;{eigen}"), platform="cpu")
+  assert [(case.fold, case.options_text) for case in plan.cases] == [
+      (1, ""), (2, ""), (1, eigen), (2, eigen)]
+  assert plan.cases[2].label() == f"tiny f=1 batch=16 xla[{eigen}]"
+  rows = sweep.measure_group(plan.cases, plan.settings, "test")
+  assert all(row.ok for row in rows)
+  assert [row.compiler_options for row in rows] == ["", "", eigen, eigen]
+  assert [runners.Case.from_record(row) for row in rows] == list(plan.cases)
+  records.add_ratios(rows)
+  assert rows[0].speedup_vs_f1 == rows[2].speedup_vs_f1 == 1.0  # each set has its own f = 1
+  spec = ModelSpec.for_task("tiny", fold=2)
+  model = runners.random_model(spec, "float32", seed=0)
+  batch = jax.numpy.asarray(runners.random_folded_batch(spec, 16, seed=0))
+  default, state = xla_costs.compile_forward(model, batch)
+  eigen_compiled, _ = xla_costs.compile_forward(model, batch, {eigen[:-1]: ""})
+  assert "__ynn_fusion" not in eigen_compiled.as_text()
+  np.testing.assert_allclose(eigen_compiled(state, batch), default(state, batch),
+                             rtol=1e-5, atol=1e-5)
+
+
+def _timed(fold, images_per_second, **fields):
+  record = records.BenchRecord(
+      task="v1", model="folded", framework="jax", fold=fold, width_rounding=1, batch_images=64,
+      folded_inputs=64 // fold, dtype="float32", dtype_choice="auto", input_dtype="uint8",
+      includes_transfer=False, micro_batch=0, platform="cpu", device_kind="cpu",
+      device_detail="test", jax_version="0", framework_version="0",
+      images_per_second_median=images_per_second, flops_per_second=images_per_second)
+  return dataclasses.replace(record, **fields)
+
+
+def test_fastest_variants_compare_each_model_at_its_best():
+  rows = [_timed(1, 100.0), _timed(4, 300.0),
+          _timed(1, 200.0, compiler_options="t="), _timed(4, 250.0, compiler_options="t="),
+          _timed(1, 150.0, micro_batch=8), _timed(4, 500.0, micro_batch=8),
+          _timed(4, 900.0, status="failed"), _timed(1, 50.0, framework="torch"),
+          _timed(4, 100.0, framework="torch")]
+  records.add_ratios(rows)
+  assert [row.speedup_vs_f1 for row in rows[:6]] == [1.0, 3.0, 1.0, 1.25, 1.0, 500 / 150]
+  fastest = records.fastest_variants(rows)
+  assert [(r.framework, r.fold, r.images_per_second_median, r.compiler_options, r.micro_batch)
+          for r in fastest] == [("jax", 1, 200.0, "t=", 0), ("jax", 4, 500.0, "", 8),
+                                ("torch", 1, 50.0, "", 0), ("torch", 4, 100.0, "", 0)]
+  assert [r.speedup_vs_f1 for r in fastest] == [1.0, 2.5, 1.0, 2.0]
+  assert rows[5].speedup_vs_f1 == 500 / 150  # the inputs are left as they were
+  _, fastest_table = sweep.summary_table(rows).split("fastest variant")
+  assert "v1 f=4 batch=64 chunks=8" in fastest_table

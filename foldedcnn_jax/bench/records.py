@@ -7,7 +7,7 @@ import dataclasses
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from foldedcnn_jax.errors import UserInputError
 
@@ -70,8 +70,19 @@ class BenchRecord:
 
   def baseline_key(self) -> tuple:
     """Rows with the same key share one original (f = 1, unrounded) CNN as their baseline."""
+    return self.setting_key() + (self.micro_batch, self.compiler_options)
+
+  def setting_key(self) -> tuple:
+    """What a fair comparison holds fixed: task, framework, batch, dtypes, transfer, device.
+
+    It leaves out how the program was run (chunking, XLA options): those are variants of it.
+    """
     return (self.task, self.framework, self.batch_images, self.dtype, self.input_dtype,
-            self.includes_transfer, self.micro_batch, self.device_kind)
+            self.includes_transfer, self.device_kind)
+
+  def configuration_key(self) -> tuple:
+    """One model in one setting; its rows differ only in chunking and XLA options."""
+    return self.setting_key() + (self.model, self.fold, self.width_rounding)
 
   def is_baseline(self) -> bool:
     return self.model == "folded" and self.fold == 1 and self.width_rounding == 1
@@ -81,16 +92,38 @@ FIELDS = tuple(field.name for field in dataclasses.fields(BenchRecord))
 _TYPES = {field.name: field.type for field in dataclasses.fields(BenchRecord)}
 
 
-def add_ratios(records: Sequence[BenchRecord]) -> None:
-  """Fills speedup_vs_f1 and flops_per_second_ratio_vs_f1 in place (NaN without a baseline)."""
-  baselines = {r.baseline_key(): r for r in records if r.ok and r.is_baseline()}
+def add_ratios(records: Sequence[BenchRecord],
+               key: Callable[[BenchRecord], tuple] = BenchRecord.baseline_key) -> None:
+  """Fills speedup_vs_f1 and flops_per_second_ratio_vs_f1 in place (NaN without a baseline).
+
+  A record's baseline is the original CNN's record with the same `key`.
+  """
+  baselines = {key(r): r for r in records if r.ok and r.is_baseline()}
   for record in records:
-    baseline = baselines.get(record.baseline_key())
+    baseline = baselines.get(key(record))
     if not record.ok or baseline is None:
       record.speedup_vs_f1 = record.flops_per_second_ratio_vs_f1 = math.nan
       continue
     record.speedup_vs_f1 = record.images_per_second_median / baseline.images_per_second_median
     record.flops_per_second_ratio_vs_f1 = record.flops_per_second / baseline.flops_per_second
+
+
+def fastest_variants(records: Sequence[BenchRecord]) -> list[BenchRecord]:
+  """Per configuration, a copy of its fastest successful row, ratios against the fastest f = 1.
+
+  This is each model at its best over the variants swept (chunking, XLA options), the way an
+  inference engine keeps the fastest of the kernels it tried. First-appearance order.
+  """
+  fastest: dict[tuple, BenchRecord] = {}
+  for record in records:
+    if not record.ok:
+      continue
+    best = fastest.get(record.configuration_key())
+    if best is None or record.images_per_second_median > best.images_per_second_median:
+      fastest[record.configuration_key()] = record
+  chosen = [dataclasses.replace(record) for record in fastest.values()]
+  add_ratios(chosen, key=BenchRecord.setting_key)
+  return chosen
 
 
 def write_csv(records: Iterable[BenchRecord], path: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from flax import nnx
 from foldedcnn_jax import costs, folding
 from foldedcnn_jax.bench import records as records_lib
 from foldedcnn_jax.bench import timing, xla_costs
+from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec, compound_scaled, create_model
 
 MODELS = ("folded", "compound")
@@ -37,6 +39,19 @@ class Case:
   batch_images: int
   framework: str = "jax"
   micro_batch: int = 0  # images per chunk of the batch (0: the whole batch at once)
+  compiler_options: tuple[tuple[str, object], ...] = ()  # XLA options it is compiled with
+
+  @classmethod
+  def from_record(cls, record: records_lib.BenchRecord) -> Case:
+    """The configuration a record was measured for."""
+    return cls(record.task, record.model, record.fold, record.width_rounding,
+               record.batch_images, record.framework, record.micro_batch,
+               parse_compiler_options(record.compiler_options))
+
+  @property
+  def options_text(self) -> str:
+    """The compiler options as "key=value,…" ("" for XLA's defaults)."""
+    return ",".join(f"{key}={value}" for key, value in self.compiler_options)
 
   def spec(self) -> ModelSpec:
     if self.model == "compound":
@@ -48,8 +63,9 @@ class Case:
     rounding = f" round{self.width_rounding}" if self.width_rounding != 1 else ""
     framework = "" if self.framework == "jax" else f" [{self.framework}]"
     chunks = f" chunks={self.micro_batch}" if self.micro_batch else ""
+    options = f" xla[{self.options_text}]" if self.compiler_options else ""
     return (f"{self.task}{model} f={self.fold}{rounding} batch={self.batch_images}{chunks}"
-            f"{framework}")
+            f"{options}{framework}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +79,35 @@ class Settings:
   min_trial_seconds: float = 0.2
   include_transfer: bool = False
   seed: int = 0
-  compiler_options: tuple[tuple[str, object], ...] = ()
   peak_flops_per_second: float = math.nan
   peak_bytes_per_second: float = math.nan
   peak_source: str = ""
+
+
+def parse_compiler_options(text: str) -> tuple[tuple[str, object], ...]:
+  """"xla_cpu_use_xnnpack=true,k=3" → (("xla_cpu_use_xnnpack", True), ("k", 3)).
+
+  A comma not followed by `key=` stays in the value (repeated enum options: "t=A,B").
+  """
+  options = []
+  for item in [part.strip() for part in re.split(r",(?=\s*\w+=)", str(text)) if part.strip()]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+      raise UserInputError(f"compiler option {item!r} is not key=value")
+    value = value.strip()
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+      parsed: object = lowered == "true"
+    else:
+      try:
+        parsed = int(value)
+      except ValueError:
+        try:
+          parsed = float(value)
+        except ValueError:
+          parsed = value
+    options.append((key.strip(), parsed))
+  return tuple(options)
 
 
 def random_model(spec: ModelSpec, dtype: str, seed: int):
@@ -117,7 +158,7 @@ def empty_record(case: Case, settings: Settings, device: jax.Device,
       framework_version=framework_version, trials=settings.trials,
       peak_flops_per_second=settings.peak_flops_per_second,
       peak_bytes_per_second=settings.peak_bytes_per_second, peak_source=settings.peak_source,
-      compiler_options=",".join(f"{k}={v}" for k, v in settings.compiler_options))
+      compiler_options=case.options_text)
 
 
 def finish(record: records_lib.BenchRecord, case: Case, measured: timing.Timing) -> None:
@@ -151,7 +192,7 @@ def prepare_jax(case: Case, settings: Settings,
   device_batch = jax.device_put(host_batch)
   device_batch.block_until_ready()
   start = time.perf_counter()
-  options = dict(settings.compiler_options)
+  options = dict(case.compiler_options)
   chunk_inputs = -(-case.micro_batch // spec.fold)
   compiled, state = xla_costs.compile_forward(model, device_batch, options, chunk_inputs)
   record.compile_seconds = time.perf_counter() - start

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import re
 from collections.abc import Callable, Sequence
 
 import jax
@@ -55,30 +54,20 @@ def _positive_ints(text: str, name: str, minimum: int = 1) -> list[int]:
   return values
 
 
-def parse_compiler_options(text: str) -> tuple[tuple[str, object], ...]:
-  """"xla_cpu_use_xnnpack=true,k=3" → (("xla_cpu_use_xnnpack", True), ("k", 3)).
+def parse_option_sets(text: str) -> tuple[tuple[tuple[str, object], ...], ...]:
+  """"default;xla_cpu_experimental_ynn_fusion_type=" → ((), (("xla_cpu_…", ""),)).
 
-  A comma not followed by `key=` stays in the value (repeated enum options: "t=A,B").
+  Sets are separated by ";"; "default" (or nothing) is XLA's defaults. Every JAX configuration
+  is compiled and timed once per set, so a sweep can compare XLA's code generators.
   """
-  options = []
-  for item in [part.strip() for part in re.split(r",(?=\s*\w+=)", str(text)) if part.strip()]:
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-      raise UserInputError(f"compiler option {item!r} is not key=value")
-    value = value.strip()
-    lowered = value.lower()
-    if lowered in ("true", "false"):
-      parsed: object = lowered == "true"
-    else:
-      try:
-        parsed = int(value)
-      except ValueError:
-        try:
-          parsed = float(value)
-        except ValueError:
-          parsed = value
-    options.append((key.strip(), parsed))
-  return tuple(options)
+  sets = []
+  for part in str(text).split(";"):
+    part = part.strip()
+    options = () if part in ("", "default") else runners.parse_compiler_options(part)
+    if options in sets:
+      raise UserInputError(f"compiler option set {part or 'default'!r} is given twice")
+    sets.append(options)
+  return tuple(sets)
 
 
 def resolve_dtype(requested: str, platform: str) -> tuple[str, str]:
@@ -118,7 +107,6 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
   if config.trials < 1 or config.warmup_calls < 0 or config.min_trial_seconds < 0:
     raise UserInputError("need trials >= 1, warmup_calls >= 0 and min_trial_seconds >= 0")
   dtype, dtype_choice = resolve_dtype(config.dtype, platform)
-  frameworks = ["jax"]
   if config.compare_torch:
     from foldedcnn_jax.bench import torch_reference
 
@@ -126,25 +114,28 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
       raise UserInputError("compare_torch needs PyTorch: pip install torch (CPU wheel)")
     if platform != "cpu":
       raise UserInputError("compare_torch runs the eager PyTorch reference on CPU only")
-    frameworks.append("torch")
+  option_sets = parse_option_sets(config.compiler_options)
   cases = []
   for batch in batch_sizes:
     for task_id in task_ids:
       # Each task's variants run back to back so they share the machine's conditions.
-      for framework in frameworks:
-        cases.extend(runners.Case(task_id, "folded", fold, 1, batch, framework) for fold in folds)
-      for micro_batch in (m for m in micro_batches if 0 < m < batch):  # the JAX model in chunks
-        cases.extend(runners.Case(task_id, "folded", fold, 1, batch, micro_batch=micro_batch)
-                     for fold in folds)
-      for rounding in (r for r in roundings if r != 1):
-        cases.extend(runners.Case(task_id, "folded", fold, rounding, batch) for fold in folds)
-      if config.compound:
-        cases.append(runners.Case(task_id, "compound", 1, 1, batch))
+      for options in option_sets:
+        variant = dict(batch_images=batch, compiler_options=options)
+        cases.extend(runners.Case(task_id, "folded", fold, 1, **variant) for fold in folds)
+        for micro_batch in (m for m in micro_batches if 0 < m < batch):  # the model in chunks
+          cases.extend(runners.Case(task_id, "folded", fold, 1, micro_batch=micro_batch,
+                                    **variant) for fold in folds)
+        for rounding in (r for r in roundings if r != 1):
+          cases.extend(runners.Case(task_id, "folded", fold, rounding, **variant)
+                       for fold in folds)
+        if config.compound:
+          cases.append(runners.Case(task_id, "compound", 1, 1, **variant))
+      if config.compare_torch:
+        cases.extend(runners.Case(task_id, "folded", fold, 1, batch, "torch") for fold in folds)
   settings = runners.Settings(
       dtype=dtype, dtype_choice=dtype_choice, trials=config.trials,
       warmup_calls=config.warmup_calls, min_trial_seconds=config.min_trial_seconds,
-      include_transfer=config.include_transfer, seed=config.seed,
-      compiler_options=parse_compiler_options(config.compiler_options))
+      include_transfer=config.include_transfer, seed=config.seed)
   if config.peaks not in PEAK_MODES:
     raise UserInputError(f"unknown peaks mode {config.peaks!r}; use one of {', '.join(PEAK_MODES)}")
   if not config.out:
@@ -232,14 +223,23 @@ def describe_result(record: records_lib.BenchRecord) -> str:
 
 
 def summary_table(records: Sequence[records_lib.BenchRecord]) -> str:
-  """Images/s and speedup per task and fold (one line per record)."""
-  lines = [f"{'configuration':44s} {'images/s':>12s} {'speedup':>8s} {'GFLOP/s':>9s}"]
-  for record in records:
-    case = runners.Case(record.task, record.model, record.fold, record.width_rounding,
-                        record.batch_images, record.framework)
+  """Images/s and speedup, one line per record; then, where a configuration was run in several
+  variants (chunking, XLA options), its fastest one against the fastest original CNN."""
+  text = _table(records, "configuration")
+  fastest = records_lib.fastest_variants(records)
+  if len(fastest) < sum(record.ok for record in records):
+    text += "\n\n" + _table(fastest, "fastest variant (speedup over the fastest f=1)")
+  return text
+
+
+def _table(records: Sequence[records_lib.BenchRecord], title: str) -> str:
+  labels = [runners.Case.from_record(record).label() for record in records]
+  width = max([len(title), *map(len, labels)])
+  lines = [f"{title:{width}s} {'images/s':>12s} {'speedup':>8s} {'GFLOP/s':>9s}"]
+  for record, label in zip(records, labels, strict=True):
     if not record.ok:
-      lines.append(f"{case.label():44s} FAILED: {record.error}")
+      lines.append(f"{label:{width}s} FAILED: {record.error}")
       continue
-    lines.append(f"{case.label():44s} {record.images_per_second_median:12,.0f} "
+    lines.append(f"{label:{width}s} {record.images_per_second_median:12,.0f} "
                  f"{record.speedup_vs_f1:8.2f} {record.flops_per_second / 1e9:9.1f}")
   return "\n".join(lines)
