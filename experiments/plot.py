@@ -1,7 +1,7 @@
 r"""Figures from a benchmark CSV: figure7.png, figure8.png and roofline.png.
 
   python -m experiments.plot results/bench.csv [--out_dir=DIR] [--batch=1024] \
-      [--peak_tflops=125 --peak_bandwidth_gbs=900]
+      [--peak_tflops=125 --peak_bandwidth_gbs=900] [--fastest]
 
 Peaks default to those recorded by the benchmark (the known-device table, or measured on a
 CPU); the flags override them. Figures go next to the CSV unless --out_dir is given.
@@ -20,6 +20,10 @@ _BATCH = flags.DEFINE_integer("batch", None, "Batch for Figure 7 and the rooflin
                               "(default: 1024 if present, else the largest).")
 _FRAMEWORK = flags.DEFINE_string("framework", "jax", "Rows to plot: jax or torch.")
 _MICRO_BATCH = flags.DEFINE_integer("micro_batch", 0, "Rows to plot: chunk size (0: whole batch).")
+_COMPILER_OPTIONS = flags.DEFINE_string("compiler_options", "",
+                                        "Rows to plot: their XLA options ('': XLA's defaults).")
+_FASTEST = flags.DEFINE_bool("fastest", False, "Plot each configuration's fastest variant "
+                             "(chunking, XLA options) against the fastest original CNN.")
 _DTYPE = flags.DEFINE_string("dtype", None, "Rows to plot (default: the most common dtype).")
 _PEAK_TFLOPS = flags.DEFINE_float("peak_tflops", None, "Override the peak compute (TFLOP/s).")
 _PEAK_BANDWIDTH = flags.DEFINE_float("peak_bandwidth_gbs", None,
@@ -36,7 +40,8 @@ def main(argv: list[str]) -> None:
   paths = plots.plot_all(
       records.read_csv(path), _OUT_DIR.value or os.path.dirname(os.path.abspath(path)),
       framework=_FRAMEWORK.value, dtype=_DTYPE.value, batch=_BATCH.value,
-      micro_batch=_MICRO_BATCH.value,
+      micro_batch=_MICRO_BATCH.value, compiler_options=_COMPILER_OPTIONS.value,
+      fastest=_FASTEST.value,
       peak_tflops=_PEAK_TFLOPS.value, peak_bandwidth_gbs=_PEAK_BANDWIDTH.value)
   for written in paths:
     print(f"wrote {written}")

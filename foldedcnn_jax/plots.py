@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot  # noqa: E402 - after choosing the headless backend
 
-from foldedcnn_jax.bench.records import BenchRecord  # noqa: E402
+from foldedcnn_jax.bench.records import BenchRecord, fastest_variants  # noqa: E402
 from foldedcnn_jax.errors import UserInputError  # noqa: E402
 
 FIGURES = ("figure7", "figure8", "roofline")
@@ -45,16 +45,25 @@ class Peaks:
 
 
 def select(records: Sequence[BenchRecord], framework: str = "jax", dtype: str | None = None,
-           micro_batch: int = 0) -> list[BenchRecord]:
-  """Successful rows of one framework, one chunking and one dtype (default: the most common)."""
+           micro_batch: int = 0, compiler_options: str = "",
+           fastest: bool = False) -> list[BenchRecord]:
+  """Successful rows of one framework, one variant and one dtype (default: the most common).
+
+  The variant is a chunking and a set of XLA options, or, with `fastest`, each configuration's
+  fastest row (`records.fastest_variants`, ratios against the fastest original CNN).
+  """
   rows = [r for r in records if r.ok and r.framework == framework]
   if not rows:
     raise UserInputError(f"no successful {framework} rows to plot")
-  chunkings = sorted({r.micro_batch for r in rows})
-  rows = [r for r in rows if r.micro_batch == micro_batch]
-  if not rows:
-    raise UserInputError(f"no {framework} rows with micro_batch {micro_batch}; present: "
-                         f"{', '.join(map(str, chunkings))}")
+  if fastest:
+    rows = fastest_variants(rows)
+  else:
+    for field, wanted in (("micro_batch", micro_batch), ("compiler_options", compiler_options)):
+      present = sorted({getattr(r, field) for r in rows})
+      rows = [r for r in rows if getattr(r, field) == wanted]
+      if not rows:
+        raise UserInputError(f"no {framework} rows with {field} {wanted!r}; present: "
+                             f"{', '.join(map(repr, present))}")
   if dtype is None:
     dtype = collections.Counter(r.dtype for r in rows).most_common(1)[0][0]
   rows = [r for r in rows if r.dtype == dtype]
@@ -206,10 +215,10 @@ def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
 
 def plot_all(records: Sequence[BenchRecord], out_dir: str, *, framework: str = "jax",
              dtype: str | None = None, batch: int | None = None, micro_batch: int = 0,
-             peak_tflops: float | None = None,
+             compiler_options: str = "", fastest: bool = False, peak_tflops: float | None = None,
              peak_bandwidth_gbs: float | None = None) -> list[str]:
   """Draws every figure into `out_dir` as <name>.png; returns the paths written."""
-  rows = select(records, framework, dtype, micro_batch)
+  rows = select(records, framework, dtype, micro_batch, compiler_options, fastest)
   peaks = peaks_of(rows, peak_tflops, peak_bandwidth_gbs)
   if batch is not None and batch not in {r.batch_images for r in rows}:
     raise UserInputError(f"no rows at batch {batch}; batches present: "

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import os
 import subprocess
@@ -64,6 +65,14 @@ def test_selection_and_batch_errors(tmp_path):
     plots.plot_all(rows, str(tmp_path), framework="torch")
   with pytest.raises(UserInputError, match="no jax rows with micro_batch 64; present: 0"):
     plots.plot_all(rows, str(tmp_path), micro_batch=64)
+  with pytest.raises(UserInputError, match="no jax rows with compiler_options 't='; present: ''"):
+    plots.plot_all(rows, str(tmp_path), compiler_options="t=")
+  faster = [dataclasses.replace(r, compiler_options="t=",
+                                images_per_second_median=r.images_per_second_median * (1 + r.fold))
+            for r in rows]
+  assert plots.select(rows + faster) == plots.select(rows)
+  fastest = plots.select(rows + faster, fastest=True)
+  assert {r.compiler_options for r in fastest} == {"t="} and len(fastest) == len(plots.select(rows))
   with pytest.raises(UserInputError, match="no rows at batch 128; batches present: 64, 1024"):
     plots.plot_all(rows, str(tmp_path), batch=128)
 
