@@ -103,7 +103,13 @@ def _ordered(values):
 
 def _device_title(records: Sequence[BenchRecord]) -> str:
   first = records[0]
-  return f"{first.device_detail} · {first.dtype} · {first.framework} {first.framework_version}"
+  title = f"{first.device_detail} · {first.dtype} · {first.framework} {first.framework_version}"
+  variants = {(r.micro_batch, r.compiler_options) for r in records}
+  if len(variants) > 1:
+    return title + " · each model's fastest variant"
+  micro_batch, options = variants.pop()
+  return title + (f" · chunks of {micro_batch}" if micro_batch else "") + (
+      f" · xla[{options}]" if options else "")
 
 
 def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
