@@ -10,10 +10,13 @@
   --config=configs/benchmark.py:tile     §H: widened channels also rounded up to a multiple of 8.
   --config=configs/benchmark.py:cpu      the modest CPU sweep committed under results/cpu/
                                          (n1 n2 v1 v3 v4, f = 1..4, batch 64/256/1024, also in
-                                         chunks of 64 images, with the eager PyTorch reference;
-                                         needs torch; ~10 min on 2 cores; on a shared
-                                         machine it printed e.g. "v1 f=4 batch=1024:
-                                         3,594 images/s ... 2.03x vs f=1").
+                                         chunks of 64 images, each with XLA:CPU's defaults
+                                         and with YNNPACK off, plus the eager PyTorch
+                                         reference; needs torch; 290 rows in ~11 min on 2
+                                         cores; it printed e.g. "v1 f=4 batch=1024 chunks=64
+                                         xla[xla_cpu_experimental_ynn_fusion_type=]: 7,533
+                                         images/s ... 1.36x vs f=1", and a final table of each
+                                         model's fastest variant).
   --config=configs/benchmark.py:runlocal a seconds-long smoke run on the tiny task.
 """
 
