@@ -36,7 +36,9 @@ class FoldedCNN(nnx.Module):
     self.dtype = resolve_dtype(dtype) or self.param_dtype
     kwargs = dict(dtype=self.dtype, param_dtype=self.param_dtype, rngs=rngs)
     layers = []
+    module_index = []  # plan position → index into self.layers (None for a pool)
     for layer in self.plan:
+      module_index.append(len(layers) if layer.kind != "pool" else None)
       if layer.kind == "conv":
         layers.append(nnx.Conv(layer.in_channels, layer.out_channels,
                                (layer.kernel, layer.kernel), layer.stride, padding="SAME",
@@ -44,23 +46,30 @@ class FoldedCNN(nnx.Module):
       elif layer.kind == "dense":
         layers.append(nnx.Linear(layer.in_channels, layer.out_channels, **kwargs))
     self.layers = nnx.List(layers)
+    self.module_index = tuple(module_index)
 
   def __call__(self, folded_images: jax.Array) -> jax.Array:
+    x = self.prepare_input(folded_images)
+    for position in range(len(self.plan)):
+      x = self.run_layer(position, x)
+    return x
+
+  def prepare_input(self, folded_images: jax.Array) -> jax.Array:
+    """uint8 images scaled to [0, 1], or float images, in the compute dtype."""
     x = folded_images
     if jnp.issubdtype(x.dtype, jnp.integer):
       x = x.astype(self.dtype) * (1.0 / 255.0)
-    x = x.astype(self.dtype)
-    parametric = iter(self.layers)
-    for layer in self.plan:
-      if layer.kind == "pool":
-        x = nnx.max_pool(x, (layer.kernel, layer.kernel), (layer.stride, layer.stride), "VALID")
-        continue
-      if layer.kind == "dense" and x.ndim > 2:
-        x = x.reshape(x.shape[0], -1)
-      x = next(parametric)(x)
-      if not layer.is_output:
-        x = nnx.relu(x)
-    return x
+    return x.astype(self.dtype)
+
+  def run_layer(self, position: int, x: jax.Array) -> jax.Array:
+    """Plan layer `position` on activations `x`: a pool, or conv/dense (+ ReLU unless output)."""
+    layer = self.plan[position]
+    if layer.kind == "pool":
+      return nnx.max_pool(x, (layer.kernel, layer.kernel), (layer.stride, layer.stride), "VALID")
+    if layer.kind == "dense" and x.ndim > 2:
+      x = x.reshape(x.shape[0], -1)
+    x = self.layers[self.module_index[position]](x)
+    return x if layer.is_output else nnx.relu(x)
 
 
 def create_model(spec: spec_lib.ModelSpec, *, seed: int = 0, param_dtype="float32",
