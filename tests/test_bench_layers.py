@@ -3,26 +3,11 @@ import os
 import subprocess
 import sys
 
-import jax
-import numpy as np
-import pytest
-
 from foldedcnn_jax import costs
-from foldedcnn_jax.bench import layers, runners
+from foldedcnn_jax.bench import layers
 from foldedcnn_jax.models import ModelSpec
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.mark.parametrize("task, fold", [("v1", 2), ("n3", 1)])
-def test_running_the_plan_layer_by_layer_is_the_model(task, fold):
-  spec = ModelSpec.for_task(task, fold=fold)
-  model = runners.random_model(spec, "float32", seed=1)
-  batch = jax.numpy.asarray(runners.random_folded_batch(spec, 2 * fold, seed=2))
-  x = model.prepare_input(batch)
-  for position in range(len(model.plan)):
-    x = model.run_layer(position, x)
-  np.testing.assert_array_equal(np.asarray(x), np.asarray(model(batch)))
 
 
 def test_time_layers_follows_the_plan_and_the_cost_model():

@@ -52,3 +52,18 @@ def test_same_seed_same_weights():
   same = create_model(spec, seed=3)(images)
   np.testing.assert_array_equal(same, create_model(spec, seed=3)(images))
   assert not np.allclose(create_model(spec, seed=3)(images), create_model(spec, seed=4)(images))
+
+
+@pytest.mark.parametrize("task_id, fold", [("v1", 2), ("n3", 1)])
+def test_running_the_plan_layer_by_layer_is_the_model(task_id, fold):
+  # FoldedCNN.run_layer is what experiments.profile_layers times, one layer at a time.
+  spec = ModelSpec.for_task(task_id, fold=fold)
+  model = create_model(spec, seed=1)
+  images = jnp.asarray(np.random.default_rng(2).integers(0, 256, (2 * fold, *spec.input_shape)),
+                       dtype=jnp.uint8)
+  batch = folding.fold(images, fold)
+  x = model.prepare_input(batch)
+  assert x.dtype == jnp.float32 and float(x.max()) <= 1.0
+  for position in range(len(model.plan)):
+    x = model.run_layer(position, x)
+  np.testing.assert_array_equal(np.asarray(x), np.asarray(model(batch)))
