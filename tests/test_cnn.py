@@ -56,7 +56,7 @@ def test_same_seed_same_weights():
 
 @pytest.mark.parametrize("task_id, fold", [("v1", 2), ("n3", 1)])
 def test_running_the_plan_layer_by_layer_is_the_model(task_id, fold):
-  # FoldedCNN.run_layer is what experiments.profile_layers times, one layer at a time.
+  # run_layer (models/cnn.py) is what experiments.profile_layers times, one layer at a time.
   spec = ModelSpec.for_task(task_id, fold=fold)
   model = create_model(spec, seed=1)
   images = jnp.asarray(np.random.default_rng(2).integers(0, 256, (2 * fold, *spec.input_shape)),
