@@ -40,6 +40,12 @@ def _run_layer(graphdef, state, x, *, position: int):
   return nnx.merge(graphdef, state).run_layer(position, x)
 
 
+def _random_model_and_batch(spec: ModelSpec, batch_images: int, dtype: str, seed: int):
+  """The benchmark's random-weight model and its folded uint8 batch on the device."""
+  model = runners.random_model(spec, dtype, seed)
+  return model, jnp.asarray(runners.random_folded_batch(spec, batch_images, seed))
+
+
 def time_layers(spec: ModelSpec, batch_images: int, *, dtype: str = "float32",
                 compiler_options: dict | None = None, seed: int = 0, trials: int = 5,
                 warmup_calls: int = 2, min_trial_seconds: float = 0.1) -> list[LayerTiming]:
@@ -48,19 +54,18 @@ def time_layers(spec: ModelSpec, batch_images: int, *, dtype: str = "float32",
   Each layer gets the previous layer's real output as its input, compiled ahead of time with
   `compiler_options`; the input scaling (uint8 → [0, 1]) is not timed.
   """
-  model = runners.random_model(spec, dtype, seed)
+  model, batch = _random_model_and_batch(spec, batch_images, dtype, seed)
   graphdef, state = nnx.split(model)
-  batch = jnp.asarray(runners.random_folded_batch(spec, batch_images, seed))
   x = jax.block_until_ready(model.prepare_input(batch))
   layer_costs = costs.model_cost(spec, batch_images, jnp.dtype(dtype).itemsize).layers
   timings = []
   for position, layer_cost in enumerate(layer_costs):
     compiled = jax.jit(functools.partial(_run_layer, position=position)).lower(
         graphdef, state, x).compile(compiler_options or None)
+    output = jax.block_until_ready(compiled(graphdef, state, x))  # the next layer's input
     measured = timing.time_calls(lambda c=compiled, x=x: c(graphdef, state, x).block_until_ready(),
                                  trials=trials, warmup_calls=warmup_calls,
                                  min_trial_seconds=min_trial_seconds)
-    output = jax.block_until_ready(compiled(graphdef, state, x))
     timings.append(LayerTiming(layer_cost.name, layer_cost.kind, tuple(x.shape),
                                tuple(output.shape), float(layer_cost.ops),
                                measured.median_seconds))
@@ -72,8 +77,7 @@ def time_whole_model(spec: ModelSpec, batch_images: int, *, dtype: str = "float3
                      compiler_options: dict | None = None, seed: int = 0, trials: int = 5,
                      warmup_calls: int = 2, min_trial_seconds: float = 0.1) -> float:
   """Median seconds of the whole forward pass (uint8 input, as the benchmark times it)."""
-  model = runners.random_model(spec, dtype, seed)
-  batch = jnp.asarray(runners.random_folded_batch(spec, batch_images, seed))
+  model, batch = _random_model_and_batch(spec, batch_images, dtype, seed)
   compiled, state = xla_costs.compile_forward(model, batch, compiler_options)
   measured = timing.time_calls(lambda: compiled(state, batch).block_until_ready(), trials=trials,
                                warmup_calls=warmup_calls, min_trial_seconds=min_trial_seconds)
