@@ -3,6 +3,7 @@ sharding, fold-aware batches with a drop or pad policy, prefetch."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,17 +15,35 @@ from foldedcnn_jax.tasks import get_task
 _REMAINDERS = ("drop", "pad")
 
 
-class _ReadBatch:
-  """grain batch_fn: reads the records of a batch of positions in one batched call and stacks
-  them, padding to batch_size with zero images, label 0 and mask False."""
+@dataclasses.dataclass(frozen=True)
+class BatchIndices:
+  """The record indices of an epoch's batches, in order: the one plan both data paths follow.
 
-  def __init__(self, source, indices: np.ndarray, batch_size: int, image_shape: tuple[int, ...]):
-    self.source, self.indices = source, indices
-    self.batch_size, self.image_shape = batch_size, image_shape
+  `indices[b]` are the records of batch b (`padding_index` where `mask` is False); the grain
+  path reads them, the device-resident path gathers them in-graph from the split on device.
+  """
 
-  def __call__(self, positions) -> dict[str, np.ndarray]:
-    records = self.source.__getitems__([int(self.indices[p]) for p in positions])
-    return _collate(records, batch_size=self.batch_size, image_shape=self.image_shape)
+  indices: np.ndarray  # (num_batches, batch_size) int32
+  mask: np.ndarray  # (num_batches, batch_size) bool
+
+  @property
+  def num_batches(self) -> int:
+    return self.indices.shape[0]
+
+  @property
+  def batch_size(self) -> int:
+    return self.indices.shape[1]
+
+  def columns(self, index: int, count: int) -> BatchIndices:
+    """Process `index` of `count`'s contiguous share of every batch (rows of a global batch)."""
+    share = self.batch_size // count
+    if share * count != self.batch_size:
+      raise DatasetError(f"batch size {self.batch_size} does not split over {count} processes")
+    rows = slice(index * share, (index + 1) * share)
+    return BatchIndices(self.indices[:, rows], self.mask[:, rows])
+
+  def steps(self, start: int, stop: int) -> BatchIndices:
+    return BatchIndices(self.indices[start:stop], self.mask[start:stop])
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -42,16 +61,76 @@ def selected_indices(labels: np.ndarray, num_classes: int | None, task_classes: 
   return np.flatnonzero(labels < num_classes)
 
 
-def _collate(examples, *, batch_size: int, image_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-  """Stacks examples into a batch, padding to batch_size with zero images and mask False."""
-  count = len(examples)
-  images = np.zeros((batch_size, *image_shape), np.uint8)
-  labels = np.zeros(batch_size, np.int32)
-  for row, example in enumerate(examples):
-    images[row] = example["image"]
-    labels[row] = example["label"]
-  mask = np.arange(batch_size) < count
-  return {"image": images, "label": labels, "mask": mask}
+def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
+                shuffle: bool = True, num_classes: int | None = None) -> np.ndarray:
+  """The records of one epoch in order: the curriculum's subset, permuted by (seed, epoch)."""
+  indices = selected_indices(labels, num_classes, task_classes)
+  if not shuffle:
+    return indices
+  return np.random.default_rng(epoch_seed(seed, epoch)).permutation(indices)
+
+
+def fixed_permutation(size: int, seed: int) -> np.ndarray:
+  """A fixed order of a whole split (the authors permute eval splits with seed 19 before
+  folding, so a folded group does not hold consecutive, near-identical frames)."""
+  return np.random.default_rng(seed).permutation(size)
+
+
+def batch_indices(order: np.ndarray, batch_size: int, *, remainder: str = "drop",
+                  padding_index: int = 0, row_multiple: int = 1) -> BatchIndices:
+  """Cuts an order into batches: the last partial one dropped or padded (mask False); every
+  batch is then padded to a multiple of `row_multiple` (fold × devices) with masked rows."""
+  count = len(order) // batch_size * batch_size if remainder == "drop" else len(order)
+  num_batches = -(-count // batch_size)
+  width = -(-batch_size // row_multiple) * row_multiple
+  indices = np.full((num_batches, width), padding_index, np.int32)
+  mask = np.zeros((num_batches, width), bool)
+  rows, columns = np.divmod(np.arange(count), batch_size)
+  indices[rows, columns] = order[:count]
+  mask[rows, columns] = True
+  return BatchIndices(indices, mask)
+
+
+class _ReadBatch:
+  """grain map function: batch number → its records read in one call; masked rows are zero
+  images with label 0."""
+
+  def __init__(self, source, plan: BatchIndices, image_shape: tuple[int, ...]):
+    self.source, self.plan, self.image_shape = source, plan, image_shape
+
+  def __call__(self, batch: int) -> dict[str, np.ndarray]:
+    mask = self.plan.mask[batch]
+    images = np.zeros((len(mask), *self.image_shape), np.uint8)
+    labels = np.zeros(len(mask), np.int32)
+    rows = np.flatnonzero(mask)
+    records = self.source.__getitems__([int(i) for i in self.plan.indices[batch][rows]])
+    for row, example in zip(rows, records, strict=True):
+      images[row] = example["image"]
+      labels[row] = example["label"]
+    return {"image": images, "label": labels, "mask": mask.copy()}
+
+
+def read_batches(source, plan: BatchIndices, image_shape: tuple[int, ...], *,
+                 worker_count: int = 0) -> Iterator[dict[str, np.ndarray]]:
+  """The batches of `plan` read from a random-access source by grain (threads or workers)."""
+  import grain
+
+  dataset = grain.MapDataset.range(plan.num_batches).map(_ReadBatch(source, plan, image_shape))
+  iterator = dataset.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4))
+  if worker_count > 0:
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():  # grain's workers read absl flags; outside an absl app
+      flags.FLAGS.mark_as_parsed()  # (tests, notebooks) their defaults apply
+    iterator = iterator.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
+  return _copied(iterator) if worker_count > 0 else iter(iterator)
+
+
+def _copied(iterator):
+  """Batches from grain workers live in shared memory; ordinary copies outlive the segments
+  (grain otherwise complains at interpreter exit)."""
+  for batch in iterator:
+    yield {key: np.array(value) for key, value in batch.items()}
 
 
 def _check_batching(batch_size: int, fold: int, remainder: str) -> None:
@@ -91,54 +170,42 @@ def make_batches(
     progress: bool = True,
 ) -> Iterator[dict[str, np.ndarray]]:
   """One epoch of host-local batches; see `foldedcnn_jax.data.make_batches`."""
-  import grain
-
   task = get_task(task_id)
   check_split(split)
   _check_batching(batch_size, fold, remainder)
   location = prepare_lib.prepare(task_id, source, progress=progress)
-  indices = selected_indices(prepare_lib.split_labels(location, split), num_classes,
-                             task.num_classes)
+  order = epoch_order(prepare_lib.split_labels(location, split), task_classes=task.num_classes,
+                      seed=source.seed, epoch=epoch, shuffle=shuffle, num_classes=num_classes)
   shard_index, shard_count = _host_shard(shard_index, shard_count)
-  per_host = len(indices) // shard_count if remainder == "drop" else -(-len(indices) // shard_count)
+  per_host = len(order) // shard_count if remainder == "drop" else -(-len(order) // shard_count)
   num_batches = per_host // batch_size if remainder == "drop" else -(-per_host // batch_size)
   if num_batches == 0:
-    raise DatasetError(f"split {split} of {task_id} has {len(indices)} examples "
+    raise DatasetError(f"split {split} of {task_id} has {len(order)} examples "
                        f"({per_host} per host), fewer than one batch of {batch_size} "
                        "with remainder='drop'")
-  # Elements are positions into `indices`; each batch's records are read in one call.
-  dataset = grain.MapDataset.range(len(indices))
-  if shuffle:
-    dataset = dataset.shuffle(seed=epoch_seed(source.seed, epoch))
   if remainder == "drop":  # equal shards, so every host runs the same number of steps
-    dataset = dataset[: per_host * shard_count]
-  dataset = dataset[shard_index::shard_count]
-  read = _ReadBatch(prepare_lib.data_source(location, split), indices, batch_size,
-                    task.input_shape)
-  dataset = dataset.batch(batch_size, drop_remainder=remainder == "drop", batch_fn=read)
-  iterator = dataset.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4))
-  if worker_count > 0:
-    from absl import flags
-
-    if not flags.FLAGS.is_parsed():  # grain's workers read absl flags; outside an absl app
-      flags.FLAGS.mark_as_parsed()  # (tests, notebooks) their defaults apply
-    iterator = iterator.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
-  empty = _collate([], batch_size=batch_size, image_shape=task.input_shape)
-  return _padded_to(iterator, num_batches, empty, copy=worker_count > 0)
+    order = order[: per_host * shard_count]
+  plan = batch_indices(order[shard_index::shard_count], batch_size, remainder=remainder)
+  # A shorter host shard ends with empty batches, so every host runs num_batches steps.
+  indices = np.zeros((num_batches, batch_size), np.int32)
+  mask = np.zeros((num_batches, batch_size), bool)
+  indices[:plan.num_batches], mask[:plan.num_batches] = plan.indices, plan.mask
+  return read_batches(prepare_lib.data_source(location, split), BatchIndices(indices, mask),
+                      task.input_shape, worker_count=worker_count)
 
 
-def _padded_to(iterator, num_batches: int, empty: dict[str, np.ndarray], copy: bool):
-  """The iterator's batches, then empty ones up to num_batches (a shorter host shard).
-
-  Batches from grain workers live in shared memory; `copy` hands out ordinary arrays so none
-  outlives its segment (grain's segments otherwise complain at interpreter exit).
-  """
-  emitted = 0
-  for batch in iterator:
-    emitted += 1
-    yield {key: np.array(value) for key, value in batch.items()} if copy else batch
-  for _ in range(num_batches - emitted):
-    yield dict(empty)
+def read_records(location: prepare_lib.Location, split: str, rows: np.ndarray,
+                 image_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+  """The records `rows` of a split as (images uint8, labels int32), read in chunks."""
+  records = prepare_lib.data_source(location, split)
+  images = np.zeros((len(rows), *image_shape), np.uint8)
+  labels = np.zeros(len(rows), np.int32)
+  for start in range(0, len(rows), 4096):
+    chunk = records.__getitems__([int(i) for i in rows[start:start + 4096]])
+    for offset, example in enumerate(chunk):
+      images[start + offset] = example["image"]
+      labels[start + offset] = example["label"]
+  return images, labels
 
 
 def num_examples(task_id: str, split: str, *, source: prepare_lib.Source,
@@ -153,16 +220,9 @@ def load_split(task_id: str, split: str, *, source: prepare_lib.Source, limit: i
   """The first `limit` records of a split (all by default) as (images uint8, labels int32)."""
   task = get_task(task_id)
   location = prepare_lib.prepare(task_id, source, progress=progress)
-  records = prepare_lib.data_source(location, split)
   if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
                             or limit < 0):
     raise DatasetError(f"limit must be an integer >= 0, got {limit!r}")
-  count = len(records) if limit is None else min(limit, len(records))
-  images = np.zeros((count, *task.input_shape), np.uint8)
-  labels = np.zeros(count, np.int32)
-  for start in range(0, count, 4096):
-    chunk = records.__getitems__(list(range(start, min(start + 4096, count))))
-    for offset, example in enumerate(chunk):
-      images[start + offset] = example["image"]
-      labels[start + offset] = example["label"]
-  return images, labels
+  total = len(prepare_lib.data_source(location, split))
+  count = total if limit is None else min(limit, total)
+  return read_records(location, split, np.arange(count), task.input_shape)

@@ -1,31 +1,31 @@
-"""orbax checkpoints of a run: `latest/` for resuming and `best/` by validation accuracy.
+"""orbax checkpoints of a run: one `CheckpointManager` over `workdir/checkpoints/<epoch>/`.
 
-Each checkpoint step (= epochs completed) holds the items "params", "opt_state" (latest only),
-"meta" (epoch, step, best validation accuracy) and "model" (the config, task and model spec), so
-a checkpoint directory alone is enough to rebuild the model (see foldedcnn_jax/predict.py).
-A latest checkpoint that cannot be read is reported, moved to `corrupt/`, and the previous one
-is used.
+Each checkpoint (named by the epochs completed) holds the items "params", "train_state" (the
+optimizer state and the step, which lives only there), "meta" (epoch, validation accuracy, whether it was
+the best so far) and "model" (the config, task and model spec), so a checkpoint directory alone
+rebuilds the model (see foldedcnn_jax/predict.py). The manager's preservation policy keeps the
+latest `keep` checkpoints and the best one by validation accuracy. A latest checkpoint that
+cannot be read is reported, moved to `corrupt/`, and the previous one is used.
+Workdirs from before this layout (`checkpoints/latest/`, `checkpoints/best/`) stay readable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from absl import logging
 
 from foldedcnn_jax.models import spec as spec_lib
 
 LATEST, BEST = "latest", "best"
-
-
-def _manager(directory: str, keep: int) -> ocp.CheckpointManager:
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, cleanup_tmp_directories=True)
-  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+_NOT_BEST = -1.0  # the ranking metric of checkpoints that were not the best when saved
 
 
 def abstract(tree):
@@ -35,54 +35,55 @@ def abstract(tree):
 
 def model_record(plan, config_dict: dict) -> dict:
   """What `spec_from_record` needs to rebuild the model, plus the task's class names."""
-  spec = plan.spec
   return {
+      **dataclasses.asdict(plan.spec), "input_shape": list(plan.spec.input_shape),
       "task": plan.task.id, "class_names": list(plan.task.class_names),
-      "architecture": spec.architecture, "input_shape": list(spec.input_shape),
-      "pool_policy": spec.pool_policy, "fold": spec.fold,
-      "width_multiplier": spec.width_multiplier, "width_rounding": spec.width_rounding,
       "param_dtype": config_dict["model"]["param_dtype"], "dtype": config_dict["model"]["dtype"],
       "config": config_dict,
   }
 
 
 def spec_from_record(record: dict) -> spec_lib.ModelSpec:
-  return spec_lib.ModelSpec(
-      architecture=record["architecture"], input_shape=tuple(record["input_shape"]),
-      pool_policy=record["pool_policy"], fold=record["fold"],
-      width_multiplier=record["width_multiplier"], width_rounding=record["width_rounding"])
+  names = {field.name for field in dataclasses.fields(spec_lib.ModelSpec)}
+  fields = {key: value for key, value in record.items() if key in names}
+  return spec_lib.ModelSpec(**{**fields, "input_shape": tuple(record["input_shape"])})
+
+
+def _train_state(state: dict) -> dict:
+  return {"opt_state": state["opt_state"], "step": state["step"]}
 
 
 class RunCheckpoints:
-  """The latest/best CheckpointManagers of one workdir."""
+  """The CheckpointManager of one workdir: latest `keep` plus the best by validation accuracy."""
 
   def __init__(self, workdir: str, keep: int):
-    self.root = os.path.join(workdir, "checkpoints")
-    self.latest = _manager(os.path.join(self.root, LATEST), keep)
-    self.best = _manager(os.path.join(self.root, BEST), 1)
+    self.root = os.path.abspath(os.path.join(workdir, "checkpoints"))
+    policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+        ocp.checkpoint_managers.LatestN(n=keep),
+        ocp.checkpoint_managers.BestN(get_metric_fn=lambda metrics: metrics["best_rank"], n=1,
+                                      keep_checkpoints_without_metrics=False)])
+    options = ocp.CheckpointManagerOptions(preservation_policy=policy,
+                                           cleanup_tmp_directories=True)
+    self.manager = ocp.CheckpointManager(self.root, options=options)
 
   def restore_latest(self, state_template: dict) -> tuple[dict, dict] | None:
-    """(state, meta) of the newest readable latest checkpoint, or None if there is none."""
-    for step in sorted(self.latest.all_steps(), reverse=True):
+    """(state, meta) of the newest readable checkpoint, or None if there is none."""
+    for step in sorted(self.manager.all_steps(), reverse=True):
       try:
-        restored = self.latest.restore(step, args=ocp.args.Composite(
+        restored = self.manager.restore(step, args=ocp.args.Composite(
             params=ocp.args.StandardRestore(abstract(state_template["params"])),
-            opt_state=ocp.args.StandardRestore(abstract(state_template["opt_state"])),
+            train_state=ocp.args.StandardRestore(abstract(_train_state(state_template))),
             meta=ocp.args.JsonRestore()))
       except Exception as error:  # noqa: BLE001 - any unreadable checkpoint falls back
         self._set_aside(step, error)
         continue
-      meta = dict(restored.meta)
-      state = {"params": restored.params, "opt_state": restored.opt_state,
-               "step": jax.numpy.asarray(meta["step"], jax.numpy.int32)}
-      self._drop_best_after(step)
-      return state, meta
-    self._drop_best_after(0)
+      state = {"params": restored.params, **restored.train_state}
+      return state, dict(restored.meta)
     return None
 
   def _set_aside(self, step: int, error: Exception) -> None:
-    source = os.path.join(self.latest.directory, str(step))
-    target = os.path.join(self.root, "corrupt", f"{step}-{int(time.time())}")
+    source = os.path.join(self.root, str(step))
+    target = os.path.join(os.path.dirname(self.root), "corrupt", f"{step}-{int(time.time())}")
     summary = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     logging.warning("checkpoint %s is corrupt or partial (%s); moved to %s, using the previous "
                     "one", source, summary, target)
@@ -91,49 +92,58 @@ class RunCheckpoints:
     if jax.process_index() == 0:
       os.makedirs(os.path.dirname(target), exist_ok=True)
       shutil.move(str(source), target)
-    self.latest.reload()
+    self.manager.reload()
 
-  def _drop_best_after(self, step: int) -> None:
-    """A killed run may have saved a best checkpoint past the resume point: it is redone."""
-    for best_step in self.best.all_steps():
-      if best_step > step:
-        self.best.delete(best_step)
-    self.best.reload()
-
-  def save(self, epoch: int, state: dict, meta: dict, record: dict, *, is_best: bool) -> None:
-    """Saves the epoch's latest checkpoint, and its best one when validation improved."""
-    if is_best:
-      self.best.save(epoch, args=ocp.args.Composite(
-          params=ocp.args.StandardSave(state["params"]), meta=ocp.args.JsonSave(meta),
-          model=ocp.args.JsonSave(record)))
-    self.latest.save(epoch, args=ocp.args.Composite(
+  def save(self, epoch: int, state: dict, meta: dict, record: dict) -> None:
+    """Saves the epoch (asynchronously, from a copy: the next steps update `state` in place)."""
+    state = jax.tree.map(jnp.copy, state)
+    rank = meta["val_accuracy"] if meta["is_best"] else _NOT_BEST
+    self.manager.save(epoch, args=ocp.args.Composite(
         params=ocp.args.StandardSave(state["params"]),
-        opt_state=ocp.args.StandardSave(state["opt_state"]), meta=ocp.args.JsonSave(meta),
-        model=ocp.args.JsonSave(record)))
+        train_state=ocp.args.StandardSave(_train_state(state)), meta=ocp.args.JsonSave(meta),
+        model=ocp.args.JsonSave(record)), metrics={"best_rank": rank}, force=True)
 
   def close(self) -> None:
-    for manager in (self.latest, self.best):
-      manager.wait_until_finished()
-      manager.close()
+    self.manager.wait_until_finished()
+    self.manager.close()
 
 
 def find_checkpoint(path: str, which: str = BEST) -> tuple[str, int]:
-  """(manager directory, step) for a workdir, a latest/best directory, or one step directory."""
+  """(checkpoints directory, step) for a workdir, its checkpoints directory, or a step directory.
+
+  `which="latest"` is the newest step; `"best"` the last one saved as the best by validation
+  accuracy. Old workdirs (`checkpoints/latest/`, `checkpoints/best/`) are found as before.
+  """
   if which not in (LATEST, BEST):
     raise ValueError(f"which must be {LATEST!r} or {BEST!r}, got {which!r}")
   path = os.path.abspath(path)
   if not os.path.isdir(path):
     raise FileNotFoundError(f"no such workdir or checkpoint directory: {path}")
-  candidates = [os.path.join(path, "checkpoints", which), os.path.join(path, which), path]
-  for directory in candidates:
-    steps = [int(name) for name in _listdir(directory) if name.isdigit()
-             and os.path.exists(os.path.join(directory, name, "model"))]
+  for directory in (os.path.join(path, "checkpoints"), path):
+    steps = _steps(directory)
+    if steps:
+      if which == LATEST:
+        return directory, max(steps)
+      best = [step for step in steps if read_meta(directory, step).get("is_best")]
+      return directory, max(best or steps)
+  candidates = [os.path.join(path, "checkpoints", which), os.path.join(path, which)]
+  for directory in candidates:  # the layout of two managers, latest/ and best/
+    steps = _steps(directory)
     if steps:
       return directory, max(steps)
   if os.path.isdir(os.path.join(path, "model")) and os.path.basename(path).isdigit():
     return os.path.dirname(path), int(os.path.basename(path))
   raise FileNotFoundError(f"no {which} checkpoint under {path} (expected a workdir, its "
-                          f"checkpoints/{which} directory, or a checkpoint step directory)")
+                          f"checkpoints directory, or a checkpoint step directory)")
+
+
+def _steps(directory: str) -> list[int]:
+  return [int(name) for name in _listdir(directory)
+          if name.isdigit() and os.path.exists(os.path.join(directory, name, "model"))]
+
+
+def read_meta(directory: str, step: int) -> dict:
+  return dict(_restore_items(directory, step, meta=ocp.args.JsonRestore()).meta)
 
 
 def _listdir(directory: str) -> list[str]:

@@ -22,7 +22,10 @@ DISTILLATION_LOSSES = ("mse", "kl")
 TRAINABLE_FAMILIES = ("game", "noscope", "toy")
 # Fields that may change when a run is resumed; anything else must match the saved config.
 RESUMABLE_FIELDS = ("num_epochs", "progress", "tensorboard", "workdir", "data.worker_count",
-                    "data.data_dir", "distributed")
+                    "data.data_dir", "distributed", "steps_per_call", "profile_epoch",
+                    "data.engine", "data.device_budget_mb", "checkpoint.every_epochs",
+                    "checkpoint.keep")
+ENGINES = ("auto", "device", "stream")
 
 
 class ConfigError(UserInputError):
@@ -115,6 +118,24 @@ def _check_numbers(config) -> None:
            f"{config.model.width_multiplier}")
   _choice(config.model.param_dtype, "model.param_dtype", DTYPE_NAMES)
   _choice(config.model.dtype, "model.dtype", DTYPE_NAMES)
+  for field in ("dtype", "param_dtype"):
+    _require(config.model[field] != "float16",
+             f"config.model.{field}=float16 cannot train: float16 gradients underflow without "
+             "loss scaling, which this trainer does not do; train in bfloat16 or float32 "
+             "(inference in float16 works on any trained model)")
+  _require(_is_int(config.steps_per_call) and config.steps_per_call >= 1,
+           f"config.steps_per_call must be an integer >= 1, got {config.steps_per_call!r}")
+  _require(_is_int(config.eval_permutation_seed) and config.eval_permutation_seed >= -1,
+           f"config.eval_permutation_seed must be >= 0, or -1 for record order, got "
+           f"{config.eval_permutation_seed!r}")
+  _require(_is_int(config.profile_epoch) and config.profile_epoch >= 0,
+           f"config.profile_epoch must be >= 0 (0 = off), got {config.profile_epoch!r}")
+  _choice(config.data.engine, "data.engine", ENGINES)
+  _require(config.data.device_budget_mb >= 0,
+           f"config.data.device_budget_mb must be >= 0, got {config.data.device_budget_mb}")
+  _require(_is_int(config.checkpoint.every_epochs) and config.checkpoint.every_epochs >= 1,
+           f"config.checkpoint.every_epochs must be an integer >= 1, got "
+           f"{config.checkpoint.every_epochs!r}")
   _require(config.data.scale > 0, f"config.data.scale must be > 0, got {config.data.scale}")
   _require(bool(config.data.video) == bool(config.data.labels_csv),
            "config.data.video and config.data.labels_csv must be given together")

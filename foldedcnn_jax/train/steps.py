@@ -58,7 +58,15 @@ def make_mesh() -> jax.sharding.Mesh:
 
 
 def replicate(tree, mesh: jax.sharding.Mesh):
-  return jax.device_put(tree, NamedSharding(mesh, P()))
+  """The same value on every device of every process (built from each process's host copy, so
+  it also works when the mesh spans several processes)."""
+  sharding = NamedSharding(mesh, P())
+
+  def put(leaf):
+    value = np.asarray(leaf)
+    return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+  return jax.tree.map(put, tree)
 
 
 def shard_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
@@ -155,17 +163,70 @@ def eval_step(graphdef: nnx.GraphDef, params: nnx.State, batch: dict[str, jax.Ar
   return metrics
 
 
-def jit_train_step(graphdef, mesh, **kwargs):
-  """`train_step` compiled for `mesh`, params and metrics replicated.
+def accumulate(sums: dict, metrics: dict) -> dict:
+  return jax.tree.map(jnp.add, sums, metrics)
 
-  The state is not donated: an async orbax save may still be reading the previous epoch's
-  buffers (on CPU without a copy) while the next steps run.
-  """
+
+def zero_sums(step_fn, *args) -> dict:
+  """Zeros shaped like the metrics `step_fn(*args)` returns (its last output)."""
+  shapes = jax.eval_shape(step_fn, *args)
+  metrics = shapes[-1] if isinstance(shapes, tuple) else shapes
+  return jax.tree.map(lambda shape: np.zeros(shape.shape, shape.dtype), metrics)
+
+
+def gather_batch(split: dict[str, jax.Array], indices: jax.Array, mask: jax.Array,
+                 mesh: jax.sharding.Mesh) -> dict[str, jax.Array]:
+  """A batch taken in-graph from a device-resident split, laid out over the "data" axis.
+  Masked rows point at the split's zero padding row, as the grain path zeroes them."""
+  batch = {"image": split["image"][indices], "label": split["label"][indices], "mask": mask}
+  return jax.lax.with_sharding_constraint(batch, NamedSharding(mesh, P("data")))
+
+
+def train_steps(graphdef, state: TrainState, sums: dict, split: dict, indices: jax.Array,
+                mask: jax.Array, teacher_params=None, *, mesh, **step_kwargs):
+  """`lax.scan` of train steps over the rows of (indices, mask): (K, B) batches of a split."""
+
+  def body(carry, rows):
+    state, sums = carry
+    batch = gather_batch(split, rows[0], rows[1], mesh)
+    state, metrics = train_step(graphdef, state, batch, teacher_params, **step_kwargs)
+    return (state, accumulate(sums, metrics)), None
+
+  (state, sums), _ = jax.lax.scan(body, (state, sums), (indices, mask))
+  return state, sums
+
+
+def eval_steps(graphdef, params, sums: dict, split: dict, indices: jax.Array, mask: jax.Array,
+               num_seen: jax.Array, *, mesh, **step_kwargs) -> dict:
+  """`lax.scan` of eval steps over (K, B) batches of a device-resident split."""
+
+  def body(sums, rows):
+    batch = gather_batch(split, rows[0], rows[1], mesh)
+    return accumulate(sums, eval_step(graphdef, params, batch, num_seen, **step_kwargs)), None
+
+  return jax.lax.scan(body, sums, (indices, mask))[0]
+
+
+def train_and_accumulate(graphdef, state: TrainState, sums: dict, batch: dict,
+                         teacher_params=None, **step_kwargs):
+  """One streamed train step whose metrics are added to `sums` inside the compiled step."""
+  state, metrics = train_step(graphdef, state, batch, teacher_params, **step_kwargs)
+  return state, accumulate(sums, metrics)
+
+
+def eval_and_accumulate(graphdef, params, sums: dict, batch: dict, num_seen, **step_kwargs):
+  return accumulate(sums, eval_step(graphdef, params, batch, num_seen, **step_kwargs))
+
+
+def jit_train(function, graphdef, mesh, /, **kwargs):
+  """A train function of (state, sums, ...) compiled for `mesh`; state and sums are donated,
+  so parameters and optimizer state are updated in place."""
   replicated = NamedSharding(mesh, P())
-  step = functools.partial(train_step, graphdef, **kwargs)
-  return jax.jit(step, out_shardings=(replicated, replicated))
+  return jax.jit(functools.partial(function, graphdef, **kwargs), donate_argnums=(0, 1),
+                 out_shardings=(replicated, replicated))
 
 
-def jit_eval_step(graphdef, mesh, **kwargs):
+def jit_eval(function, graphdef, mesh, /, **kwargs):
   replicated = NamedSharding(mesh, P())
-  return jax.jit(functools.partial(eval_step, graphdef, **kwargs), out_shardings=replicated)
+  return jax.jit(functools.partial(function, graphdef, **kwargs), donate_argnums=(1,),
+                 out_shardings=replicated)
