@@ -9,6 +9,7 @@ import pytest
 import foldedcnn_jax
 from configs import tiny
 from foldedcnn_jax import data, predict
+from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
 from foldedcnn_jax.train import loop, steps
@@ -23,7 +24,8 @@ def run(tmp_path_factory):
   config.fold, config.progress, config.workdir, config.data.data_dir = 2, False, workdir, data_dir
   summary = loop.train_and_evaluate(config)
   images, labels = data.load_split("tiny", "test", data_dir=data_dir)
-  return workdir, summary, images, labels
+  order = pipeline.fixed_permutation(len(labels), config.eval_permutation_seed)
+  return workdir, summary, images[order], labels[order]  # the order training evaluates in
 
 
 def test_ragged_batch_is_zero_padded_to_whole_groups(run):
@@ -62,13 +64,13 @@ def test_accuracy_equals_the_best_epochs_test_accuracy(run):
 
 def test_loads_from_checkpoint_directories(run):
   workdir, summary, images, _ = run
-  best_dir = os.path.join(workdir, "checkpoints", "best")
+  best_dir = os.path.join(workdir, "checkpoints")  # one manager: best and latest side by side
   step_dir = os.path.join(best_dir, str(summary["best_epoch"]))
   expected = predict.load(workdir)(images[:7]).labels
   for path in (best_dir, step_dir):
     np.testing.assert_array_equal(predict.load(path)(images[:7]).labels, expected)
   latest = predict.load(workdir, which="latest")
-  assert latest.checkpoint.endswith(f"latest/{summary['epochs']}")
+  assert latest.checkpoint.endswith(f"checkpoints/{summary['epochs']}")
 
 
 @pytest.mark.parametrize("images, message", [
