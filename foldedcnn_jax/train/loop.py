@@ -139,6 +139,10 @@ class Trainer:
     return ", ".join(f"{split} {feed.engine} ({self.dataset.size(split)} images)"
                      for split, feed in self.splits.items())
 
+  def describe_reads(self) -> str:
+    return ", ".join(f"{split} {feed.rows_read} of {self.dataset.size(split)} images read"
+                     for split, feed in self.splits.items() if feed.engine == "device")
+
   def train_plan(self, epoch: int, num_classes: int) -> pipeline.BatchIndices:
     """The epoch's batches: a pure function of (data seed, epoch, curriculum classes)."""
     plan = self.plan
@@ -277,6 +281,8 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
        f"batch {plan.batch_size} images on {jax.device_count()} device(s) in "
        f"{jax.process_count()} process(es); data {location.version_dir}: {trainer.describe()}; "
        f"workdir {plan.workdir}")
+  if jax.process_count() > 1:  # every process says how much of the data it read itself
+    print(f"process {jax.process_index()}: {trainer.describe_reads()}", flush=True)
   checkpoints = checkpoints_lib.RunCheckpoints(plan.workdir, config.checkpoint.keep)
   restored = checkpoints.restore_latest(state)
   meta = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0}

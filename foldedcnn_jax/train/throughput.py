@@ -1,0 +1,128 @@
+"""Steady-state training throughput of the two data paths (and an authors-style PyTorch loop).
+
+Each engine first trains one epoch (compilation, caches), then the engines take turns, one timed
+trial of `epochs_per_trial` epochs each, so a shared machine slows them alike; the median trial
+is reported. Images/s counts the images trained on (batch 32 by default), compile excluded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+
+import jax
+import numpy as np
+
+from foldedcnn_jax.train import config as config_lib
+from foldedcnn_jax.train import loop, steps
+
+ENGINES = ("device", "stream")
+TORCH = "torch"
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+  task: str
+  fold: int
+  engine: str  # device | stream | torch
+  batch_size: int
+  train_images: int  # per epoch
+  images_per_second: float  # median trial
+  trials: tuple[float, ...]
+  device: str
+
+
+def _trainer(config, engine: str):
+  config = config.copy_and_resolve_references()
+  config.data.engine, config.progress = engine, False
+  plan = config_lib.make_plan(config, "/nonexistent-benchmark-workdir")
+  location = loop._prepare_dataset(plan, progress=False)
+  mesh = steps.make_mesh()
+  tx = steps.make_optimizer(config.optimizer)
+  graphdef, state = loop._initial_state(config, plan, tx, mesh)
+  return loop.Trainer(config, plan, mesh, graphdef, tx, location), state
+
+
+class _JaxRun:
+  """One engine's trainer and state, advanced epoch by epoch."""
+
+  def __init__(self, config, engine: str):
+    self.trainer, self.state = _trainer(config, engine)
+    self.epoch = 0
+
+  def epoch_images(self) -> tuple[float, int]:
+    """(seconds, images) of one training epoch, synchronised at its end."""
+    started = time.perf_counter()
+    self.state, sums = self.trainer.train_epoch(self.state, self.epoch, self.trainer.plan.num_classes)
+    jax.block_until_ready(self.state)
+    self.epoch += 1
+    return time.perf_counter() - started, int(sums["count"])
+
+
+class _TorchRun:
+  """The authors' loop: the split in memory as a tensor, Adam, one minibatch per step."""
+
+  def __init__(self, config, plan: config_lib.Plan, images: np.ndarray, labels: np.ndarray):
+    import torch
+
+    from foldedcnn_jax.bench import torch_reference
+
+    torch.manual_seed(0)
+    self.torch, self.fold, self.batch_size = torch, plan.fold, plan.batch_size
+    self.num_classes = plan.num_classes
+    self.model = torch_reference.build(plan.spec)
+    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.learning_rate)
+    folded = images.reshape(-1, plan.fold, *images.shape[1:])  # (N/f, f, H, W, C)
+    self.images = torch.from_numpy(np.ascontiguousarray(
+        folded.transpose(0, 1, 4, 2, 3).reshape(len(folded), -1, *images.shape[1:3])))
+    self.labels = torch.from_numpy(labels[:len(folded) * plan.fold].astype(np.int64))
+    self.labels = self.labels.reshape(len(folded), plan.fold)
+
+  def epoch_images(self) -> tuple[float, int]:
+    torch, groups = self.torch, self.batch_size // self.fold
+    order = torch.randperm(len(self.images))
+    started, count = time.perf_counter(), 0
+    for start in range(0, len(order) - groups + 1, groups):
+      rows = order[start:start + groups]
+      logits = self.model(self.images[rows].float()).reshape(-1, self.num_classes)
+      loss = torch.nn.functional.cross_entropy(logits, self.labels[rows].reshape(-1))
+      self.optimizer.zero_grad()
+      loss.backward()
+      self.optimizer.step()
+      count += groups * self.fold
+    return time.perf_counter() - started, count
+
+
+def measure(config, *, engines=ENGINES, torch_peer: bool = True, trials: int = 5,
+            epochs_per_trial: int = 1) -> list[Measurement]:
+  """Interleaved steady-state trials of each engine on `config` (task, fold, batch size)."""
+  runs = {engine: _JaxRun(config, engine) for engine in engines}
+  if torch_peer:
+    from foldedcnn_jax.bench import torch_reference
+
+    if torch_reference.available():
+      trainer = next(iter(runs.values())).trainer
+      from foldedcnn_jax.data import pipeline
+
+      images, labels = pipeline.read_records(
+          trainer.dataset.location, "train", np.arange(trainer.dataset.size("train")),
+          trainer.dataset.image_shape)
+      runs[TORCH] = _TorchRun(config, trainer.plan, images, labels)
+  for run in runs.values():
+    run.epoch_images()  # compile and warm up
+  timings: dict[str, list[float]] = {engine: [] for engine in runs}
+  images: dict[str, int] = {}
+  for _ in range(trials):
+    for engine, run in runs.items():
+      seconds, count = 0.0, 0
+      for _ in range(epochs_per_trial):
+        trial_seconds, trial_images = run.epoch_images()
+        seconds, count = seconds + trial_seconds, count + trial_images
+      timings[engine].append(count / seconds)
+      images[engine] = count // epochs_per_trial
+  device = jax.devices()[0].device_kind
+  batch_size = config.batch_size // config.fold * config.fold
+  return [Measurement(config.task, config.fold, engine, batch_size, images[engine],
+                      statistics.median(values), tuple(values), device)
+          for engine, values in timings.items()]
