@@ -123,8 +123,9 @@ def _check_numbers(config) -> None:
              f"config.model.{field}=float16 cannot train: float16 gradients underflow without "
              "loss scaling, which this trainer does not do; train in bfloat16 or float32 "
              "(inference in float16 works on any trained model)")
-  _require(_is_int(config.steps_per_call) and config.steps_per_call >= 1,
-           f"config.steps_per_call must be an integer >= 1, got {config.steps_per_call!r}")
+  _require(_is_int(config.steps_per_call) and config.steps_per_call >= 0,
+           f"config.steps_per_call must be an integer >= 0 (0 = auto), got "
+           f"{config.steps_per_call!r}")
   _require(_is_int(config.eval_permutation_seed) and config.eval_permutation_seed >= -1,
            f"config.eval_permutation_seed must be >= 0, or -1 for record order, got "
            f"{config.eval_permutation_seed!r}")

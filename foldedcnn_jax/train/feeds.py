@@ -56,6 +56,8 @@ class Steps:
     mesh, graphdef = self.mesh, self.graphdef
     self.train_scan = steps_lib.jit_train(steps_lib.train_steps, graphdef, mesh, mesh=mesh,
                                           **self.step_kwargs)
+    self.train_gathered = steps_lib.jit_train(steps_lib.train_gathered, graphdef, mesh,
+                                              mesh=mesh, **self.step_kwargs)
     self.train_one = steps_lib.jit_train(steps_lib.train_and_accumulate, graphdef, mesh,
                                          **self.step_kwargs)
     self.eval_scan = steps_lib.jit_eval(steps_lib.eval_steps, graphdef, mesh, mesh=mesh,
@@ -109,7 +111,16 @@ class DeviceSplit:
 
   def train(self, steps: Steps, state, sums, plan: pipeline.BatchIndices, steps_per_call: int,
             on_progress=None):
-    """Runs the plan's steps, `steps_per_call` per compiled call (one host round trip each)."""
+    """Runs the plan's steps, `steps_per_call` per compiled call (a `lax.scan`), or, with one
+    step per call, one compiled step per dispatch gathering its row of the epoch's indices."""
+    if steps_per_call == 1:
+      indices, mask = self._put(plan)
+      for row in range(plan.num_batches):
+        state, sums = steps.train_gathered(state, sums, self.data, indices, mask, np.int32(row),
+                                           steps.teacher_params)
+        if on_progress is not None:
+          on_progress(1)
+      return state, sums
     for start in range(0, plan.num_batches, steps_per_call):
       chunk = plan.steps(start, start + steps_per_call)
       state, sums = steps.train_scan(state, sums, self.data, *self._put(chunk),

@@ -132,6 +132,7 @@ class Trainer:
     budget = int(config.data.device_budget_mb * 2**20)
     self.splits = {split: feeds.open_split(self.dataset, split, mesh, config.data.engine, budget)
                    for split in ("train", "val", "test")}
+    self.steps_per_call = config.steps_per_call or (1 if jax.default_backend() == "cpu" else 100)
     self._eval_plans: dict[tuple[str, bool], pipeline.BatchIndices] = {}
     self._train_sums = self._eval_sums = None
 
@@ -179,7 +180,7 @@ class Trainer:
                          f"epoch {epoch + 1}/{self.plan.num_epochs}")
     sums = jax.tree.map(lambda zero: zero.copy(), self._train_sums)
     state, sums = self.splits["train"].train(
-        self.steps, state, sums, batches, self.config.steps_per_call,
+        self.steps, state, sums, batches, self.steps_per_call,
         on_progress=progress.update if progress is not None else None)
     if progress is not None:
       progress.close()

@@ -54,7 +54,8 @@ class _JaxRun:
   def epoch_images(self) -> tuple[float, int]:
     """(seconds, images) of one training epoch, synchronised at its end."""
     started = time.perf_counter()
-    self.state, sums = self.trainer.train_epoch(self.state, self.epoch, self.trainer.plan.num_classes)
+    trainer = self.trainer
+    self.state, sums = trainer.train_epoch(self.state, self.epoch, trainer.plan.num_classes)
     jax.block_until_ready(self.state)
     self.epoch += 1
     return time.perf_counter() - started, int(sums["count"])

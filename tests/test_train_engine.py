@@ -1,0 +1,150 @@
+"""The training engine: both data paths give the same batches and the same training, checkpoint
+policy (interval, best by validation), the eval permutation, fp16 refusal."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from configs import tiny
+from foldedcnn_jax import data, predict
+from foldedcnn_jax.data import pipeline
+from foldedcnn_jax.train import ConfigError, checkpoints, loop, steps
+from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  directory = str(tmp_path_factory.mktemp("data"))
+  data.prepare_dataset("tiny", directory, progress=False)
+  return directory
+
+
+def tiny_config(data_dir, workdir, fold=2, epochs=3, engine="auto"):
+  config = tiny.get_config("quick")
+  config.fold, config.num_epochs, config.progress, config.tensorboard = fold, epochs, False, False
+  config.workdir, config.data.data_dir, config.data.engine = str(workdir), data_dir, engine
+  return config
+
+
+def _trainer(config):
+  plan = loop.config_lib.make_plan(config)
+  location = loop._prepare_dataset(plan, progress=False)
+  mesh = steps.make_mesh()
+  tx = steps.make_optimizer(config.optimizer)
+  graphdef, state = loop._initial_state(config, plan, tx, mesh)
+  return loop.Trainer(config, plan, mesh, graphdef, tx, location), state
+
+
+def test_epoch_order_is_a_pure_function_of_seed_epoch_and_classes():
+  labels = np.repeat(np.arange(4), 10)
+  order = lambda **kw: pipeline.epoch_order(labels, task_classes=4, **kw)
+  np.testing.assert_array_equal(order(seed=0, epoch=3), order(seed=0, epoch=3))
+  assert not np.array_equal(order(seed=0, epoch=3), order(seed=0, epoch=4))
+  assert not np.array_equal(order(seed=0, epoch=3), order(seed=1, epoch=3))
+  two = order(seed=0, epoch=3, num_classes=2)
+  assert sorted(two.tolist()) == list(range(20))
+  plan = pipeline.batch_indices(two, 6, remainder="drop", padding_index=40, row_multiple=4)
+  assert plan.indices.shape == (3, 8) and plan.mask.sum() == 18
+  assert (plan.indices[~plan.mask] == 40).all()
+  np.testing.assert_array_equal(plan.indices[plan.mask], two[:18])
+
+
+@pytest.mark.parametrize("fold", [1, 2])
+def test_device_and_stream_paths_give_the_same_batches(data_dir, tmp_path, fold):
+  trainer, _ = _trainer(tiny_config(data_dir, tmp_path, fold=fold, engine="device"))
+  stream = loop.feeds.StreamSplit(trainer.dataset, "train", trainer.mesh)
+  device = trainer.splits["train"]
+  assert device.engine == "device"
+  for epoch, classes in ((0, 2), (1, 4)):
+    plan = trainer.train_plan(epoch, classes)
+    pairs = list(zip(device.batches(plan), stream.batches(plan), strict=True))
+    assert len(pairs) == 64 * classes // 32
+    for ours, theirs in pairs:
+      for key in ("image", "label", "mask"):
+        np.testing.assert_array_equal(ours[key], theirs[key])
+  eval_plan = trainer.eval_plan("val", permuted=True)
+  val_device = trainer.splits["val"]
+  val_stream = loop.feeds.StreamSplit(trainer.dataset, "val", trainer.mesh)
+  for ours, theirs in zip(val_device.batches(eval_plan), val_stream.batches(eval_plan),
+                          strict=True):
+    for key in ("image", "label", "mask"):
+      np.testing.assert_array_equal(ours[key], theirs[key])
+
+
+def _without_timings(records):
+  return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
+
+
+def test_device_resident_run_equals_streaming_run(data_dir, tmp_path):
+  runs = {}
+  for engine in ("device", "stream"):
+    config = tiny_config(data_dir, tmp_path / engine, engine=engine)
+    config.curriculum.mode, config.curriculum.initial_classes = "on", 2
+    config.curriculum.step_classes, config.steps_per_call = 1, 3  # chunks of 3 steps
+    loop.train_and_evaluate(config)
+    runs[engine] = str(tmp_path / engine)
+  device, stream = (_without_timings(read_metrics(runs[e])) for e in ("device", "stream"))
+  assert [r["num_classes_seen"] for r in device] == [2, 3, 4]
+  for ours, theirs in zip(device, stream, strict=True):
+    assert ours.keys() == theirs.keys()
+    for key, value in ours.items():
+      assert theirs[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+  params = [jax.tree.leaves(predict.load(runs[e], which="latest").params)
+            for e in ("device", "stream")]
+  for ours, theirs in zip(*params, strict=True):
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoints_every_n_epochs_plus_best_and_last(data_dir, tmp_path):
+  config = tiny_config(data_dir, tmp_path, epochs=7)
+  config.checkpoint.every_epochs, config.checkpoint.keep = 3, 1
+  summary = loop.train_and_evaluate(config)
+  records = read_metrics(str(tmp_path))
+  improved = [r["epoch"] for i, r in enumerate(records)
+              if r["val_accuracy"] > max([-1.0] + [p["val_accuracy"] for p in records[:i]])]
+  assert improved[-1] == summary["best_epoch"]
+  # Test accuracy is measured only when validation improves and at the end.
+  assert [r["epoch"] for r in records if "test_accuracy" in r] == sorted(set(improved) | {7})
+  kept = sorted(int(name) for name in os.listdir(tmp_path / "checkpoints") if name.isdigit())
+  assert kept == sorted({summary["best_epoch"], 7})  # latest 1 + the best
+  directory = str(tmp_path / "checkpoints")
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (directory, summary["best_epoch"])
+  assert checkpoints.find_checkpoint(str(tmp_path), "latest") == (directory, 7)
+  meta = checkpoints.read_meta(directory, summary["best_epoch"])
+  assert meta["is_best"] and meta["val_accuracy"] == summary["best_val_accuracy"]
+
+
+def test_eval_permutation_mixes_folded_groups_and_leaves_f1_accuracy(data_dir, tmp_path):
+  config = tiny_config(data_dir, tmp_path, fold=1, epochs=2)
+  loop.train_and_evaluate(config)
+  _, labels = data.load_split("tiny", "val", data_dir=data_dir, progress=False)
+  order = pipeline.fixed_permutation(len(labels), config.eval_permutation_seed)
+  groups = lambda values: values.reshape(-1, 4)  # groups of f = 4 consecutive images
+  assert all(len(set(g)) == 1 for g in groups(labels))  # record order: one class per group
+  assert sum(len(set(g)) > 1 for g in groups(labels[order])) > len(labels) // 8
+  trainer, _ = _trainer(config)
+  params = predict.load(str(tmp_path), which="latest").params
+  params = steps.replicate(params, trainer.mesh)
+  permuted = trainer.evaluate(params, "val", 4, permuted=True)
+  record_order = trainer.evaluate(params, "val", 4, permuted=False)
+  assert permuted["correct"] == record_order["correct"] and permuted["count"] == 64
+
+
+@pytest.mark.parametrize("field", ["dtype", "param_dtype"])
+def test_float16_training_is_refused_with_one_line(data_dir, tmp_path, field):
+  config = tiny_config(data_dir, tmp_path)
+  config.model[field] = "float16"
+  with pytest.raises(ConfigError, match=f"config.model.{field}=float16 cannot train") as error:
+    loop.train_and_evaluate(config)
+  assert "\n" not in str(error.value)
+  assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_profile_epoch_writes_a_trace(data_dir, tmp_path):
+  config = tiny_config(data_dir, tmp_path, epochs=2)
+  config.profile_epoch = 2
+  loop.train_and_evaluate(config)
+  traces = [name for _, _, names in os.walk(tmp_path / "profile") for name in names]
+  assert any(name.endswith(".xplane.pb") for name in traces), traces
