@@ -127,3 +127,38 @@ def measure(config, *, engines=ENGINES, torch_peer: bool = True, trials: int = 5
   return [Measurement(config.task, config.fold, engine, batch_size, images[engine],
                       statistics.median(values), tuple(values), device)
           for engine, values in timings.items()]
+
+
+FIELDS = ("task", "fold", "engine", "batch_size", "train_images", "images_per_second", "trials",
+          "device")
+
+
+def write_csv(measurements: list[Measurement], path: str, note: str = "") -> None:
+  """The measurements as CSV (trials joined by ';'), with an optional leading `# note` line."""
+  import csv
+  import os
+
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w", newline="") as file:
+    if note:
+      file.write(f"# {note}\n")
+    writer = csv.writer(file)
+    writer.writerow(FIELDS)
+    for measurement in measurements:
+      row = dataclasses.asdict(measurement)
+      row["images_per_second"] = f"{measurement.images_per_second:.1f}"
+      row["trials"] = ";".join(f"{value:.1f}" for value in measurement.trials)
+      writer.writerow([row[field] for field in FIELDS])
+
+
+def task_config(task_id: str, fold: int, scale: float | None, batch_size: int):
+  """The task's training config (its family's recipe) at `fold`, `scale` and `batch_size`."""
+  from configs import base
+  from foldedcnn_jax import tasks
+
+  task = tasks.get_task(task_id)
+  config = base.task_config(task_id, family=task.family, quick_epochs=1, quick_scale=1.0)
+  config.fold, config.batch_size = fold, batch_size
+  if scale is not None and task.family == "game":
+    config.data.scale = scale
+  return config
