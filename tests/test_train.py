@@ -124,7 +124,7 @@ def test_nan_loss_stops_training_with_a_clear_error(data_dir, tmp_path):
   config.optimizer.name, config.optimizer.learning_rate = "sgd", 1e38
   with pytest.raises(loop.TrainingDivergedError, match="training diverged: the train loss is"):
     loop.train_and_evaluate(config)
-  assert not os.path.exists(os.path.join(tmp_path, "checkpoints", "latest", "3"))
+  assert not os.path.exists(os.path.join(tmp_path, "checkpoints", "3"))
 
 
 def test_resuming_with_another_config_is_refused(data_dir, teacher):

@@ -76,16 +76,6 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh) -> dict[s
           for key, value in batch.items()}
 
 
-def pad_batch(batch: dict[str, np.ndarray], multiple: int) -> dict[str, np.ndarray]:
-  """Pads a batch with masked zero examples to a multiple of `multiple` (fold × devices)."""
-  size = len(batch["label"])
-  padding = -size % multiple
-  if not padding:
-    return batch
-  return {key: np.concatenate([value, np.zeros((padding, *value.shape[1:]), value.dtype)])
-          for key, value in batch.items()}
-
-
 def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
   return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1)
 
