@@ -86,6 +86,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.keep = 2  # latest checkpoints kept (the previous one backs up a corrupt latest)
   # Also saved whenever validation accuracy improves (that one is kept as the best) and at the end.
+  # A save blocks ~5-10 % of an n2 epoch (measured on the shared 2-core CPU), so every 10 epochs
+  # keeps checkpointing under 1 % of training time.
   config.checkpoint.every_epochs = 10
 
   config.progress = True  # tqdm bar per epoch
