@@ -36,6 +36,17 @@ class Job:
 
 
 @dataclasses.dataclass(frozen=True)
+class Report:
+  """What the job measured: one result per filter (--workdir first), and with labels each
+  filter's cascade on the evaluation frames and system frames/s, and §G."""
+
+  results: list[FilterResult]
+  outcomes: list[cascade.CascadeOutcome] = dataclasses.field(default_factory=list)
+  system_frames_per_second: list[float] = dataclasses.field(default_factory=list)
+  comparison: cascade.FoldingComparison | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class _Filter:
   """One loaded filter and, once run, its result and cascade on the labelled ranges."""
 
@@ -90,7 +101,7 @@ def _cascade_lines(name: str, result: FilterResult, labels: np.ndarray, calibrat
   return outcome, system, lines
 
 
-def run(job: Job, say: Callable[[str], None] = print) -> FilterResult:
+def run(job: Job, say: Callable[[str], None] = print) -> Report:
   """Runs the job, saying each report line as soon as it is known."""
   video = Video(job.video)
   frames = video.frame_range(job.frames)
@@ -127,7 +138,7 @@ def run(job: Job, say: Callable[[str], None] = print) -> FilterResult:
   if job.bounds:
     _say_bounds(main, results[0], video, frames, task, job.options, say)
   if labels is None:
-    return results[0]
+    return Report(results)
 
   reference = job.reference_images_per_second
   if reference <= 0:
@@ -146,9 +157,10 @@ def run(job: Job, say: Callable[[str], None] = print) -> FilterResult:
     systems.append(system)
     for line in lines:
       say(line)
+  comparison = None
   if job.compare:
-    _say_section_g(filters, results, outcomes, systems, reference, say)
-  return results[0]
+    comparison = _say_section_g(filters, results, outcomes, systems, reference, say)
+  return Report(results, outcomes, systems, comparison)
 
 
 def _say_bounds(item: _Filter, result: FilterResult, video: Video, frames: range, task,
@@ -165,7 +177,7 @@ def _say_bounds(item: _Filter, result: FilterResult, video: Video, frames: range
 
 
 def _say_section_g(filters, results, outcomes, systems, reference: float,
-                   say: Callable[[str], None]) -> None:
+                   say: Callable[[str], None]) -> cascade.FoldingComparison:
   """§G: x and a measured, the break-even T_g/T_s, and which filter the system should run."""
   folded, unfolded = (0, 1) if filters[0].predictor.fold >= filters[1].predictor.fold else (1, 0)
   comparison = cascade.compare_folding(
@@ -180,3 +192,4 @@ def _say_section_g(filters, results, outcomes, systems, reference: float,
   best = int(np.argmax(systems))
   say(f"system throughput with this reference: {names[0]} {systems[0]:,.1f}, {names[1]} "
       f"{systems[1]:,.1f} frames/s -> {names[best]} ({filters[best].workdir}) is faster")
+  return comparison
