@@ -28,7 +28,7 @@ def clip(tmp_path_factory):
 
 
 def _train(config, tmp_path_factory, fold, **data):
-  config.fold, config.num_epochs, config.progress = fold, 1, False
+  config.fold, config.num_epochs, config.progress, config.batch_size = fold, 1, False, 4
   config.workdir = str(tmp_path_factory.mktemp(f"run-f{fold}"))
   config.data.data_dir = str(tmp_path_factory.mktemp("data"))
   for key, value in data.items():
@@ -155,7 +155,7 @@ def tiny_run(tmp_path_factory):
     ("frames backwards", r"frames 9:3 are out of range"),
     ("frames malformed", r"frames must be START:STOP, got 'a:b'"),
     ("not a NoScope workdir", r"is task tiny \(toy\), not a NoScope video task"),
-    ("missing workdir", r"no checkpoint|does not exist|not found"),
+    ("missing workdir", r"no such workdir or checkpoint directory"),
 ])
 def test_bad_input_is_one_error_and_no_output(clip, runs, tiny_run, tmp_path, problem, message):
   video, workdir, frames = clip[0], runs[2], ""
