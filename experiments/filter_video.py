@@ -12,7 +12,7 @@ line and exit code 2.
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from foldedcnn_jax import cli
 from foldedcnn_jax.cli import fail

@@ -6,6 +6,7 @@ so a bad one costs one `error:` line and leaves no output behind.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 
 import jax
@@ -103,6 +104,8 @@ def _cascade_lines(name: str, result: FilterResult, labels: np.ndarray, calibrat
 
 def run(job: Job, say: Callable[[str], None] = print) -> Report:
   """Runs the job, saying each report line as soon as it is known."""
+  if os.path.isdir(job.out):
+    raise UserInputError(f"--out={job.out} is a directory; name the CSV to write")
   video = Video(job.video)
   frames = video.frame_range(job.frames)
   main = _load(job.workdir, job.options)

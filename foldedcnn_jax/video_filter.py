@@ -176,11 +176,14 @@ class FilterResult:
 
   def write_csv(self, path: str) -> None:
     """frame,probability,decision rows, written to a temporary file renamed onto `path`."""
-    with atomic_path(path) as temporary, open(temporary, "w") as handle:
-      handle.write("frame,probability,decision\n")
-      for frame, probability, decision in zip(self.frames, self.probabilities, self.decisions,
-                                              strict=True):
-        handle.write(f"{frame},{probability:.6f},{decision}\n")
+    try:
+      with atomic_path(path) as temporary, open(temporary, "w") as handle:
+        handle.write("frame,probability,decision\n")
+        for frame, probability, decision in zip(self.frames, self.probabilities, self.decisions,
+                                                strict=True):
+          handle.write(f"{frame},{probability:.6f},{decision}\n")
+    except OSError as error:
+      raise UserInputError(f"cannot write {path!r}: {error.strerror or error}") from None
 
 
 class _Pipeline:
