@@ -37,6 +37,10 @@ STAGES = ("decode", "resize", "fold", "transfer", "model")
 _END = object()  # a stream's last item
 
 
+class _Stopped(Exception):
+  """Another thread failed first: this one only unwinds."""
+
+
 @dataclasses.dataclass(frozen=True)
 class FilterOptions:
   """How the filter runs; the defaults suit a CPU."""
@@ -219,7 +223,14 @@ class _Pipeline:
         continue
 
   def get(self, source: queue.Queue):
-    item = source.get()
+    """The next item of `source`; raises a stream's error, or _Stopped once the run stops."""
+    while True:
+      try:
+        item = source.get(timeout=0.05)
+        break
+      except queue.Empty:
+        if self.stop.is_set():
+          raise _Stopped from None
     if isinstance(item, BaseException):
       raise item
     return item
