@@ -49,7 +49,7 @@ class Report:
 
 @dataclasses.dataclass(frozen=True)
 class _Filter:
-  """One loaded filter and, once run, its result and cascade on the labelled ranges."""
+  """One loaded filter: where it came from and its predictor."""
 
   workdir: str
   predictor: predict.Predictor
