@@ -168,10 +168,11 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
 
 def _say_bounds(item: _Filter, result: FilterResult, video: Video, frames: range, task,
                 options: FilterOptions, say: Callable[[str], None]) -> None:
-  """The two ceilings of the end-to-end rate: decoding alone and the model alone."""
+  """The two ceilings of the end-to-end rate, each over the same frames: decoding alone (all
+  decoding threads) and the model alone (inputs already on the devices)."""
   decode = video_filter.decode_frames_per_second(video, frames, task.input_hw, item.predictor.fold,
                                                  options)
-  model = item.predictor.images_per_second()
+  model = video_filter.model_frames_per_second(item.predictor, len(frames), options)
   workers = len(video_filter.streams(frames, item.predictor.fold, options))
   say(f"bounds: decode only {decode:,.0f} frames/s ({workers} decoding threads), model only "
       f"{model:,.0f} frames/s (batch {options.batch_images}); end to end "

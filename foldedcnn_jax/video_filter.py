@@ -167,7 +167,7 @@ class FilterResult:
   frames: np.ndarray  # (N,) frame numbers
   probabilities: np.ndarray  # (N,) probability of the task's object
   decisions: np.ndarray  # (N,) the model's class (1: the object is there)
-  seconds: float  # end to end, from opening the video to the last result
+  seconds: float  # end to end, from opening the video to the last result (compiled before)
   stage_seconds: dict[str, float]
   grouping: str
 
@@ -285,14 +285,33 @@ class _Pipeline:
       yield order.reshape(-1), images.reshape(-1, *self.hw, 3)
 
 
-def _replicated(predictor: Predictor) -> tuple[Predictor, NamedSharding]:
-  """The predictor with its params on every local device, and the sharding of its inputs."""
-  mesh = jax.make_mesh((jax.local_device_count(),), ("data",))
+def _compiled(predictor: Predictor, batch_images: int):
+  """The predictor with its params on every local device, the sharding of its inputs, and a
+  zero batch of the one input shape it runs (compiled here, so no timing includes it)."""
+  devices = jax.local_device_count()
+  mesh = jax.make_mesh((devices,), ("data",))
   params = jax.device_put(predictor.params, NamedSharding(mesh, PartitionSpec()))
   replica = Predictor(predictor.graphdef, params, predictor.spec, predictor.class_names,
                       task_id=predictor.task_id, batch_images=predictor.batch_images,
                       checkpoint=predictor.checkpoint, config=predictor.config)
-  return replica, NamedSharding(mesh, PartitionSpec("data"))
+  groups = -(-batch_images // predictor.fold // devices) * devices
+  sharding = NamedSharding(mesh, PartitionSpec("data"))
+  zeros = np.zeros((groups, *predictor.spec.folded_input_shape), np.uint8)
+  jax.block_until_ready(replica.folded_logits(jax.device_put(zeros, sharding)))
+  return replica, sharding, zeros
+
+
+def model_frames_per_second(predictor: Predictor, num_frames: int,
+                            options: FilterOptions = FilterOptions()) -> float:
+  """Frames/s of the compiled model alone over `num_frames` frames, batched as the filter
+  batches them, inputs already on the devices, logits fetched after every call as the filter
+  fetches them: the model's ceiling for the same job."""
+  predictor, sharding, zeros = _compiled(predictor, options.check(predictor.fold).batch_images)
+  inputs = jax.device_put(zeros, sharding)
+  started = time.perf_counter()
+  for _ in range(-(-num_frames // options.batch_images)):
+    np.asarray(predictor.folded_logits(inputs))
+  return num_frames / (time.perf_counter() - started)
 
 
 def filter_video(predictor: Predictor, video: Video, frames: range,
@@ -302,9 +321,7 @@ def filter_video(predictor: Predictor, video: Video, frames: range,
 
   task, fold = noscope_task(predictor), predictor.fold
   options.check(fold)
-  predictor, sharding = _replicated(predictor)
-  devices = jax.local_device_count()
-  groups = -(-options.batch_images // fold // devices) * devices  # one shape: one compilation
+  predictor, sharding, zeros = _compiled(predictor, options.batch_images)
   times, started = StageTimes(), time.perf_counter()
   probabilities = np.zeros(len(frames), np.float32)
   decisions = np.zeros(len(frames), np.int32)
@@ -317,7 +334,7 @@ def filter_video(predictor: Predictor, video: Video, frames: range,
         for order, images in pipeline.batches():
           begun = time.perf_counter()
           folded = folding.fold(images, fold)
-          padded = np.zeros((groups, *folded.shape[1:]), np.uint8)
+          padded = np.zeros_like(zeros)
           padded[:len(folded)] = folded
           moved = time.perf_counter()
           times.add("fold", moved - begun)

@@ -100,18 +100,19 @@ def test_strided_results_come_back_in_frame_order(clip, runs):
   np.testing.assert_array_equal(result.decisions, [by_frame[frame] for frame in frames])
 
 
-def test_decode_only_rate_counts_every_frame(clip):
+def test_the_bounds_run(clip, runs):
   video = Video(clip[0])
-  rate = video_filter.decode_frames_per_second(video, video.frame_range(""), (50, 50), 2,
-                                               resize=True)
-  assert rate > 0
+  assert video_filter.decode_frames_per_second(video, video.frame_range(""), (50, 50), 2,
+                                               resize=True) > 0
+  predictor = predict.load(runs[2], batch_images=8)
+  assert video_filter.model_frames_per_second(predictor, 20, FilterOptions(batch_images=8)) > 0
 
 
 def test_the_job_reports_the_cascade_and_section_g(clip, runs, tmp_path):
   video, labels_csv = clip
   lines = []
   job = filter_job.Job(runs[2], video, str(tmp_path / "f.csv"), labels_csv=labels_csv,
-                       compare=runs[1], reference_images_per_second=50.0,
+                       compare=runs[1], reference_images_per_second=50.0, bounds=True,
                        options=FilterOptions(batch_images=16, progress=False))
   report = filter_job.run(job, say=lines.append)
   folded, unfolded = report.results
@@ -127,6 +128,7 @@ def test_the_job_reports_the_cascade_and_section_g(clip, runs, tmp_path):
     assert comparison.break_even == pytest.approx(costs.system_break_even_ratio(x, a))
   assert any(line.startswith("§G: x = ") for line in lines)
   assert sum("cascade (f=" in line for line in lines) == 2
+  assert sum(line.startswith("bounds: decode only ") for line in lines) == 1
 
 
 def _truncated_avi(path) -> str:
