@@ -115,13 +115,18 @@ def noscope_task(predictor: Predictor) -> Task:
   return task
 
 
+def _strided(fold: int, options: FilterOptions) -> bool:
+  """Strided grouping, which at f = 1 is consecutive (one image per input)."""
+  return options.grouping == "strided" and fold > 1
+
+
 def streams(frames: range, fold: int, options: FilterOptions) -> list[range]:
   """The contiguous ranges decoded by one worker each.
 
   Consecutive: whole batches split evenly between the workers (the group boundaries stay
   where one sequential pass would put them). Strided: f equal segments, the last shorter.
   """
-  if options.grouping == "strided":
+  if _strided(fold, options):
     length = -(-len(frames) // fold)
     return [frames[j * length:(j + 1) * length] for j in range(fold)]
   workers = options.decode_workers or os.cpu_count() or 1
@@ -134,7 +139,7 @@ def slots(frames: range, fold: int, options: FilterOptions) -> np.ndarray:
   """The frame in each image slot, in folding order (-1: zero padding): folded input g holds
   slots g·f … g·f+f−1. The order the filter feeds the model."""
   parts = streams(frames, fold, options)
-  if options.grouping == "consecutive":
+  if not _strided(fold, options):
     order = np.arange(frames.start, frames.stop)
   else:
     order = np.full((len(parts[0]), fold), -1)
@@ -198,7 +203,7 @@ class _Pipeline:
     self.video, self.hw, self.fold, self.options, self.times = video, hw, fold, options, times
     self.resize, self.stop = resize, threading.Event()
     self.parts = streams(frames, fold, options)
-    strided = options.grouping == "strided"
+    strided = _strided(fold, options)
     self.chunk = options.batch_images // fold if strided else options.batch_images
     self.queues = [queue.Queue(maxsize=2) for _ in self.parts]
     self.threads = [threading.Thread(target=self._decode, args=(part, out), daemon=True)
@@ -260,7 +265,7 @@ class _Pipeline:
 
   def batches(self):
     """Host batches (frame of each slot, images in folding order), until every stream ends."""
-    if self.options.grouping == "consecutive":  # round robin: every worker keeps decoding
+    if not _strided(self.fold, self.options):  # round robin: every worker keeps decoding
       active = list(self.queues)
       while active:
         for source in list(active):

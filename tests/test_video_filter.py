@@ -81,6 +81,9 @@ def test_strided_grouping_folds_one_frame_of_each_segment():
                                                              range(16, 17)]
   np.testing.assert_array_equal(video_filter.slots(range(10, 17), 3, options),
                                 [10, 13, 16, 11, 14, -1, 12, 15, -1])
+  three_workers = FilterOptions(grouping="strided", batch_images=6, decode_workers=3)
+  assert video_filter.streams(range(0, 16), 1, three_workers) == [  # f = 1: consecutive
+      range(0, 6), range(6, 12), range(12, 16)]
   consecutive = FilterOptions(batch_images=4, decode_workers=2)
   assert video_filter.streams(range(0, 13), 2, consecutive) == [range(0, 8), range(8, 13)]
   np.testing.assert_array_equal(video_filter.slots(range(0, 5), 2, consecutive),
