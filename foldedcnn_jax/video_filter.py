@@ -370,7 +370,8 @@ def filter_video(predictor: Predictor, video: Video, frames: range,
       pipeline.stop.set()
       feeder.join()
   return FilterResult(np.arange(frames.start, frames.stop), probabilities, decisions,
-                      time.perf_counter() - started, dict(times.seconds), options.grouping)
+                      time.perf_counter() - started, dict(times.seconds),
+                      "strided" if _strided(fold, options) else "consecutive")
 
 
 def decode_frames_per_second(video: Video, frames: range, hw: tuple[int, int], fold: int,
