@@ -196,7 +196,8 @@ class FilterResult:
 
 
 class _Pipeline:
-  """The decoding threads and the feeder thread of one run, stopped together on any error."""
+  """The decoding threads of one run and the stop signal they share with the feeder thread:
+  any error stops them all, and the first one reaches the main thread."""
 
   def __init__(self, video: Video, frames: range, hw: tuple[int, int], fold: int,
                options: FilterOptions, times: StageTimes, resize: bool = True):
@@ -241,8 +242,8 @@ class _Pipeline:
     return item
 
   def _decode(self, part: range, out: queue.Queue) -> None:
+    decoded = self.video.decode(part)
     try:
-      decoded = self.video.decode(part)
       for begin in range(part.start, part.stop, self.chunk):
         count = min(self.chunk, part.stop - begin)
         images = np.empty((count, *self.hw, 3), np.uint8)
@@ -262,6 +263,8 @@ class _Pipeline:
       self.put(out, _END)
     except Exception as error:  # noqa: BLE001 - handed to the main thread
       self.put(out, error)
+    finally:
+      decoded.close()  # releases the decoder now, not at garbage collection
 
   def batches(self):
     """Host batches (frame of each slot, images in folding order), until every stream ends."""
