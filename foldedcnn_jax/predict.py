@@ -121,6 +121,10 @@ class Predictor:
       best = min(best, time.perf_counter() - started)
     return calls * self.batch_images / best
 
+  def folded_logits(self, folded) -> jax.Array:
+    """(G, f·K) logits, left on the device, of already-folded uint8 inputs (G, H, W, f·C)."""
+    return self._forward(self.params, folded)
+
 
 def load(path: str, which: str = "best", batch_images: int = 256) -> Predictor:
   """The predictor of a workdir's best (or latest) checkpoint, or of a checkpoint directory."""

@@ -1,0 +1,60 @@
+r"""Filters a video with a trained FoldedCNN (the NoScope production job).
+
+  python -m experiments.filter_video --workdir=runs/n2/f4 --video=night.mp4 --out=filter.csv \
+      [--labels_csv=night.csv] [--frames=START:STOP] [--compare=runs/n2/f1] [--bounds]
+
+Writes one row per frame (frame, probability of the object, decision) and prints the end-to-end
+frames/s with the share of time in each stage. With labels: accuracy and the NoScope cascade
+(thresholds chosen on the task's val chunk for --target_error, measured on its test chunk) and,
+with --compare, §G with the measured speedup and accuracy difference. Bad input is one `error:`
+line and exit code 2.
+"""
+
+from __future__ import annotations
+
+from absl import flags, logging
+
+from foldedcnn_jax import cli
+from foldedcnn_jax.cli import fail
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir (or checkpoint) of the filter.")
+_VIDEO = flags.DEFINE_string("video", None, "The video to filter.")
+_OUT = flags.DEFINE_string("out", None, "CSV to write: frame,probability,decision.")
+_LABELS = flags.DEFINE_string("labels_csv", "", "NoScope label CSV: accuracy and the cascade.")
+_FRAMES = flags.DEFINE_string("frames", "", "START:STOP of the frames to filter (default: all).")
+_COMPARE = flags.DEFINE_string("compare", "", "A second workdir (e.g. f=1) for §G.")
+_TARGET = flags.DEFINE_float("target_error", 0.01, "The cascade's allowed error.")
+_CALIBRATION = flags.DEFINE_string("calibration", "", "START:STOP choosing the thresholds "
+                                   "(default: the task's val chunk).")
+_EVALUATION = flags.DEFINE_string("evaluation", "", "START:STOP measuring the cascade "
+                                  "(default: the task's test chunk).")
+_REFERENCE = flags.DEFINE_float("reference_images_per_second", 0.0, "The reference model's "
+                                "images/s (0: measure a random ResNet-50 on this device).")
+_GROUPING = flags.DEFINE_enum("grouping", "consecutive", ["consecutive", "strided"],
+                              "Which frames share a folded input.")
+_BATCH = flags.DEFINE_integer("batch_images", 256, "Frames per model call.")
+_WORKERS = flags.DEFINE_integer("decode_workers", 0, "Decoding threads (0: one per CPU core).")
+_BOUNDS = flags.DEFINE_bool("bounds", False, "Also measure decode-only and model-only frames/s.")
+_PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar (frames/s).")
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  for flag in (_WORKDIR, _VIDEO, _OUT):
+    if not flag.value:
+      fail(f"--{flag.name} is required")
+  if not flags.FLAGS["verbosity"].present:  # orbax logs every file at INFO
+    logging.set_verbosity(logging.WARNING)
+  from foldedcnn_jax import filter_job  # JAX loads only after the flags are known to be good
+  from foldedcnn_jax.video_filter import FilterOptions
+
+  options = FilterOptions(_GROUPING.value, _BATCH.value, _WORKERS.value, _PROGRESS.value)
+  job = filter_job.Job(_WORKDIR.value, _VIDEO.value, _OUT.value, _LABELS.value, _FRAMES.value,
+                       _COMPARE.value, _TARGET.value, _CALIBRATION.value, _EVALUATION.value,
+                       _REFERENCE.value, _BOUNDS.value, options)
+  filter_job.run(job, say=lambda line: print(line, flush=True))
+
+
+if __name__ == "__main__":
+  cli.run(main)

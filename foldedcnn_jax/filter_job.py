@@ -1,0 +1,199 @@
+"""The `filter_video` job: filter a video, write its per-frame CSV, and with labels report the
+cascade it feeds and §G against a second filter. Every input is checked before any work starts,
+so a bad one costs one `error:` line and leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from foldedcnn_jax import cascade, predict, video_filter
+from foldedcnn_jax.data import noscope
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.video_filter import FilterOptions, FilterResult, Video
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+  """What the user asked for (the CLI's flags)."""
+
+  workdir: str
+  video: str
+  out: str
+  labels_csv: str = ""
+  frames: str = ""  # "START:STOP"; "" = the whole video
+  compare: str = ""  # a second workdir for §G
+  target_error: float = 0.01
+  calibration: str = ""  # "START:STOP"; "" = the task's val chunk
+  evaluation: str = ""  # "START:STOP"; "" = the task's test chunk
+  reference_images_per_second: float = 0.0  # 0: measure a ResNet-50 on this device
+  bounds: bool = False  # also measure decode-only and model-only frames/s
+  options: FilterOptions = FilterOptions()
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+  """What the job measured: one result per filter (--workdir first), and with labels each
+  filter's cascade on the evaluation frames and system frames/s, and §G."""
+
+  results: list[FilterResult]
+  outcomes: list[cascade.CascadeOutcome] = dataclasses.field(default_factory=list)
+  system_frames_per_second: list[float] = dataclasses.field(default_factory=list)
+  comparison: cascade.FoldingComparison | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Filter:
+  """One loaded filter: where it came from and its predictor."""
+
+  workdir: str
+  predictor: predict.Predictor
+
+  def name(self) -> str:
+    return f"{self.predictor.task_id} f={self.predictor.fold} ({self.workdir})"
+
+
+def _range_within(video: Video, text: str, default: range, frames: range, what: str) -> range:
+  chosen = video.frame_range(text) if text else default
+  inside = range(max(chosen.start, frames.start), min(chosen.stop, frames.stop))
+  if not len(inside):
+    raise UserInputError(f"{what} frames {chosen.start}:{chosen.stop} do not overlap the "
+                         f"filtered frames {frames.start}:{frames.stop} (see --frames)")
+  return inside
+
+
+def _load(workdir: str, options: FilterOptions) -> _Filter:
+  predictor = predict.load(workdir, batch_images=options.batch_images)
+  video_filter.noscope_task(predictor)
+  options.check(predictor.fold)
+  return _Filter(workdir, predictor)
+
+
+def _percent(value: float) -> str:
+  return f"{100 * value:.1f}%"
+
+
+def _cascade_lines(name: str, result: FilterResult, labels: np.ndarray, calibration: range,
+                   evaluation: range, target_error: float, reference: float):
+  """Lines for one filter's accuracy and cascade, and the cascade's system frames/s."""
+  start = result.frames[0]
+  pick = {what: slice(span.start - start, span.stop - start)
+          for what, span in (("calibration", calibration), ("evaluation", evaluation))}
+  truth = labels[result.frames]
+  thresholds = cascade.choose_thresholds(result.probabilities[pick["calibration"]],
+                                         truth[pick["calibration"]], target_error)
+  outcome = cascade.evaluate(thresholds, result.probabilities[pick["evaluation"]],
+                             result.decisions[pick["evaluation"]], truth[pick["evaluation"]])
+  system = cascade.system_frames_per_second(result.frames_per_second, outcome.forwarded,
+                                            reference)
+  lines = [
+      f"accuracy ({name}): {np.mean(result.decisions == truth):.4f} on all "
+      f"{len(truth)} frames, {outcome.filter_accuracy:.4f} on frames "
+      f"{evaluation.start}:{evaluation.stop}",
+      f"cascade ({name}): thresholds low {thresholds.low:.4g}, high {thresholds.high:.4g} "
+      f"chosen on frames {calibration.start}:{calibration.stop} for error <= {target_error:g}; "
+      f"on frames {evaluation.start}:{evaluation.stop}: error {outcome.error:.4f}, forwarded "
+      f"{_percent(outcome.forwarded)} -> system {system:,.1f} frames/s"]
+  return outcome, system, lines
+
+
+def run(job: Job, say: Callable[[str], None] = print) -> Report:
+  """Runs the job, saying each report line as soon as it is known."""
+  if os.path.isdir(job.out):
+    raise UserInputError(f"--out={job.out} is a directory; name the CSV to write")
+  video = Video(job.video)
+  frames = video.frame_range(job.frames)
+  main = _load(job.workdir, job.options)
+  task = video_filter.noscope_task(main.predictor)
+  filters = [main] + ([_load(job.compare, job.options)] if job.compare else [])
+  for other in filters[1:]:
+    if other.predictor.task_id != task.id:
+      raise UserInputError(f"--compare={job.compare} is task {other.predictor.task_id}, but "
+                           f"--workdir={job.workdir} is task {task.id}")
+  labels = video_filter.frame_labels(job.labels_csv, task, video) if job.labels_csv else None
+  if labels is not None:
+    plan = noscope.chunk_plan(task, video.num_frames, video=video.path)
+    calibration = _range_within(video, job.calibration, range(*plan.ranges["val"]), frames,
+                                "calibration")
+    evaluation = _range_within(video, job.evaluation, range(*plan.ranges["test"]), frames,
+                               "evaluation")
+  elif job.compare:
+    raise UserInputError("--compare needs --labels_csv (a is an accuracy difference)")
+
+  results = []
+  for index, item in enumerate(filters):
+    result = video_filter.filter_video(item.predictor, video, frames, job.options)
+    results.append(result)
+    if index == 0:
+      result.write_csv(job.out)
+      say(f"wrote {job.out}: {len(result.frames)} rows (frames {frames.start}:{frames.stop})")
+    shares = ", ".join(f"{stage} {_percent(share)}" for stage, share in
+                       result.stage_shares().items())
+    device = jax.devices()[0].platform
+    say(f"filter {item.name()}: {result.frames_per_second:,.0f} frames/s end to end "
+        f"({len(result.frames)} frames in {result.seconds:.2f} s, {result.grouping} grouping, "
+        f"{jax.local_device_count()} {device} device(s)); time share: {shares}")
+  if job.bounds:
+    _say_bounds(main, results[0], video, frames, task, job.options, say)
+  if labels is None:
+    return Report(results)
+
+  reference = job.reference_images_per_second
+  if reference <= 0:
+    from foldedcnn_jax import reference_model
+
+    reference = reference_model.images_per_second()
+    say(f"reference: ResNet-50 (random weights) {reference:,.1f} images/s measured on "
+        f"{jax.devices()[0].platform}")
+  else:
+    say(f"reference: {reference:,.1f} images/s (given)")
+  outcomes, systems = [], []
+  for item, result in zip(filters, results, strict=True):
+    outcome, system, lines = _cascade_lines(f"f={item.predictor.fold}", result, labels,
+                                            calibration, evaluation, job.target_error, reference)
+    outcomes.append(outcome)
+    systems.append(system)
+    for line in lines:
+      say(line)
+  comparison = None
+  if job.compare:
+    comparison = _say_section_g(filters, results, outcomes, systems, reference, say)
+  return Report(results, outcomes, systems, comparison)
+
+
+def _say_bounds(item: _Filter, result: FilterResult, video: Video, frames: range, task,
+                options: FilterOptions, say: Callable[[str], None]) -> None:
+  """The two ceilings of the end-to-end rate, each over the same frames: decoding alone (all
+  decoding threads) and the model alone (inputs already on the devices)."""
+  decode = video_filter.decode_frames_per_second(video, frames, task.input_hw, item.predictor.fold,
+                                                 options)
+  model = video_filter.model_frames_per_second(item.predictor, len(frames), options)
+  workers = len(video_filter.streams(frames, item.predictor.fold, options))
+  say(f"bounds: decode only {decode:,.0f} frames/s ({workers} decoding threads), model only "
+      f"{model:,.0f} frames/s (batch {options.batch_images}); end to end "
+      f"{result.frames_per_second:,.0f} = {result.frames_per_second / min(decode, model):.2f} x "
+      f"min(bounds)")
+
+
+def _say_section_g(filters, results, outcomes, systems, reference: float,
+                   say: Callable[[str], None]) -> cascade.FoldingComparison:
+  """§G: x and a measured, the break-even T_g/T_s, and which filter the system should run."""
+  folded, unfolded = (0, 1) if filters[0].predictor.fold >= filters[1].predictor.fold else (1, 0)
+  comparison = cascade.compare_folding(
+      results[folded].frames_per_second, outcomes[folded].filter_accuracy,
+      results[unfolded].frames_per_second, outcomes[unfolded].filter_accuracy, reference)
+  names = [f"f={item.predictor.fold}" for item in filters]
+  verdict = "pays" if comparison.folding_pays else "does not pay"
+  say(f"§G: x = {comparison.speedup:.3f} ({names[folded]} / {names[unfolded]} frames/s), "
+      f"a = {comparison.accuracy_gap:+.4f} (accuracy {names[unfolded]} - {names[folded]}) -> "
+      f"break-even T_g/T_s = {comparison.break_even:.4g}; measured T_g/T_s = "
+      f"{comparison.reference_over_filter:.4g}, so folding {verdict}")
+  best = int(np.argmax(systems))
+  say(f"system throughput with this reference: {names[0]} {systems[0]:,.1f}, {names[1]} "
+      f"{systems[1]:,.1f} frames/s -> {names[best]} ({filters[best].workdir}) is faster")
+  return comparison
