@@ -8,8 +8,10 @@ model spec and the classes, so the file alone says how to fold and unfold.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 
 import jax
 import numpy as np
@@ -83,3 +85,48 @@ def session(model_or_path, *, providers: tuple[str, ...] | None = None):
 def run(onnx_session, folded_images: np.ndarray) -> np.ndarray:
   """Logits of a session for a batch of folded images."""
   return onnx_session.run([OUTPUT_NAME], {INPUT_NAME: folded_images})[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+  path: str
+  task: str
+  fold: int
+  input_dtype: str
+  input_shape: str
+  megabytes: float
+  checked_images: int
+  check_source: str  # "test" (the checkpoint's test split) | "random"
+  max_abs_difference: float
+
+
+def export_checkpoint(workdir: str, out: str, *, which: str = "best", input_dtype: str = "uint8",
+                      check_images: int = 256) -> ExportResult:
+  """Writes a trained checkpoint as ONNX and compares ONNX Runtime's logits with JAX's."""
+  from foldedcnn_jax import folding, predict
+
+  predictor = predict.load(workdir, which=which, tune_mode="off")
+  model = to_onnx(predictor.graphdef, predictor.params, predictor.spec,
+                  task_id=predictor.task_id, class_names=predictor.class_names,
+                  input_dtype=input_dtype)
+  folder = os.path.dirname(os.path.abspath(out))
+  os.makedirs(folder, exist_ok=True)
+  with open(out, "wb") as file:
+    file.write(model.SerializeToString())
+  try:
+    images, _ = predict.load_split(predictor, "test", limit=check_images)
+    source = "test"
+  except Exception:  # noqa: BLE001 - the data may live elsewhere; the check still runs
+    images, source = None, "random"
+  if images is None or not len(images):
+    images = np.random.default_rng(0).integers(
+        0, 256, (check_images, *predictor.input_shape), dtype=np.uint8)
+    source = "random"
+  folded = folding.fold(np.asarray(images), predictor.fold)
+  inputs = folded if input_dtype == "uint8" else (folded / np.float32(255)).astype(np.float32)
+  expected = np.asarray(predictor.folded_logits(inputs))
+  actual = run(session(out), inputs)
+  shape = "x".join(["batch/f", *map(str, predictor.spec.folded_input_shape)])
+  return ExportResult(out, predictor.task_id, predictor.fold, input_dtype, shape,
+                      os.path.getsize(out) / 2**20, len(images), source,
+                      float(np.max(np.abs(actual - expected))))
