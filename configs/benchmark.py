@@ -82,7 +82,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.tasks = ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2", "n3", "n4")
     config.folds = (1, 4)
     config.trials = 5
-    config.min_trial_seconds = 0.3
     config.compound = False
     config.peers = PEERS
     config.peaks = "measure"

@@ -296,7 +296,8 @@ def test_micro_batches_give_the_same_logits_and_xla_costs_as_the_whole_batch(tmp
   chunked = execution.compile_forward(graphdef, state, batch, 2,
                                       execution.Variant(micro_batch=8))  # 3 chunks, 2 padded
   np.testing.assert_allclose(chunked(state, batch), whole(state, batch), rtol=1e-5, atol=1e-6)
-  plan = sweep.plan_sweep(tiny_config(tmp_path, folds=(1, 2), batch_sizes=(20,), micro_batch=(0, 8)))
+  plan = sweep.plan_sweep(tiny_config(tmp_path, folds=(1, 2), batch_sizes=(20,),
+                                      micro_batch=(0, 8)))
   rows = sweep.measure_group(plan.cases, plan.settings, "test")
   assert [(row.fold, row.micro_batch) for row in rows] == [(1, 0), (2, 0), (1, 8), (2, 8)]
   assert all(row.ok for row in rows)

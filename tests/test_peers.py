@@ -44,7 +44,8 @@ def test_torch_compile_peer_computes_jax_logits():
 
 def test_different_logits_are_refused_before_timing():
   reference = np.array([[1.0, -2.0]], np.float32)
-  assert peers.check_logits("x", reference + 1e-5, reference, "float32") == pytest.approx(1e-5, rel=1e-2)
+  difference = peers.check_logits("x", reference + 1e-5, reference, "float32")
+  assert difference == pytest.approx(1e-5, rel=1e-2)
   with pytest.raises(peers.PeerMismatch, match="x logits differ from JAX's by 0.1"):
     peers.check_logits("x", reference + 0.1, reference, "float32")
 

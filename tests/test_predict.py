@@ -104,7 +104,7 @@ def test_folded_logits_run_the_tuned_model_on_device_batches(run, tune_cache):
   folded = jax.device_put(folding.fold(images[:16], 2))
   logits = predictor.folded_logits(folded)
   assert isinstance(logits, jax.Array) and logits.shape == (8, 2 * 4)
-  assert predictor.variant in tune.candidates("cpu")
+  assert predictor.variant in tune.candidates("cpu", predictor.spec)
   np.testing.assert_allclose(folding.unfold(np.asarray(logits), 2, num_images=16),
                              predictor.logits(images[:16]), rtol=1e-6)
   cached = foldedcnn_jax.load(workdir, batch_images=16)

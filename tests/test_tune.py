@@ -81,7 +81,7 @@ def test_off_runs_xla_defaults_and_every_variant_computes_the_same_logits(tmp_pa
   assert not (tmp_path / "tune.json").exists()
   batch = jax.numpy.asarray(runners.random_folded_batch(spec, 16, seed=1))
   expected = choice.compiled(state, batch)
-  for variant in tune.candidates("cpu"):
+  for variant in tune.candidates("cpu", ModelSpec.for_task("v1", fold=2)):
     compiled = execution.compile_forward(graphdef, state, batch, spec.fold, variant)
     np.testing.assert_allclose(compiled(state, batch), expected, rtol=1e-5, atol=1e-5)
   with pytest.raises(UserInputError, match="unknown tune mode 'fast'"):

@@ -26,6 +26,7 @@ class Variant:
 
   compiler_options: CompilerOptions = ()
   micro_batch: int = 0  # images per chunk of the batch (0: the whole batch at once)
+  formulation: str = ""  # one of FORMULATIONS: how slow layers are written ("": the model's)
 
   @property
   def options_text(self) -> str:
@@ -36,16 +37,27 @@ class Variant:
     parts = [f"chunks={self.micro_batch}"] if self.micro_batch else []
     if self.compiler_options:
       parts.append(f"xla[{self.options_text}]")
+    if self.formulation:
+      parts.append(self.formulation)
     return " ".join(parts) or "xla defaults"
 
   def to_json(self) -> dict:
     return {"compiler_options": [list(item) for item in self.compiler_options],
-            "micro_batch": self.micro_batch}
+            "micro_batch": self.micro_batch, "formulation": self.formulation}
 
   @classmethod
   def from_json(cls, data: dict) -> Variant:
+    formulation = data.get("formulation", "")
+    if formulation not in FORMULATIONS:
+      raise ValueError(f"unknown formulation {formulation!r}")
     return cls(tuple((str(key), value) for key, value in data["compiler_options"]),
-               int(data["micro_batch"]))
+               int(data["micro_batch"]), formulation)
+
+
+# Rewritings of slow layers that compute the same logits. "sliced_pool": a max pool as
+# elementwise maxima of strided slices, rows then columns (k + k maxima instead of a k×k
+# reduce_window, and a plain loop fusion XLA:CPU emits well).
+FORMULATIONS = ("", "sliced_pool")
 
 
 def parse_compiler_options(text: str) -> CompilerOptions:
@@ -76,9 +88,32 @@ def _parse_value(value: str) -> object:
   return value
 
 
-def forward(graphdef: nnx.GraphDef, state: nnx.State, folded_images: jax.Array) -> jax.Array:
+def forward(graphdef: nnx.GraphDef, state: nnx.State, folded_images: jax.Array,
+            formulation: str = "") -> jax.Array:
   """Pure inference: rebuild the model from its split state and run it on folded images."""
-  return nnx.merge(graphdef, state)(folded_images)
+  return _run(nnx.merge(graphdef, state), folded_images, formulation)
+
+
+def _run(model, folded_images: jax.Array, formulation: str) -> jax.Array:
+  if not formulation:
+    return model(folded_images)
+  x = model.prepare_input(folded_images)
+  for position, layer in enumerate(model.plan):
+    if layer.kind == "pool" and formulation == "sliced_pool":
+      x = sliced_max_pool(x, layer.kernel, layer.stride)
+    else:
+      x = model.run_layer(position, x)
+  return x
+
+
+def sliced_max_pool(x: jax.Array, kernel: int, stride: int) -> jax.Array:
+  """A VALID k×k max pool of NHWC `x` as maxima of strided slices, along H then along W."""
+  for axis in (1, 2):
+    count = (x.shape[axis] - kernel) // stride + 1
+    taps = [jax.lax.slice_in_dim(x, tap, tap + stride * (count - 1) + 1, stride, axis)
+            for tap in range(kernel)]
+    x = functools.reduce(jnp.maximum, taps)
+  return x
 
 
 def forward_layer(graphdef: nnx.GraphDef, state: nnx.State, x: jax.Array, *,
@@ -88,7 +123,7 @@ def forward_layer(graphdef: nnx.GraphDef, state: nnx.State, x: jax.Array, *,
 
 
 def forward_in_chunks(graphdef: nnx.GraphDef, state: nnx.State, folded_images: jax.Array,
-                      chunk_inputs: int) -> jax.Array:
+                      chunk_inputs: int, formulation: str = "") -> jax.Array:
   """`forward` over consecutive chunks of `chunk_inputs` folded inputs (a `lax.map` loop).
 
   On a CPU, a chunk's activations stay in cache between layers where a whole batch's do not.
@@ -102,7 +137,8 @@ def forward_in_chunks(graphdef: nnx.GraphDef, state: nnx.State, folded_images: j
     folded_images = jnp.concatenate(
         [folded_images, jnp.zeros((padding, *folded_images.shape[1:]), folded_images.dtype)])
   model = nnx.merge(graphdef, state)
-  logits = jax.lax.map(model, folded_images.reshape(chunks, size, *folded_images.shape[1:]))
+  logits = jax.lax.map(lambda chunk: _run(model, chunk, formulation),
+                       folded_images.reshape(chunks, size, *folded_images.shape[1:]))
   return logits.reshape(chunks * size, -1)[:count]
 
 
@@ -110,8 +146,9 @@ def forward_function(graphdef: nnx.GraphDef, variant: Variant, fold: int, batch_
   """The pure `(state, folded_images) -> logits` that `variant` runs for this batch size."""
   chunk_inputs = -(-variant.micro_batch // fold)
   if 0 < chunk_inputs < batch_inputs:
-    return functools.partial(forward_in_chunks, graphdef, chunk_inputs=chunk_inputs)
-  return functools.partial(forward, graphdef)
+    return functools.partial(forward_in_chunks, graphdef, chunk_inputs=chunk_inputs,
+                             formulation=variant.formulation)
+  return functools.partial(forward, graphdef, formulation=variant.formulation)
 
 
 def compile_forward(graphdef: nnx.GraphDef, state: nnx.State,

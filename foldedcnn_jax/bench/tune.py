@@ -48,10 +48,18 @@ def check_mode(mode: str) -> str:
   return mode
 
 
-def candidates(platform: str) -> tuple[Variant, ...]:
+# Max pools as strided-slice maxima: tried on XLA:CPU for models with pools.
+SLICED_POOL_CPU = (Variant((), 0, "sliced_pool"), Variant(_YNNPACK_OFF, 0, "sliced_pool"),
+                   Variant(_YNNPACK_OFF, 64, "sliced_pool"))
+
+
+def candidates(platform: str, spec: ModelSpec | None = None) -> tuple[Variant, ...]:
   """The variants tried on `platform` (cuda and rocm count as gpu); XLA's defaults first."""
   platform = "gpu" if platform in ("cuda", "rocm") else platform
-  return CANDIDATES.get(platform, (Variant(),))
+  found = CANDIDATES.get(platform, (Variant(),))
+  if platform == "cpu" and spec is not None and any(layer.kind == "pool" for layer in spec.plan()):
+    found += SLICED_POOL_CPU
+  return found
 
 
 def tune_key(spec: ModelSpec, batch_inputs: int, input_dtype: str, dtype: str,
@@ -134,7 +142,7 @@ def choose(graphdef: nnx.GraphDef, state: nnx.State, spec: ModelSpec,
   key = tune_key(spec, example.shape[0], str(np.dtype(example.dtype)), dtype)
   if mode == "cached" and (known := cache.get(key)) is not None:
     return Choice(known, compile_forward(graphdef, state, example, spec.fold, known), "cache")
-  variants = tuple(variants or candidates(jax.devices()[0].platform))
+  variants = tuple(variants or candidates(jax.devices()[0].platform, spec))
   compiled = {}
   for variant in variants:
     try:
