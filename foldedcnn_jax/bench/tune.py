@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax.bench import timing
+from foldedcnn_jax.bench import devices, timing
 from foldedcnn_jax.bench.execution import Variant, compile_forward
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
@@ -66,8 +66,10 @@ def tune_key(spec: ModelSpec, batch_inputs: int, input_dtype: str, dtype: str,
              device: jax.Device | None = None) -> str:
   """The cache key: what makes a choice valid (device kind, jax version, model, batch, dtypes)."""
   device = device or jax.devices()[0]
+  # On a CPU jax's device kind is just "cpu": the CPU model and core count tell hosts apart.
+  detail = devices.describe(device).detail if device.platform == "cpu" else ""
   return json.dumps({
-      "device": f"{device.platform}:{device.device_kind}", "jax": jax.__version__,
+      "device": f"{device.platform}:{device.device_kind}:{detail}", "jax": jax.__version__,
       "spec": [spec.architecture, list(spec.input_shape), spec.pool_policy, spec.fold,
                spec.width_multiplier, spec.width_rounding],
       "batch_inputs": batch_inputs, "input_dtype": input_dtype, "dtype": dtype}, sort_keys=True)
