@@ -8,15 +8,16 @@
       fail: compound_scaled turns their first conv into a grouped one.)
   --config=configs/benchmark.py:sweep    §F / Figure 8: batch sizes 64..2048.
   --config=configs/benchmark.py:tile     §H: widened channels also rounded up to a multiple of 8.
-  --config=configs/benchmark.py:cpu      the modest CPU sweep committed under results/cpu/
-                                         (n1 n2 v1 v3 v4, f = 1..4, batch 64/256/1024, also in
-                                         chunks of 64 images, each with XLA:CPU's defaults
-                                         and with YNNPACK off, plus the eager PyTorch
-                                         reference; needs torch; 290 rows in ~11 min on 2
-                                         cores; it printed e.g. "v1 f=4 batch=1024 chunks=64
-                                         xla[xla_cpu_experimental_ynn_fusion_type=]: 7,533
-                                         images/s ... 1.36x vs f=1", and a final table of each
-                                         model's fastest variant).
+  --config=configs/benchmark.py:cpu      the CPU sweep committed under results/cpu/: v1-v6 and
+                                         n1-n4, f = 1 and 4, batch 1024, fp32, the tuned default
+                                         path against every peer (PyTorch eager NCHW and
+                                         channels_last, torch.compile, ONNX Runtime; a missing
+                                         one is skipped with a note), 5 trials interleaved.
+                                         About 1 min per task on a quiet 2-core CPU plus the
+                                         tuning and torch.compile time; it prints e.g. "[2/100]
+                                         v1 f=4 batch=1024 tuned[chunks=64 xla[...]]: <images/s>
+                                         ..., 2.01x vs f=1" and "[8/100] v1 f=4 batch=1024
+                                         [torch_compile]: ...".
   --config=configs/benchmark.py:runlocal a seconds-long smoke run on the tiny task.
 """
 

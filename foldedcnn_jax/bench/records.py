@@ -71,6 +71,7 @@ class BenchRecord:
   # "off" (XLA's defaults, tuning off) — the default path — or "explicit" (a swept variant).
   variant_choice: str = ""
   source_file: str = ""  # the exported ONNX file timed, if any
+  formulation: str = ""  # how slow layers were written (execution.FORMULATIONS)
 
   @property
   def ok(self) -> bool:
@@ -83,7 +84,8 @@ class BenchRecord:
     """
     if self.variant_choice in DEFAULT_PATH:
       return self.setting_key() + ("default path", self.source_file != "")
-    return self.setting_key() + (self.micro_batch, self.compiler_options, self.source_file != "")
+    return self.setting_key() + (self.micro_batch, self.compiler_options, self.formulation,
+                                 self.source_file != "")
 
   def setting_key(self) -> tuple:
     """What a fair comparison holds fixed: task, framework, batch, dtypes, transfer, device.
@@ -103,7 +105,7 @@ class BenchRecord:
 
 FIELDS = tuple(field.name for field in dataclasses.fields(BenchRecord))
 # Columns added later: a CSV written before them reads with their defaults.
-_OPTIONAL = ("variant_choice", "source_file")
+_OPTIONAL = ("variant_choice", "source_file", "formulation")
 _TYPES = {field.name: field.type for field in dataclasses.fields(BenchRecord)}
 
 

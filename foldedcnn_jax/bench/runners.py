@@ -46,7 +46,7 @@ class Case:
   def from_record(cls, record: records_lib.BenchRecord) -> Case:
     """The configuration a record was measured for."""
     variant = Variant(execution.parse_compiler_options(record.compiler_options),
-                      record.micro_batch)
+                      record.micro_batch, record.formulation)
     return cls(record.task, record.model, record.fold, record.width_rounding,
                record.batch_images, record.framework, variant,
                record.variant_choice in records_lib.DEFAULT_PATH, record.source_file)
@@ -138,6 +138,7 @@ def empty_record(case: Case, settings: Settings, device: jax.Device,
       peak_bytes_per_second=settings.peak_bytes_per_second, peak_source=settings.peak_source,
       compiler_options=case.variant.options_text if on_jax else "",
       variant_choice=("" if not on_jax else "pending" if case.tuned else "explicit"),
+      formulation=case.variant.formulation if on_jax else "",
       source_file=case.onnx_file)
 
 
@@ -179,6 +180,7 @@ def prepare_jax(case: Case, settings: Settings,
     variant, compiled = choice.variant, choice.compiled
     record.variant_choice = choice.source
     record.compiler_options, record.micro_batch = variant.options_text, variant.micro_batch
+    record.formulation = variant.formulation
   else:
     variant = case.variant
     compiled = execution.compile_forward(graphdef, state, device_batch, spec.fold, variant)
@@ -187,7 +189,8 @@ def prepare_jax(case: Case, settings: Settings,
   if variant.micro_batch and -(-variant.micro_batch // spec.fold) < device_batch.shape[0]:
     # A loop hides its trip count from XLA's cost analysis: ask the unchunked program.
     whole_batch = execution.compile_forward(graphdef, state, device_batch, spec.fold,
-                                            Variant(variant.compiler_options))
+                                            Variant(variant.compiler_options, 0,
+                                                    variant.formulation))
   xla = xla_costs.xla_cost(whole_batch)
   record.flops_per_image_xla = xla.flops / case.batch_images
   record.bytes_accessed_xla = xla.bytes_accessed
