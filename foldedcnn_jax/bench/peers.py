@@ -79,7 +79,10 @@ def _prepare_torch(peer, spec, model, host_batch, dtype):
     module = module.to(memory_format=torch.channels_last)
     batch = batch.contiguous(memory_format=torch.channels_last)
   if peer == "torch_compile":
-    module = torch.compile(module)
+    # A fresh, static-shape compile per model: dynamo caches by the shared `forward` code, so
+    # after the first model it would compile dynamic-shape graphs, then fall back to eager.
+    torch._dynamo.reset()
+    module = torch.compile(module, dynamic=False)
   context = torch.no_grad if peer == "torch_compile" else torch.inference_mode
 
   def call():
