@@ -3,8 +3,13 @@ r"""Inference throughput of original vs FoldedCNNs (XLA-compiled, AOT, timed on 
   python -m experiments.benchmark --tasks=v1,n2 --folds=1,2,3,4 --batch_sizes=1024 \
       --dtype=float16 --trials=10 --out=results/bench.csv
   python -m experiments.benchmark --config=configs/benchmark.py:sweep [--config.trials=5]
+  python -m experiments.benchmark --tasks=n2 --folds=1,4 --peers=torch_channels_last,onnxruntime
+  python -m experiments.benchmark --tasks=n2 --folds=4 --onnx_files=n2_f4.onnx --tune=off
 
-A flag given on the command line overrides the config field of the same name. Each
+Each JAX row runs the default path: the execution variant the autotuner found fastest on this
+device (`--tune=cached`, the default; `always` tunes again; `off` keeps XLA's defaults), unless
+explicit variants are swept (`--micro_batch`, `--compiler_options`). A shorthand flag sets the
+config field of the same name; giving it together with `--config.<field>` is an error. Each
 configuration prints one progress line; a failed one (e.g. out of memory) is recorded as failed
 and the sweep goes on. Then `python -m experiments.plot <csv>` draws the figures.
 """
@@ -12,6 +17,7 @@ and the sweep goes on. Then `python -m experiments.plot <csv>` draws the figures
 from __future__ import annotations
 
 import os
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -25,31 +31,49 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "configs/benchmark.py[:sweep|tile|cpu|runlocal] (the default: configs/"
     "benchmark.py)", lock_config=True)
 
-# Shorthand flags for the most used config fields (None: keep the config's value).
-_OVERRIDES = {
-    "tasks": flags.DEFINE_string("tasks", None, "Comma-separated task ids, e.g. v1,n2."),
-    "folds": flags.DEFINE_string("folds", None, "Comma-separated fold factors, e.g. 1,2,3,4."),
-    "batch_sizes": flags.DEFINE_string("batch_sizes", None, "Comma-separated images per call."),
+# Shorthand flags for the most used config fields (None: keep the config's value). Giving
+# both a shorthand and its --config.<field> is an error, never a silent override.
+_LISTS = {
+    "tasks": (str, "Task ids, e.g. v1,n2."),
+    "folds": (int, "Fold factors, e.g. 1,2,3,4."),
+    "batch_sizes": (int, "Images per call, e.g. 256,1024."),
+    "micro_batch": (int, "Explicit chunk sizes in images, e.g. 0,64 (0: the whole batch)."),
+    "width_rounding": (int, "Width roundings, e.g. 1,8 (§H)."),
+    "peers": (str, "Peers timed in the same run: torch, torch_channels_last, torch_compile, "
+                   "onnxruntime."),
+    "onnx_files": (str, "Exported models to time on ONNX Runtime."),
+}
+_OVERRIDES = {name: flags.DEFINE_list(name, None, help_text)
+              for name, (_, help_text) in _LISTS.items()}
+_OVERRIDES.update({
     "dtype": flags.DEFINE_string("dtype", None, "auto | float32 | float16 | bfloat16."),
     "trials": flags.DEFINE_integer("trials", None, "Timed trials per configuration."),
     "out": flags.DEFINE_string("out", None, "CSV to write (rewritten after every row)."),
     "include_transfer": flags.DEFINE_bool("include_transfer", None,
                                           "Time the host→device copy on every call."),
-    "micro_batch": flags.DEFINE_string("micro_batch", None,
-                                       "Comma-separated chunk sizes in images, e.g. 0,64 "
-                                       "(0: the whole batch at once)."),
     "interleave": flags.DEFINE_bool("interleave", None,
                                     "Time a task's configurations round-robin, trial by trial."),
     "compound": flags.DEFINE_bool("compound", None, "Also time the EfficientNet-style baseline."),
-    "width_rounding": flags.DEFINE_string("width_rounding", None,
-                                          "Comma-separated roundings, e.g. 1,8 (§H)."),
-    "compare_torch": flags.DEFINE_bool("compare_torch", None,
-                                       "Also time the eager PyTorch reference (CPU)."),
     "peaks": flags.DEFINE_string("peaks", None, "auto | table | measure | none."),
+    "tune": flags.DEFINE_enum("tune", None, ["off", "cached", "always"],
+                              "The default path's variant: the tuning cache's, tuned again, or "
+                              "XLA's defaults."),
     "compiler_options": flags.DEFINE_string(
-        "compiler_options", None, "XLA options key=value,...; ';' separates sets to compare, "
+        "compiler_options", None, "Explicit XLA option sets key=value,... separated by ';', "
         "e.g. 'default;xla_cpu_experimental_ynn_fusion_type='."),
-}
+})
+
+
+def _flag_value(name: str, value):
+  if name in _LISTS:
+    kind = _LISTS[name][0]
+    try:
+      return tuple(kind(item) for item in value)
+    except ValueError:
+      fail(f"--{name}: {','.join(value)!r} is not a list of {kind.__name__}s")
+  if name == "compiler_options":
+    return tuple(part.strip() for part in value.split(";"))
+  return value
 
 
 def main(argv: list[str]) -> None:
@@ -61,10 +85,13 @@ def main(argv: list[str]) -> None:
 
   config = _CONFIG.value
   for name, flag in _OVERRIDES.items():
-    if flag.value is not None:
-      setattr(config, name, flag.value)
+    if flag.value is None:
+      continue
+    if any(argument.startswith(f"--config.{name}=") for argument in sys.argv[1:]):
+      fail(f"--{name} and --config.{name} both set {name}; give one of them")
+    setattr(config, name, _flag_value(name, flag.value))
   try:
-    plan = sweep.make_plan(config)
+    plan = sweep.plan_sweep(config)
   except UserInputError as error:
     fail(str(error))
   records = sweep.run_sweep(plan, progress=lambda line: print(line, flush=True))

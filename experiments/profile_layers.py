@@ -36,7 +36,7 @@ def main(argv: list[str]) -> None:
   from foldedcnn_jax.models import ModelSpec
 
   spec = ModelSpec.for_task(_TASK.value, fold=_FOLD.value, width_rounding=_WIDTH_ROUNDING.value)
-  dtype, _ = sweep.resolve_dtype(_DTYPE.value, jax.devices()[0].platform)
+  dtype, _ = sweep.benchmark_dtype(_DTYPE.value, jax.devices()[0].platform)
   options = dict(runners.parse_compiler_options(_COMPILER_OPTIONS.value))
   settings = dict(dtype=dtype, compiler_options=options, trials=_TRIALS.value)
   timings = layers.time_layers(spec, _BATCH.value, **settings)

@@ -1,4 +1,5 @@
-"""Figures from a benchmark CSV: the Figure 7 and Figure 8 analogs and a roofline plot.
+"""Figures from a benchmark CSV: the Figure 7 and Figure 8 analogs, a roofline plot and, where
+the CSV has peers, JAX's default path against them.
 
 Figure 7: per task, throughput and FLOP/s of each FoldedCNN relative to the original CNN, and
 the arithmetic intensity of all of them against the device's ridge point (dashed). Figure 8:
@@ -20,7 +21,11 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot  # noqa: E402 - after choosing the headless backend
 
-from foldedcnn_jax.bench.records import BenchRecord, fastest_variants  # noqa: E402
+from foldedcnn_jax.bench.records import (  # noqa: E402
+    DEFAULT_PATH,
+    BenchRecord,
+    fastest_variants,
+)
 from foldedcnn_jax.errors import UserInputError  # noqa: E402
 
 FIGURES = ("figure7", "figure8", "roofline")
@@ -50,13 +55,17 @@ def select(records: Sequence[BenchRecord], framework: str = "jax", dtype: str | 
   """Successful rows of one framework, one variant and one dtype (default: the most common).
 
   The variant is a chunking and a set of XLA options, or, with `fastest`, each configuration's
-  fastest row (`records.fastest_variants`, ratios against the fastest original CNN).
+  fastest row (`records.fastest_variants`, ratios against the fastest original CNN). Without
+  either, the default path's (autotuned) rows where the CSV has them.
   """
   rows = [r for r in records if r.ok and r.framework == framework]
   if not rows:
     raise UserInputError(f"no successful {framework} rows to plot")
+  default_path = [r for r in rows if r.variant_choice in DEFAULT_PATH]
   if fastest:
     rows = fastest_variants(rows)
+  elif default_path and (micro_batch, compiler_options) == (0, ""):
+    rows = default_path
   else:
     for field, wanted in (("micro_batch", micro_batch), ("compiler_options", compiler_options)):
       present = sorted({getattr(r, field) for r in rows})
@@ -105,6 +114,8 @@ def _device_title(records: Sequence[BenchRecord]) -> str:
   first = records[0]
   title = f"{first.device_detail} · {first.dtype} · {first.framework} {first.framework_version}"
   variants = {(r.micro_batch, r.compiler_options) for r in records}
+  if all(r.variant_choice in DEFAULT_PATH for r in records) and first.framework == "jax":
+    return title + " · the default path (autotuned)"
   if len(variants) > 1:
     return title + " · each model's fastest variant"
   micro_batch, options = variants.pop()
@@ -233,7 +244,31 @@ def plot_all(records: Sequence[BenchRecord], out_dir: str, *, framework: str = "
   figure7(rows, paths[0], peaks, batch)
   figure8(rows, paths[1])
   roofline(rows, paths[2], peaks, batch)
+  if framework == "jax" and any(r.ok and r.framework != "jax" for r in records):
+    paths.append(os.path.join(out_dir, "peers.png"))
+    figure_peers([*rows, *(r for r in records if r.ok and r.framework != "jax")], paths[-1],
+                 batch or default_batch(rows))
   return paths
+
+
+def figure_peers(records: Sequence[BenchRecord], path: str, batch: int) -> None:
+  """Images/s per task and f of JAX's rows next to each peer's, at one batch size."""
+  rows = [r for r in _folded(records, batch) if not r.source_file]
+  frameworks = _ordered(r.framework for r in rows)
+  columns = _ordered((r.task, r.fold) for r in rows)
+  rates = {(r.framework, r.task, r.fold): r.images_per_second_median for r in rows}
+  figure, axis = pyplot.subplots(figsize=(max(6, 0.7 * len(columns)), 4))
+  width = 0.8 / len(frameworks)
+  for index, framework in enumerate(frameworks):
+    axis.bar([c + index * width for c in range(len(columns))],
+             [rates.get((framework, *column), math.nan) for column in columns], width,
+             label=framework)
+  axis.set_xticks([c + 0.4 - width / 2 for c in range(len(columns))],
+                  [f"{task}\nf={fold}" for task, fold in columns], fontsize=7)
+  axis.set_ylabel("images/s")
+  axis.set_title(f"JAX and its peers, batch {batch}\n{_device_title(rows[:1])}", fontsize=9)
+  axis.legend(fontsize=7)
+  _save(figure, path)
 
 
 def _save(figure, path: str) -> None:

@@ -2,19 +2,21 @@
 
 `load(workdir)` (also `foldedcnn_jax.load`) rebuilds the model from the checkpoint's own record,
 so it needs neither the config files nor the data. The predictor folds the images, zero-pads a
-ragged batch to a whole number of groups, runs the jitted model and unfolds the logits.
+ragged batch to a whole number of groups, runs the model and unfolds the logits. The model runs
+the way the autotuner (`bench/tune.py`) found fastest on this device, chosen at the first call
+(or read from the tuning cache); `folded_logits` runs it on batches that are already folded.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import jax
 import numpy as np
 from flax import nnx
 
 from foldedcnn_jax import folding
+from foldedcnn_jax.bench import execution, timing, tune
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import cnn
 from foldedcnn_jax.models import spec as spec_lib
@@ -35,14 +37,45 @@ class Predictor:
 
   def __init__(self, graphdef: nnx.GraphDef, params: nnx.State, spec: spec_lib.ModelSpec,
                class_names: tuple[str, ...], *, task_id: str = "", batch_images: int = 256,
-               checkpoint: str = "", config: dict | None = None):
+               checkpoint: str = "", config: dict | None = None, tune_mode: str = "cached",
+               tune_cache: str | None = None):
     if batch_images < 1:
       raise UserInputError(f"batch_images must be >= 1, got {batch_images}")
     self.graphdef, self.params, self.spec = graphdef, params, spec
     self.class_names, self.task_id, self.checkpoint = tuple(class_names), task_id, checkpoint
     self.config = config or {}  # the training config saved with the checkpoint
     self.batch_images = folding.padded_size(batch_images, spec.fold)
-    self._forward = jax.jit(lambda params, folded: nnx.merge(graphdef, params)(folded))
+    self.tune_mode, self.tune_cache = tune.check_mode(tune_mode), tune_cache
+    self._choice: tune.Choice | None = None
+    self._compiled: dict[tuple, object] = {}  # (shape, dtype) → compiled forward pass
+
+  @property
+  def variant(self) -> execution.Variant:
+    """How the model runs: tuned for a full batch of uint8 inputs at the first use."""
+    if self._choice is None:
+      example = jax.ShapeDtypeStruct((self.batch_images // self.fold,
+                                      *self.spec.folded_input_shape), np.uint8)
+      dtype = str(jax.tree.leaves(self.params)[0].dtype)
+      self._choice = tune.choose(self.graphdef, self.params, self.spec, example,
+                                 mode=self.tune_mode, dtype=dtype,
+                                 cache=tune.TuneCache(self.tune_cache))
+      self._compiled[(example.shape, example.dtype)] = self._choice.compiled
+    return self._choice.variant
+
+  def folded_logits(self, folded_images) -> jax.Array:
+    """Device logits (N/f, f·K) of already-folded inputs (N/f, H, W, f·C), uint8 or float.
+
+    Runs the tuned, compiled model without a host round trip (the result is not waited for),
+    so a streaming caller can copy the next batch while this one computes. Each new input
+    shape compiles once with the tuned variant.
+    """
+    variant = self.variant
+    key = (tuple(folded_images.shape), np.dtype(folded_images.dtype))
+    if key not in self._compiled:
+      example = jax.ShapeDtypeStruct(*key)
+      self._compiled[key] = execution.compile_forward(self.graphdef, self.params, example,
+                                                      self.fold, variant)
+    return self._compiled[key](self.params, folded_images)
 
   @property
   def fold(self) -> int:
@@ -85,7 +118,7 @@ class Predictor:
       padding = self._bucket(groups) - groups
       if padding:
         folded = np.concatenate([folded, np.zeros((padding, *folded.shape[1:]), np.uint8)])
-      logits = np.asarray(self._forward(self.params, folded))[:groups]
+      logits = np.asarray(self.folded_logits(folded))[:groups]
       outputs.append(folding.unfold(logits, self.fold, num_images=len(chunk)))
     if not outputs:
       return np.zeros((0, self.spec.num_classes), np.float32)
@@ -105,29 +138,25 @@ class Predictor:
     return float(np.mean(self(images).labels == labels)) if len(labels) else float("nan")
 
   def images_per_second(self, num_images: int = 4096, repeats: int = 5) -> float:
-    """Inference throughput on device-resident random inputs of `batch_images` images."""
+    """Throughput of `folded_logits` on device-resident random full batches: `repeats` trials
+    of about `num_images` images each, the median trial (the benchmark's timing loop)."""
     groups = self.batch_images // self.fold
-    rng = np.random.default_rng(0)
-    folded = jax.device_put(rng.integers(0, 256, (groups, *self.spec.folded_input_shape),
-                                         dtype=np.uint8))
-    jax.block_until_ready(self._forward(self.params, folded))  # compile
+    folded = jax.device_put(np.random.default_rng(0).integers(
+        0, 256, (groups, *self.spec.folded_input_shape), dtype=np.uint8))
     calls = max(num_images // self.batch_images, 1)
-    best = float("inf")
-    for _ in range(repeats):
-      started = time.perf_counter()
-      for _ in range(calls):
-        output = self._forward(self.params, folded)
-      jax.block_until_ready(output)
-      best = min(best, time.perf_counter() - started)
-    return calls * self.batch_images / best
-
-  def folded_logits(self, folded) -> jax.Array:
-    """(G, f·K) logits, left on the device, of already-folded uint8 inputs (G, H, W, f·C)."""
-    return self._forward(self.params, folded)
+    measured = timing.time_calls(lambda: self.folded_logits(folded).block_until_ready(),
+                                 trials=repeats, warmup_calls=1, min_trial_seconds=1e9,
+                                 max_calls_per_trial=calls)
+    return self.batch_images / measured.median_seconds
 
 
-def load(path: str, which: str = "best", batch_images: int = 256) -> Predictor:
-  """The predictor of a workdir's best (or latest) checkpoint, or of a checkpoint directory."""
+def load(path: str, which: str = "best", batch_images: int = 256, *,
+         tune_mode: str = "cached", tune_cache: str | None = None) -> Predictor:
+  """The predictor of a workdir's best (or latest) checkpoint, or of a checkpoint directory.
+
+  `tune_mode`: "cached" (default: the tuning cache's variant, tuned once if it has none),
+  "always" (tune again) or "off" (XLA's defaults); `tune_cache`: its file (tune.py).
+  """
   from foldedcnn_jax.train import checkpoints  # orbax loads only here
 
   try:
@@ -142,7 +171,7 @@ def load(path: str, which: str = "best", batch_images: int = 256) -> Predictor:
   params = checkpoints.read_params(directory, step, template)
   return Predictor(graphdef, params, spec, tuple(record["class_names"]), task_id=record["task"],
                    batch_images=batch_images, checkpoint=f"{directory}/{step}",
-                   config=record.get("config"))
+                   config=record.get("config"), tune_mode=tune_mode, tune_cache=tune_cache)
 
 
 def load_split(predictor: Predictor, split: str = "test", *, limit: int | None = None,

@@ -301,7 +301,8 @@ def _compiled(predictor: Predictor, batch_images: int):
   params = jax.device_put(predictor.params, NamedSharding(mesh, PartitionSpec()))
   replica = Predictor(predictor.graphdef, params, predictor.spec, predictor.class_names,
                       task_id=predictor.task_id, batch_images=predictor.batch_images,
-                      checkpoint=predictor.checkpoint, config=predictor.config)
+                      checkpoint=predictor.checkpoint, config=predictor.config,
+                      tune_mode=predictor.tune_mode, tune_cache=predictor.tune_cache)
   groups = -(-batch_images // predictor.fold // devices) * devices
   sharding = NamedSharding(mesh, PartitionSpec("data"))
   zeros = np.zeros((groups, *predictor.spec.folded_input_shape), np.uint8)

@@ -10,7 +10,8 @@ import pytest
 from flax import nnx
 
 from foldedcnn_jax import costs
-from foldedcnn_jax.bench import devices, records, runners, sweep, timing, xla_costs
+from foldedcnn_jax.bench import devices, execution, records, runners, sweep, timing
+from foldedcnn_jax.bench.xla_costs import xla_cost
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec, create_model
 
@@ -33,17 +34,18 @@ def _assert_same_records(got, want):
 def tiny_config(tmp_path, **overrides):
   config = benchmark_config.get_config("runlocal")
   config.out = str(tmp_path / "bench.csv")
-  config.folds = "1,2,3"
-  config.batch_sizes = "10"  # ragged for f = 3: 4 folded inputs hold the 10 images
+  config.folds = (1, 2, 3)
+  config.batch_sizes = (10,)  # ragged for f = 3: 4 folded inputs hold the 10 images
+  config.tune_cache = str(tmp_path / "tune.json")
   for name, value in overrides.items():
     setattr(config, name, value)
   return config
 
 
 def test_tiny_sweep_writes_well_formed_rows(tmp_path):
-  config = tiny_config(tmp_path, compound=True, width_rounding="1,4")
+  config = tiny_config(tmp_path, compound=True, width_rounding=(1, 4))
   lines = []
-  result = sweep.run_sweep(sweep.make_plan(config), progress=lines.append)
+  result = sweep.run_sweep(sweep.plan_sweep(config), progress=lines.append)
   assert len(lines) == 1 + len(result) and "[7/7]" in lines[-1]
   written = records.read_csv(config.out)
   _assert_same_records(written, result)
@@ -77,7 +79,7 @@ def test_images_are_counted_per_image_not_per_folded_input(tmp_path, monkeypatch
   monkeypatch.setattr(timing, "time_calls", lambda call, **kwargs: (call(), fixed)[1])
   monkeypatch.setattr(timing, "time_interleaved",
                       lambda calls, **kwargs: [(call(), fixed)[1] for call in calls])
-  plan = sweep.make_plan(tiny_config(tmp_path, folds="1,4", batch_sizes="12"))
+  plan = sweep.plan_sweep(tiny_config(tmp_path, folds=(1, 4), batch_sizes=(12,)))
   rows = sweep.measure_group(plan.cases, plan.settings, "test", interleave=True)
   one_by_one = sweep.measure_group(plan.cases, plan.settings, "test", interleave=False)
   assert [r.images_per_second_median for r in one_by_one] == [24.0, 24.0]
@@ -95,8 +97,9 @@ def test_xla_flops_per_image_agree_with_the_cost_model(task):
     spec = ModelSpec.for_task(task, fold=fold)
     batch = 8
     shape = jax.ShapeDtypeStruct((batch // fold, *spec.folded_input_shape), np.uint8)
-    compiled, _ = xla_costs.compile_forward(runners.random_model(spec, "float32", 0), shape)
-    xla = xla_costs.xla_cost(compiled)
+    graphdef, state = nnx.split(runners.random_model(spec, "float32", 0))
+    compiled = execution.compile_forward(graphdef, state, shape, spec.fold)
+    xla = xla_cost(compiled)
     model = costs.model_cost(spec, batch, 4).flops_per_image
     # XLA skips the zero taps of SAME padding and adds bias/ReLU/pool ops: a few percent.
     assert xla.flops / batch == pytest.approx(model, rel=0.04)
@@ -113,7 +116,7 @@ def test_a_failed_configuration_is_recorded_and_the_sweep_goes_on(tmp_path, monk
 
   monkeypatch.setattr(runners, "create_model", create_model_or_fail)
   config = tiny_config(tmp_path)
-  result = sweep.run_sweep(sweep.make_plan(config), progress=lambda line: None)
+  result = sweep.run_sweep(sweep.plan_sweep(config), progress=lambda line: None)
   written = records.read_csv(config.out)
   assert [r.status for r in written] == ["ok", "failed", "ok"]
   failed = written[1]
@@ -199,10 +202,10 @@ def test_interleaved_timing_runs_round_robin_and_isolates_a_failing_call():
 
 
 def test_platform_defaults_and_known_devices():
-  assert sweep.resolve_dtype("auto", "gpu") == ("float16", "auto")
-  assert sweep.resolve_dtype("auto", "tpu") == ("bfloat16", "auto")
-  assert sweep.resolve_dtype("auto", "cpu") == ("float32", "auto")
-  assert sweep.resolve_dtype("bfloat16", "cpu") == ("bfloat16", "explicit")
+  assert sweep.benchmark_dtype("auto", "gpu") == ("float16", "auto")
+  assert sweep.benchmark_dtype("auto", "tpu") == ("bfloat16", "auto")
+  assert sweep.benchmark_dtype("auto", "cpu") == ("float32", "auto")
+  assert sweep.benchmark_dtype("bfloat16", "cpu") == ("bfloat16", "explicit")
   v100 = devices.known_peaks("Tesla V100-SXM2-16GB")
   assert v100.peak_flops("float16") == 125e12 and v100.bytes_per_second == 900e9
   assert devices.known_peaks("NVIDIA H100 PCIe").name == "NVIDIA H100 PCIe"
@@ -215,26 +218,27 @@ def test_platform_defaults_and_known_devices():
 
 def test_config_mistakes_are_user_errors(tmp_path):
   for field, value, message in [
-      ("tasks", "v1,v9", "unknown task 'v9'"), ("folds", "1,0", "folds: 0 must be >= 1"),
-      ("batch_sizes", "1k", "not an integer"), ("dtype", "fp8", "unknown dtype 'fp8'"),
-      ("width_rounding", "", "width_rounding is empty"), ("peaks", "guess", "unknown peaks"),
-      ("compiler_options", "xla_cpu_use_xnnpack", "not key=value"), ("trials", 0, "trials >= 1"),
-      ("compiler_options", "a=1;default;a=1", "'a=1' is given twice")]:
+      ("tasks", ("v1", "v9"), "unknown task 'v9'"), ("folds", (1, 0), "folds: 0 must be >= 1"),
+      ("batch_sizes", ("1k",), "not an integer"), ("dtype", "fp8", "unknown dtype 'fp8'"),
+      ("width_rounding", (), "width_rounding is empty"), ("peaks", "guess", "unknown peaks"),
+      ("compiler_options", ("xla_cpu_use_xnnpack",), "not key=value"),
+      ("trials", 0, "trials >= 1"), ("tune", "sometimes", "unknown tune mode"),
+      ("peers", ("tensorrt",), "unknown peer 'tensorrt'"),
+      ("compiler_options", ("a=1", "default", "a=1"), "'a=1' is given twice")]:
     with pytest.raises(UserInputError, match=message):
-      sweep.make_plan(tiny_config(tmp_path, **{field: value}), platform="cpu")
+      sweep.plan_sweep(tiny_config(tmp_path, **{field: value}), platform="cpu")
   assert runners.parse_compiler_options("a=true, b=3,c=0.5,d=x,y,e=False") == (
       ("a", True), ("b", 3), ("c", 0.5), ("d", "x,y"), ("e", False))
-  assert sweep.parse_option_sets("default; t=") == ((), (("t", ""),))
-  assert sweep.parse_option_sets("") == ((),)
+  assert sweep.parse_option_sets(("default", " t=")) == ((), (("t", ""),))
+  assert sweep.parse_option_sets(("default",)) == ((),)
 
 
 @pytest.mark.parametrize("variant", benchmark_config.VARIANTS)
 def test_every_config_variant_makes_a_plan(variant):
   config = benchmark_config.get_config(variant)
-  config.compare_torch = False
-  plan = sweep.make_plan(config, platform="gpu")
+  plan = sweep.plan_sweep(config, platform="gpu")
   assert plan.cases and plan.settings.dtype == "float16"
-  assert {case.task for case in plan.cases} == set(config.tasks.split(","))
+  assert {case.task for case in plan.cases} == set(config.tasks)
 
 
 def test_benchmark_cli_runs_and_reports_bad_flags_in_one_line(tmp_path):
@@ -243,11 +247,12 @@ def test_benchmark_cli_runs_and_reports_bad_flags_in_one_line(tmp_path):
              "--config=configs/benchmark.py:runlocal", "--folds=1,2", f"--out={out}"]
   done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
   assert done.returncode == 0, done.stderr
-  assert "[2/2] tiny f=2 batch=32:" in done.stdout
+  assert "[2/2] tiny f=2 batch=32 tuned[" in done.stdout
   assert f"wrote 2 rows (0 failed) to {out}" in done.stdout
   assert [row.fold for row in records.read_csv(str(out))] == [1, 2]
-  for flag, message in [("--folds=1,x", "error: folds: 'x' is not an integer"),
-                        ("--config.nope=1", "error: --config.nope: no such config field")]:
+  for flag, message in [("--folds=1,x", "error: --folds: '1,x' is not a list of ints"),
+                        ("--config.nope=1", "error: --config.nope: no such config field"),
+                        ("--config.folds=(1,)", "error: --folds and --config.folds both set")]:
     bad = subprocess.run(command + [flag], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(message)
     assert "Traceback" not in bad.stderr
@@ -286,10 +291,13 @@ def test_micro_batches_give_the_same_logits_and_xla_costs_as_the_whole_batch(tmp
   spec = ModelSpec.for_task("tiny", fold=2)
   model = runners.random_model(spec, "float32", seed=0)
   batch = jax.numpy.asarray(runners.random_folded_batch(spec, 20, seed=0))  # 10 folded inputs
-  whole, state = xla_costs.compile_forward(model, batch)
-  chunked, _ = xla_costs.compile_forward(model, batch, micro_batch=4)  # 3 chunks, 2 padded
+  graphdef, state = nnx.split(model)
+  whole = execution.compile_forward(graphdef, state, batch, 2)
+  chunked = execution.compile_forward(graphdef, state, batch, 2,
+                                      execution.Variant(micro_batch=8))  # 3 chunks, 2 padded
   np.testing.assert_allclose(chunked(state, batch), whole(state, batch), rtol=1e-5, atol=1e-6)
-  plan = sweep.make_plan(tiny_config(tmp_path, folds="1,2", batch_sizes="20", micro_batch="0,8"))
+  plan = sweep.plan_sweep(tiny_config(tmp_path, folds=(1, 2), batch_sizes=(20,),
+                                      micro_batch=(0, 8)))
   rows = sweep.measure_group(plan.cases, plan.settings, "test")
   assert [(row.fold, row.micro_batch) for row in rows] == [(1, 0), (2, 0), (1, 8), (2, 8)]
   assert all(row.ok for row in rows)
@@ -303,9 +311,9 @@ def test_micro_batches_give_the_same_logits_and_xla_costs_as_the_whole_batch(tmp
 def test_option_sets_compile_each_configuration_with_its_own_xla_options(tmp_path):
   # Eigen's kernels instead of XLA:CPU's default YNNPACK fusions: a real, different program.
   eigen = "xla_cpu_experimental_ynn_fusion_type="
-  plan = sweep.make_plan(tiny_config(tmp_path, folds="1,2", batch_sizes="16",
-                                     compiler_options=f"default;{eigen}"), platform="cpu")
-  assert [(case.fold, case.options_text) for case in plan.cases] == [
+  plan = sweep.plan_sweep(tiny_config(tmp_path, folds=(1, 2), batch_sizes=(16,),
+                                     compiler_options=("default", eigen)), platform="cpu")
+  assert [(case.fold, case.variant.options_text) for case in plan.cases] == [
       (1, ""), (2, ""), (1, eigen), (2, eigen)]
   assert plan.cases[2].label() == f"tiny f=1 batch=16 xla[{eigen}]"
   rows = sweep.measure_group(plan.cases, plan.settings, "test")
@@ -317,8 +325,10 @@ def test_option_sets_compile_each_configuration_with_its_own_xla_options(tmp_pat
   spec = ModelSpec.for_task("tiny", fold=2)
   model = runners.random_model(spec, "float32", seed=0)
   batch = jax.numpy.asarray(runners.random_folded_batch(spec, 16, seed=0))
-  default, state = xla_costs.compile_forward(model, batch)
-  eigen_compiled, _ = xla_costs.compile_forward(model, batch, {eigen[:-1]: ""})
+  graphdef, state = nnx.split(model)
+  default = execution.compile_forward(graphdef, state, batch, 2)
+  eigen_compiled = execution.compile_forward(graphdef, state, batch, 2,
+                                             execution.Variant(((eigen[:-1], ""),)))
   assert "__ynn_fusion" not in eigen_compiled.as_text()
   np.testing.assert_allclose(eigen_compiled(state, batch), default(state, batch),
                              rtol=1e-5, atol=1e-5)

@@ -88,3 +88,18 @@ def test_plot_cli(tmp_path):
                            cwd=REPO, capture_output=True, text=True, timeout=120)
   assert missing.returncode == 2
   assert missing.stderr.strip() == f"error: no benchmark CSV at {tmp_path / 'no.csv'}"
+
+
+def test_default_path_rows_are_plotted_with_the_peers(tmp_path):
+  tuned = [dataclasses.replace(row, variant_choice="tuned", micro_batch=64 * (row.fold == 4))
+           for row in synthetic_records() if row.model == "folded"]
+  swept = [dataclasses.replace(row, variant_choice="explicit", compiler_options="t=", micro_batch=0)
+           for row in tuned]
+  peer = [dataclasses.replace(row, framework="torch_channels_last", variant_choice="")
+          for row in tuned]
+  assert {r.variant_choice for r in plots.select(tuned + swept + peer)} == {"tuned"}
+  assert len(plots.select(tuned + swept, compiler_options="t=")) == len(swept)
+  paths = plots.plot_all(tuned + swept + peer, str(tmp_path))
+  assert os.path.basename(paths[-1]) == "peers.png"
+  with open(paths[-1], "rb") as file:
+    assert file.read(8) == PNG_SIGNATURE

@@ -8,12 +8,21 @@ import pytest
 
 import foldedcnn_jax
 from configs import tiny
-from foldedcnn_jax import data, predict
+from foldedcnn_jax import data, folding, predict
+from foldedcnn_jax.bench import execution, tune
 from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
 from foldedcnn_jax.train import loop, steps
 from foldedcnn_jax.train.metrics import read_metrics
+
+
+@pytest.fixture(autouse=True)
+def tune_cache(tmp_path, monkeypatch):
+  """Each test tunes into its own cache file, never the user's."""
+  path = str(tmp_path / "tune.json")
+  monkeypatch.setenv(tune.CACHE_ENV, path)
+  return path
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +98,21 @@ def test_untrained_predictor_times_an_unfolded_model():
   predictor = predict.Predictor.untrained(spec, ("a", "b", "c", "d"), batch_images=64)
   assert predictor.images_per_second(num_images=128, repeats=1) > 0
   assert predictor(np.zeros((3, 8, 8, 3), np.uint8)).labels.shape == (3,)
+
+
+def test_folded_logits_run_the_tuned_model_on_device_batches(run, tune_cache):
+  workdir, _, images, _ = run
+  predictor = foldedcnn_jax.load(workdir, batch_images=16)
+  folded = jax.device_put(folding.fold(images[:16], 2))
+  logits = predictor.folded_logits(folded)
+  assert isinstance(logits, jax.Array) and logits.shape == (8, 2 * 4)
+  assert predictor.variant in tune.candidates("cpu", predictor.spec)
+  np.testing.assert_allclose(folding.unfold(np.asarray(logits), 2, num_images=16),
+                             predictor.logits(images[:16]), rtol=1e-6)
+  cached = foldedcnn_jax.load(workdir, batch_images=16)
+  assert cached.variant == predictor.variant and cached._choice.source == "cache"
+  untuned = foldedcnn_jax.load(workdir, batch_images=16, tune_mode="off")
+  assert untuned.variant == execution.Variant()
+  np.testing.assert_allclose(untuned.folded_logits(folded), logits, rtol=1e-5, atol=1e-5)
+  ragged = predictor.folded_logits(np.asarray(folded)[:3])  # another shape compiles once more
+  np.testing.assert_allclose(ragged, np.asarray(logits)[:3], rtol=1e-5, atol=1e-5)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from foldedcnn_jax.bench import timing
 
 # Default compute dtype by platform: half precision on accelerators (the paper's fp16 TensorRT
 # setting; TPUs have no fast fp16, so bf16), fp32 on CPUs (no fast half-precision kernels).
@@ -112,13 +113,9 @@ def measure_peaks(dtype: str = "float32", seconds: float = 0.5) -> DevicePeaks:
 
 
 def _best_seconds(call, budget: float) -> float:
-  call()
-  best, start = float("inf"), time.perf_counter()
-  while time.perf_counter() - start < budget or best == float("inf"):
-    begin = time.perf_counter()
-    call()
-    best = min(best, time.perf_counter() - begin)
-  return best
+  """The fastest of a few timed trials of `call` (a peak is a best case, not a median)."""
+  measured = timing.time_calls(call, trials=5, warmup_calls=1, min_trial_seconds=budget / 5)
+  return min(measured.seconds_per_call)
 
 
 def _cpu_model() -> str:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from foldedcnn_jax import costs
-from foldedcnn_jax.bench import runners, timing, xla_costs
+from foldedcnn_jax.bench import execution, runners, timing
 from foldedcnn_jax.models import ModelSpec
 
 
@@ -34,10 +34,6 @@ class LayerTiming:
   @property
   def flops_per_second(self) -> float:
     return self.flops / self.seconds if self.flops else math.nan
-
-
-def _run_layer(graphdef, state, x, *, position: int):
-  return nnx.merge(graphdef, state).run_layer(position, x)
 
 
 def _random_model_and_batch(spec: ModelSpec, batch_images: int, dtype: str, seed: int):
@@ -60,7 +56,7 @@ def time_layers(spec: ModelSpec, batch_images: int, *, dtype: str = "float32",
   layer_costs = costs.model_cost(spec, batch_images, jnp.dtype(dtype).itemsize).layers
   timings = []
   for position, layer_cost in enumerate(layer_costs):
-    compiled = jax.jit(functools.partial(_run_layer, position=position)).lower(
+    compiled = jax.jit(functools.partial(execution.forward_layer, position=position)).lower(
         graphdef, state, x).compile(compiler_options or None)
     output = jax.block_until_ready(compiled(graphdef, state, x))  # the next layer's input
     measured = timing.time_calls(lambda c=compiled, x=x: c(graphdef, state, x).block_until_ready(),
@@ -78,7 +74,9 @@ def time_whole_model(spec: ModelSpec, batch_images: int, *, dtype: str = "float3
                      warmup_calls: int = 2, min_trial_seconds: float = 0.1) -> float:
   """Median seconds of the whole forward pass (uint8 input, as the benchmark times it)."""
   model, batch = _random_model_and_batch(spec, batch_images, dtype, seed)
-  compiled, state = xla_costs.compile_forward(model, batch, compiler_options)
+  graphdef, state = nnx.split(model)
+  variant = execution.Variant(tuple((compiler_options or {}).items()))
+  compiled = execution.compile_forward(graphdef, state, batch, spec.fold, variant)
   measured = timing.time_calls(lambda: compiled(state, batch).block_until_ready(), trials=trials,
                                warmup_calls=warmup_calls, min_trial_seconds=min_trial_seconds)
   return measured.median_seconds

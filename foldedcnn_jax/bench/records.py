@@ -11,6 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 from foldedcnn_jax.errors import UserInputError
 
+# variant_choice values of the default path (the autotuner's pick, or XLA's defaults with
+# tuning off): these rows compare with each other whatever variant each one ended up with.
+DEFAULT_PATH = ("tuned", "cache", "off")
+
 
 @dataclasses.dataclass
 class BenchRecord:
@@ -23,7 +27,7 @@ class BenchRecord:
 
   task: str
   model: str  # "folded" (f = 1 is the original CNN) | "compound" (EfficientNet-style baseline)
-  framework: str  # "jax" | "torch" (the eager PyTorch reference)
+  framework: str  # "jax" | a peer (bench/peers.py): torch (eager NCHW), torch_compile, …
   fold: int
   width_rounding: int
   batch_images: int
@@ -63,14 +67,25 @@ class BenchRecord:
   peak_bytes_per_second: float = math.nan
   peak_source: str = ""
   compiler_options: str = ""
+  # How the JAX variant was chosen: "tuned" (timed now), "cache" (the tuning cache's choice),
+  # "off" (XLA's defaults, tuning off) — the default path — or "explicit" (a swept variant).
+  variant_choice: str = ""
+  source_file: str = ""  # the exported ONNX file timed, if any
+  formulation: str = ""  # how slow layers were written (execution.FORMULATIONS)
 
   @property
   def ok(self) -> bool:
     return self.status == "ok"
 
   def baseline_key(self) -> tuple:
-    """Rows with the same key share one original (f = 1, unrounded) CNN as their baseline."""
-    return self.setting_key() + (self.micro_batch, self.compiler_options)
+    """Rows with the same key share one original (f = 1, unrounded) CNN as their baseline.
+
+    Default-path rows compare with the default path's f = 1, whatever variant each one runs.
+    """
+    if self.variant_choice in DEFAULT_PATH:
+      return self.setting_key() + ("default path", self.source_file != "")
+    return self.setting_key() + (self.micro_batch, self.compiler_options, self.formulation,
+                                 self.source_file != "")
 
   def setting_key(self) -> tuple:
     """What a fair comparison holds fixed: task, framework, batch, dtypes, transfer, device.
@@ -89,6 +104,8 @@ class BenchRecord:
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(BenchRecord))
+# Columns added later: a CSV written before them reads with their defaults.
+_OPTIONAL = ("variant_choice", "source_file", "formulation")
 _TYPES = {field.name: field.type for field in dataclasses.fields(BenchRecord)}
 
 
@@ -150,12 +167,14 @@ def read_csv(path: str) -> list[BenchRecord]:
     raise UserInputError(f"no benchmark CSV at {path}")
   with open(path, newline="") as file:
     reader = csv.DictReader(file)
-    missing = [name for name in FIELDS if name not in (reader.fieldnames or ())]
+    present = set(reader.fieldnames or ())
+    missing = [name for name in FIELDS if name not in present and name not in _OPTIONAL]
     if missing:
       shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
       raise UserInputError(f"{path} is not a benchmark CSV: missing columns {shown}")
     try:
-      return [BenchRecord(**{name: _parse(name, row[name]) for name in FIELDS}) for row in reader]
+      return [BenchRecord(**{name: _parse(name, row[name]) for name in FIELDS if name in row})
+              for row in reader]
     except ValueError as error:
       raise UserInputError(f"{path}: malformed value ({error})") from None
 

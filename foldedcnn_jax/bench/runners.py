@@ -1,15 +1,15 @@
 """One configuration: build the model with random weights, fold a batch, compile; then rates.
 
-`prepare_jax` returns a call of the AOT-compiled XLA forward pass with the folded batch already
-on the device (or, with `include_transfer`, copied from the host on every call); `prepare_torch`
-one of the eager PyTorch reference on the same folded batch. `finish` turns a timing into rates.
+`prepare_jax` returns a call of the AOT-compiled XLA forward pass (the autotuned variant, or an
+explicit one) with the folded batch already on the device (or, with `include_transfer`, copied
+from the host on every call); peers (`bench/peers.py`) return one of PyTorch or ONNX Runtime on
+the same folded batch and weights. `finish` turns a timing into rates.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import statistics
 import time
 from collections.abc import Callable
@@ -20,9 +20,9 @@ import numpy as np
 from flax import nnx
 
 from foldedcnn_jax import costs, folding
+from foldedcnn_jax.bench import execution, timing, tune, xla_costs
 from foldedcnn_jax.bench import records as records_lib
-from foldedcnn_jax.bench import timing, xla_costs
-from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.bench.execution import Variant
 from foldedcnn_jax.models import ModelSpec, compound_scaled, create_model
 
 MODELS = ("folded", "compound")
@@ -30,28 +30,26 @@ MODELS = ("folded", "compound")
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-  """One configuration of a sweep."""
+  """One configuration of a sweep: a model, a framework and how it is run."""
 
   task: str
   model: str  # one of MODELS
   fold: int
   width_rounding: int
   batch_images: int
-  framework: str = "jax"
-  micro_batch: int = 0  # images per chunk of the batch (0: the whole batch at once)
-  compiler_options: tuple[tuple[str, object], ...] = ()  # XLA options it is compiled with
+  framework: str = "jax"  # "jax" or one of peers.PEERS
+  variant: Variant = Variant()  # how JAX runs it (ignored when `tuned`)
+  tuned: bool = False  # the default path: the autotuner picks the variant
+  onnx_file: str = ""  # an exported model to time on ONNX Runtime instead of a random one
 
   @classmethod
   def from_record(cls, record: records_lib.BenchRecord) -> Case:
     """The configuration a record was measured for."""
+    variant = Variant(execution.parse_compiler_options(record.compiler_options),
+                      record.micro_batch, record.formulation)
     return cls(record.task, record.model, record.fold, record.width_rounding,
-               record.batch_images, record.framework, record.micro_batch,
-               parse_compiler_options(record.compiler_options))
-
-  @property
-  def options_text(self) -> str:
-    """The compiler options as "key=value,…" ("" for XLA's defaults)."""
-    return ",".join(f"{key}={value}" for key, value in self.compiler_options)
+               record.batch_images, record.framework, variant,
+               record.variant_choice in records_lib.DEFAULT_PATH, record.source_file)
 
   def spec(self) -> ModelSpec:
     if self.model == "compound":
@@ -62,10 +60,13 @@ class Case:
     model = "" if self.model == "folded" else f" {self.model}"
     rounding = f" round{self.width_rounding}" if self.width_rounding != 1 else ""
     framework = "" if self.framework == "jax" else f" [{self.framework}]"
-    chunks = f" chunks={self.micro_batch}" if self.micro_batch else ""
-    options = f" xla[{self.options_text}]" if self.compiler_options else ""
-    return (f"{self.task}{model} f={self.fold}{rounding} batch={self.batch_images}{chunks}"
-            f"{options}{framework}")
+    if self.tuned and self.framework == "jax":
+      variant = f" tuned[{self.variant.label()}]"
+    else:
+      variant = f" {self.variant.label()}" if self.variant != Variant() else ""
+    source = f" {self.onnx_file}" if self.onnx_file else ""
+    return (f"{self.task}{model} f={self.fold}{rounding} batch={self.batch_images}{variant}"
+            f"{framework}{source}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,32 +83,11 @@ class Settings:
   peak_flops_per_second: float = math.nan
   peak_bytes_per_second: float = math.nan
   peak_source: str = ""
+  tune: str = "cached"  # tune.MODES: how the default path's variant is chosen
+  tune_cache: str = ""  # the tuning cache file ("": tune.default_cache_path())
 
 
-def parse_compiler_options(text: str) -> tuple[tuple[str, object], ...]:
-  """"xla_cpu_use_xnnpack=true,k=3" → (("xla_cpu_use_xnnpack", True), ("k", 3)).
-
-  A comma not followed by `key=` stays in the value (repeated enum options: "t=A,B").
-  """
-  options = []
-  for item in [part.strip() for part in re.split(r",(?=\s*\w+=)", str(text)) if part.strip()]:
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-      raise UserInputError(f"compiler option {item!r} is not key=value")
-    value = value.strip()
-    lowered = value.lower()
-    if lowered in ("true", "false"):
-      parsed: object = lowered == "true"
-    else:
-      try:
-        parsed = int(value)
-      except ValueError:
-        try:
-          parsed = float(value)
-        except ValueError:
-          parsed = value
-    options.append((key.strip(), parsed))
-  return tuple(options)
+parse_compiler_options = execution.parse_compiler_options
 
 
 def random_model(spec: ModelSpec, dtype: str, seed: int):
@@ -140,25 +120,26 @@ def random_folded_batch(spec: ModelSpec, batch_images: int, seed: int) -> np.nda
 def empty_record(case: Case, settings: Settings, device: jax.Device,
                  device_detail: str) -> records_lib.BenchRecord:
   """A record naming the configuration, with nothing measured yet (status "ok")."""
-  framework_version = jax.__version__
-  if case.framework == "torch":
-    import torch
+  from foldedcnn_jax.bench import peers
 
-    framework_version = torch.__version__
+  on_jax = case.framework == "jax"
   return records_lib.BenchRecord(
       task=case.task, model=case.model, framework=case.framework, fold=case.fold,
       width_rounding=case.width_rounding, batch_images=case.batch_images,
       folded_inputs=folding.padded_size(case.batch_images, case.fold) // case.fold,
       dtype=settings.dtype, dtype_choice=settings.dtype_choice, input_dtype="uint8",
-      includes_transfer=settings.include_transfer and case.framework == "jax",
-      micro_batch=case.micro_batch,
-      platform=device.platform if case.framework == "jax" else "cpu",
-      device_kind=device.device_kind if case.framework == "jax" else "cpu",
+      includes_transfer=settings.include_transfer and on_jax,
+      micro_batch=case.variant.micro_batch if on_jax else 0,
+      platform=device.platform if on_jax else "cpu",
+      device_kind=device.device_kind if on_jax else "cpu",
       device_detail=device_detail, jax_version=jax.__version__,
-      framework_version=framework_version, trials=settings.trials,
-      peak_flops_per_second=settings.peak_flops_per_second,
+      framework_version=jax.__version__ if on_jax else peers.version(case.framework),
+      trials=settings.trials, peak_flops_per_second=settings.peak_flops_per_second,
       peak_bytes_per_second=settings.peak_bytes_per_second, peak_source=settings.peak_source,
-      compiler_options=case.options_text)
+      compiler_options=case.variant.options_text if on_jax else "",
+      variant_choice=("" if not on_jax else "pending" if case.tuned else "explicit"),
+      formulation=case.variant.formulation if on_jax else "",
+      source_file=case.onnx_file)
 
 
 def finish(record: records_lib.BenchRecord, case: Case, measured: timing.Timing) -> None:
@@ -184,21 +165,32 @@ def prepare_jax(case: Case, settings: Settings,
                 record: records_lib.BenchRecord) -> Callable[[], object]:
   """Builds and AOT-compiles the XLA forward pass of `case`; returns one blocking call.
 
-  Fills the record's compile time and XLA cost analysis.
+  A tuned case runs the autotuner's variant (chosen now, or read from its cache). Fills the
+  record's variant, compile (and tuning) time and XLA cost analysis.
   """
   spec = case.spec()
-  model = random_model(spec, settings.dtype, settings.seed)
+  graphdef, state = nnx.split(random_model(spec, settings.dtype, settings.seed))
   host_batch = random_folded_batch(spec, case.batch_images, settings.seed)
   device_batch = jax.device_put(host_batch)
   device_batch.block_until_ready()
   start = time.perf_counter()
-  options = dict(case.compiler_options)
-  chunk_inputs = -(-case.micro_batch // spec.fold)
-  compiled, state = xla_costs.compile_forward(model, device_batch, options, chunk_inputs)
+  if case.tuned:
+    choice = tune.choose(graphdef, state, spec, device_batch, mode=settings.tune,
+                         dtype=settings.dtype, cache=tune.TuneCache(settings.tune_cache or None))
+    variant, compiled = choice.variant, choice.compiled
+    record.variant_choice = choice.source
+    record.compiler_options, record.micro_batch = variant.options_text, variant.micro_batch
+    record.formulation = variant.formulation
+  else:
+    variant = case.variant
+    compiled = execution.compile_forward(graphdef, state, device_batch, spec.fold, variant)
   record.compile_seconds = time.perf_counter() - start
   whole_batch = compiled
-  if 0 < chunk_inputs < device_batch.shape[0]:  # a loop hides its trip count from XLA
-    whole_batch, _ = xla_costs.compile_forward(model, device_batch, options)
+  if variant.micro_batch and -(-variant.micro_batch // spec.fold) < device_batch.shape[0]:
+    # A loop hides its trip count from XLA's cost analysis: ask the unchunked program.
+    whole_batch = execution.compile_forward(graphdef, state, device_batch, spec.fold,
+                                            Variant(variant.compiler_options, 0,
+                                                    variant.formulation))
   xla = xla_costs.xla_cost(whole_batch)
   record.flops_per_image_xla = xla.flops / case.batch_images
   record.bytes_accessed_xla = xla.bytes_accessed
@@ -208,28 +200,14 @@ def prepare_jax(case: Case, settings: Settings,
   return lambda: compiled(state, device_batch).block_until_ready()
 
 
-def prepare_torch(case: Case, settings: Settings,
-                  record: records_lib.BenchRecord) -> Callable[[], object]:
-  """Builds the eager PyTorch reference of `case` on the CPU; returns one blocking call."""
-  import torch
-
-  from foldedcnn_jax.bench import torch_reference
-
-  spec = case.spec()
-  model = torch_reference.build(spec, settings.dtype, seed=settings.seed)
-  batch = torch_reference.to_nchw(random_folded_batch(spec, case.batch_images, settings.seed))
-  record.compile_seconds = 0.0
-
-  def call():
-    with torch.inference_mode():
-      return model(batch)
-
-  return call
-
-
 def prepare(case: Case, settings: Settings,
             record: records_lib.BenchRecord) -> Callable[[], object]:
   """The blocking call that runs `case` once, in its framework."""
-  if case.framework == "torch":
-    return prepare_torch(case, settings, record)
-  return prepare_jax(case, settings, record)
+  if case.framework == "jax":
+    return prepare_jax(case, settings, record)
+  from foldedcnn_jax.bench import peers
+
+  spec = case.spec()
+  return peers.prepare(case.framework, spec, random_model(spec, settings.dtype, settings.seed),
+                       random_folded_batch(spec, case.batch_images, settings.seed),
+                       dtype=settings.dtype, onnx_file=case.onnx_file)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 from collections.abc import Callable, Sequence
 
 import jax
 import ml_collections
 
 from foldedcnn_jax import tasks as tasks_lib
-from foldedcnn_jax.bench import devices, runners, timing
+from foldedcnn_jax.bench import devices, execution, peers, runners, timing, tune
 from foldedcnn_jax.bench import records as records_lib
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import DTYPES
@@ -24,53 +25,54 @@ PEAK_MODES = ("auto", "table", "measure", "none")
 
 
 @dataclasses.dataclass(frozen=True)
-class Plan:
-  """What a config asks for, validated: the cases in run order and how to measure them."""
+class SweepPlan:
+  """What a benchmark config asks for, validated: the cases in run order and how to time them."""
 
   cases: tuple[runners.Case, ...]
   settings: runners.Settings
   out: str
   peaks: str = "auto"  # one of PEAK_MODES
   interleave: bool = True  # time a task's configurations round-robin
+  notes: tuple[str, ...] = ()  # e.g. a peer skipped because its package is missing
 
 
-def _split(text: str, name: str) -> list[str]:
-  items = [item.strip() for item in str(text).split(",") if item.strip()]
-  if not items:
-    raise UserInputError(f"{name} is empty; give a comma-separated list")
+def _items(value, name: str) -> tuple:
+  """A config list field as a non-empty tuple (a single value counts as one item)."""
+  items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+  if not items or any(isinstance(item, str) and not item.strip() for item in items):
+    raise UserInputError(f"{name} is empty; give a tuple, e.g. {name}=(...)")
   return items
 
 
-def _positive_ints(text: str, name: str, minimum: int = 1) -> list[int]:
+def _positive_ints(value, name: str, minimum: int = 1) -> tuple[int, ...]:
   values = []
-  for item in _split(text, name):
+  for item in _items(value, name):
     try:
-      value = int(item)
-    except ValueError:
+      number = int(item)
+    except (TypeError, ValueError):
       raise UserInputError(f"{name}: {item!r} is not an integer") from None
-    if value < minimum:
-      raise UserInputError(f"{name}: {value} must be >= {minimum}")
-    values.append(value)
-  return values
+    if number < minimum:
+      raise UserInputError(f"{name}: {number} must be >= {minimum}")
+    values.append(number)
+  return tuple(values)
 
 
-def parse_option_sets(text: str) -> tuple[tuple[tuple[str, object], ...], ...]:
-  """"default;xla_cpu_experimental_ynn_fusion_type=" → ((), (("xla_cpu_…", ""),)).
+def parse_option_sets(sets) -> tuple[execution.CompilerOptions, ...]:
+  """("default", "xla_cpu_experimental_ynn_fusion_type=") → ((), (("xla_cpu_…", ""),)).
 
-  Sets are separated by ";"; "default" (or nothing) is XLA's defaults. Every JAX configuration
-  is compiled and timed once per set, so a sweep can compare XLA's code generators.
+  Each item is one set of XLA options "key=value,…"; "default" (or "") is XLA's defaults.
+  Every JAX configuration is compiled and timed once per set.
   """
-  sets = []
-  for part in str(text).split(";"):
-    part = part.strip()
-    options = () if part in ("", "default") else runners.parse_compiler_options(part)
-    if options in sets:
-      raise UserInputError(f"compiler option set {part or 'default'!r} is given twice")
-    sets.append(options)
-  return tuple(sets)
+  parsed = []
+  for text in _items(sets, "compiler_options") if sets not in ("", ()) else ("",):
+    options = execution.parse_compiler_options(text)
+    if options in parsed:
+      raise UserInputError(f"compiler option set {text or 'default'!r} is given twice")
+    parsed.append(options)
+  return tuple(parsed)
 
 
-def resolve_dtype(requested: str, platform: str) -> tuple[str, str]:
+def benchmark_dtype(requested: str, platform: str) -> tuple[str, str]:
   """(dtype, how it was chosen): "auto" picks the platform default (fp32 on CPU)."""
   if requested == "auto":
     return devices.default_dtype(platform), "auto"
@@ -94,10 +96,15 @@ def resolve_peaks(mode: str, device_kind: str, dtype: str) -> tuple[float, float
   return measured.peak_flops(dtype), measured.bytes_per_second, "measured"
 
 
-def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) -> Plan:
-  """Validates `config` and expands it into cases (raises UserInputError on a bad field)."""
+def plan_sweep(config: ml_collections.ConfigDict, platform: str | None = None) -> SweepPlan:
+  """Validates `config` and expands it into cases (raises UserInputError on a bad field).
+
+  With XLA's default variant only (no micro_batch, no option sets), each JAX model gets one
+  row on the default path: the autotuned variant (`config.tune`). Variants given explicitly
+  are swept one row each instead.
+  """
   platform = platform or jax.devices()[0].platform
-  task_ids = _split(config.tasks, "tasks")
+  task_ids = tuple(str(task) for task in _items(config.tasks, "tasks"))
   for task_id in task_ids:
     tasks_lib.get_task(task_id)
   folds = _positive_ints(config.folds, "folds")
@@ -106,41 +113,65 @@ def make_plan(config: ml_collections.ConfigDict, platform: str | None = None) ->
   micro_batches = _positive_ints(config.micro_batch, "micro_batch", minimum=0)
   if config.trials < 1 or config.warmup_calls < 0 or config.min_trial_seconds < 0:
     raise UserInputError("need trials >= 1, warmup_calls >= 0 and min_trial_seconds >= 0")
-  dtype, dtype_choice = resolve_dtype(config.dtype, platform)
-  if config.compare_torch:
-    from foldedcnn_jax.bench import torch_reference
-
-    if not torch_reference.available():
-      raise UserInputError("compare_torch needs PyTorch: pip install torch (CPU wheel)")
-    if platform != "cpu":
-      raise UserInputError("compare_torch runs the eager PyTorch reference on CPU only")
+  dtype, dtype_choice = benchmark_dtype(config.dtype, platform)
+  tune.check_mode(config.tune)
   option_sets = parse_option_sets(config.compiler_options)
+  explicit = option_sets != ((),) or set(micro_batches) != {0}
+  peers_wanted = tuple(str(peer) for peer in config.peers)
+  notes = tuple(note for peer in peers_wanted if (note := peers.missing(peer)))
+  if any(peer not in peers.PEERS for peer in peers_wanted):
+    raise UserInputError(notes[0])
+  peers_run = tuple(peer for peer in peers_wanted if not peers.missing(peer))
   cases = []
   for batch in batch_sizes:
     for task_id in task_ids:
-      # Each task's variants run back to back so they share the machine's conditions.
-      for options in option_sets:
-        variant = dict(batch_images=batch, compiler_options=options)
-        cases.extend(runners.Case(task_id, "folded", fold, 1, **variant) for fold in folds)
-        for micro_batch in (m for m in micro_batches if 0 < m < batch):  # the model in chunks
-          cases.extend(runners.Case(task_id, "folded", fold, 1, micro_batch=micro_batch,
-                                    **variant) for fold in folds)
-        for rounding in (r for r in roundings if r != 1):
-          cases.extend(runners.Case(task_id, "folded", fold, rounding, **variant)
-                       for fold in folds)
+      # Each task's variants and peers run back to back so they share the machine's conditions.
+      for variant in _variants(option_sets, micro_batches, batch, explicit):
+        common = dict(batch_images=batch, variant=variant, tuned=not explicit)
+        cases.extend(runners.Case(task_id, "folded", fold, rounding, **common)
+                     for rounding in roundings for fold in folds)
         if config.compound:
-          cases.append(runners.Case(task_id, "compound", 1, 1, **variant))
-      if config.compare_torch:
-        cases.extend(runners.Case(task_id, "folded", fold, 1, batch, "torch") for fold in folds)
+          cases.append(runners.Case(task_id, "compound", 1, 1, **common))
+      cases.extend(runners.Case(task_id, "folded", fold, 1, batch, peer)
+                   for peer in peers_run for fold in folds)
+  cases.extend(_onnx_file_cases(config.onnx_files, batch_sizes))
   settings = runners.Settings(
       dtype=dtype, dtype_choice=dtype_choice, trials=config.trials,
       warmup_calls=config.warmup_calls, min_trial_seconds=config.min_trial_seconds,
-      include_transfer=config.include_transfer, seed=config.seed)
+      include_transfer=config.include_transfer, seed=config.seed, tune=config.tune,
+      tune_cache=config.tune_cache)
   if config.peaks not in PEAK_MODES:
     raise UserInputError(f"unknown peaks mode {config.peaks!r}; use one of {', '.join(PEAK_MODES)}")
   if not config.out:
     raise UserInputError("out is empty; give the CSV path to write")
-  return Plan(tuple(cases), settings, config.out, config.peaks, config.interleave)
+  return SweepPlan(tuple(cases), settings, config.out, config.peaks, config.interleave, notes)
+
+
+def _variants(option_sets, micro_batches, batch: int, explicit: bool):
+  if not explicit:
+    return (execution.Variant(),)
+  return tuple(execution.Variant(options, micro_batch) for micro_batch in micro_batches
+               if micro_batch < batch for options in option_sets)
+
+
+def _onnx_file_cases(paths, batch_sizes) -> list[runners.Case]:
+  """One ONNX Runtime row per exported file and batch size (task and f from its metadata)."""
+  if not paths:
+    return []
+  from foldedcnn_jax import export
+
+  cases = []
+  for path in _items(paths, "onnx_files"):
+    if not os.path.isfile(path):
+      raise UserInputError(f"onnx_files: no file {path}")
+    metadata = export.read_metadata(path)
+    spec = export.spec_from_metadata(metadata)
+    if not metadata.get("task"):
+      raise UserInputError(f"onnx_files: {path} names no task (export it with experiments.export)")
+    cases.extend(runners.Case(metadata["task"], "folded", spec.fold,
+                              spec.width_rounding, batch, "onnxruntime", onnx_file=path)
+                 for batch in batch_sizes)
+  return cases
 
 
 def _failed(record: records_lib.BenchRecord, error: Exception) -> None:
@@ -190,7 +221,8 @@ def run_case(case: runners.Case, settings: runners.Settings,
   return measure_group([case], settings, device_detail)[0]
 
 
-def run_sweep(plan: Plan, progress: Callable[[str], None] = print) -> list[records_lib.BenchRecord]:
+def run_sweep(plan: SweepPlan,
+              progress: Callable[[str], None] = print) -> list[records_lib.BenchRecord]:
   """Runs every case of `plan`, one task at a time, rewriting `plan.out` after each task."""
   device_info = devices.describe()
   peak_flops, peak_bytes, source = resolve_peaks(plan.peaks, device_info.kind, plan.settings.dtype)
@@ -198,6 +230,8 @@ def run_sweep(plan: Plan, progress: Callable[[str], None] = print) -> list[recor
                                  peak_bytes_per_second=peak_bytes, peak_source=source)
   progress(f"device: {device_info.kind} ({device_info.detail}); dtype {settings.dtype} "
            f"({settings.dtype_choice}); {len(plan.cases)} configurations → {plan.out}")
+  for note in plan.notes:
+    progress(f"note: {note}")
   records: list[records_lib.BenchRecord] = []
   for _, group in itertools.groupby(plan.cases, key=lambda c: (c.batch_images, c.task)):
     group = list(group)
@@ -206,7 +240,8 @@ def run_sweep(plan: Plan, progress: Callable[[str], None] = print) -> list[recor
     records_lib.write_csv(records, plan.out)
     for offset, (case, record) in enumerate(zip(group, records[-len(group):], strict=True)):
       index = len(records) - len(group) + offset + 1
-      progress(f"[{index}/{len(plan.cases)}] {case.label()}: {describe_result(record)}")
+      label = runners.Case.from_record(record).label() if record.ok else case.label()
+      progress(f"[{index}/{len(plan.cases)}] {label}: {describe_result(record)}")
   return records
 
 

@@ -65,7 +65,9 @@ class FoldedCNN(nnx.Module):
     """Plan layer `position` on activations `x`: a pool, or conv/dense (+ ReLU unless output)."""
     layer = self.plan[position]
     if layer.kind == "pool":
-      return nnx.max_pool(x, (layer.kernel, layer.kernel), (layer.stride, layer.stride), "VALID")
+      # Keyword arguments: jax2onnx's max_pool plugin (the ONNX exporter) accepts only these.
+      return nnx.max_pool(x, window_shape=(layer.kernel, layer.kernel),
+                          strides=(layer.stride, layer.stride), padding="VALID")
     if layer.kind == "dense" and x.ndim > 2:
       x = x.reshape(x.shape[0], -1)
     x = self.layers[self.module_index[position]](x)

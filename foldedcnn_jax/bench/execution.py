@@ -1,0 +1,163 @@
+"""How a model's forward pass is run: one home for merging a split model and running it.
+
+An execution `Variant` is everything about *how* the same function is compiled and run (XLA
+options, the batch in chunks) that leaves the logits unchanged; the autotuner (`bench/tune.py`)
+picks one per device and model, the benchmark times them, and the predictor runs the chosen one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from foldedcnn_jax.errors import UserInputError
+
+CompilerOptions = tuple[tuple[str, object], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """One way to compile and run a forward pass; the default is XLA's defaults, one call."""
+
+  compiler_options: CompilerOptions = ()
+  micro_batch: int = 0  # images per chunk of the batch (0: the whole batch at once)
+  formulation: str = ""  # one of FORMULATIONS: how slow layers are written ("": the model's)
+
+  @property
+  def options_text(self) -> str:
+    """The compiler options as "key=value,…" ("" for XLA's defaults)."""
+    return ",".join(f"{key}={value}" for key, value in self.compiler_options)
+
+  def label(self) -> str:
+    parts = [f"chunks={self.micro_batch}"] if self.micro_batch else []
+    if self.compiler_options:
+      parts.append(f"xla[{self.options_text}]")
+    if self.formulation:
+      parts.append(self.formulation)
+    return " ".join(parts) or "xla defaults"
+
+  def to_json(self) -> dict:
+    return {"compiler_options": [list(item) for item in self.compiler_options],
+            "micro_batch": self.micro_batch, "formulation": self.formulation}
+
+  @classmethod
+  def from_json(cls, data: dict) -> Variant:
+    formulation = data.get("formulation", "")
+    if formulation not in FORMULATIONS:
+      raise ValueError(f"unknown formulation {formulation!r}")
+    return cls(tuple((str(key), value) for key, value in data["compiler_options"]),
+               int(data["micro_batch"]), formulation)
+
+
+# Rewritings of slow layers that compute the same logits. "sliced_pool": a max pool as
+# elementwise maxima of strided slices, rows then columns (k + k maxima instead of a k×k
+# reduce_window, and a plain loop fusion XLA:CPU emits well).
+FORMULATIONS = ("", "sliced_pool")
+
+
+def parse_compiler_options(text: str) -> CompilerOptions:
+  """"xla_cpu_use_xnnpack=true,k=3" → (("xla_cpu_use_xnnpack", True), ("k", 3)).
+
+  A comma not followed by `key=` stays in the value (repeated enum options: "t=A,B");
+  "" and "default" are XLA's defaults.
+  """
+  if str(text).strip() == "default":
+    return ()
+  options = []
+  for item in [part.strip() for part in re.split(r",(?=\s*\w+=)", str(text)) if part.strip()]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+      raise UserInputError(f"compiler option {item!r} is not key=value")
+    options.append((key.strip(), _parse_value(value.strip())))
+  return tuple(options)
+
+
+def _parse_value(value: str) -> object:
+  if value.lower() in ("true", "false"):
+    return value.lower() == "true"
+  for kind in (int, float):
+    try:
+      return kind(value)
+    except ValueError:
+      pass
+  return value
+
+
+def forward(graphdef: nnx.GraphDef, state: nnx.State, folded_images: jax.Array,
+            formulation: str = "") -> jax.Array:
+  """Pure inference: rebuild the model from its split state and run it on folded images."""
+  return _run(nnx.merge(graphdef, state), folded_images, formulation)
+
+
+def _run(model, folded_images: jax.Array, formulation: str) -> jax.Array:
+  if not formulation:
+    return model(folded_images)
+  x = model.prepare_input(folded_images)
+  for position, layer in enumerate(model.plan):
+    if layer.kind == "pool" and formulation == "sliced_pool":
+      x = sliced_max_pool(x, layer.kernel, layer.stride)
+    else:
+      x = model.run_layer(position, x)
+  return x
+
+
+def sliced_max_pool(x: jax.Array, kernel: int, stride: int) -> jax.Array:
+  """A VALID k×k max pool of NHWC `x` as maxima of strided slices, along H then along W."""
+  for axis in (1, 2):
+    count = (x.shape[axis] - kernel) // stride + 1
+    taps = [jax.lax.slice_in_dim(x, tap, tap + stride * (count - 1) + 1, stride, axis)
+            for tap in range(kernel)]
+    x = functools.reduce(jnp.maximum, taps)
+  return x
+
+
+def forward_layer(graphdef: nnx.GraphDef, state: nnx.State, x: jax.Array, *,
+                  position: int) -> jax.Array:
+  """One layer of the plan on activations `x` (the per-layer profile)."""
+  return nnx.merge(graphdef, state).run_layer(position, x)
+
+
+def forward_in_chunks(graphdef: nnx.GraphDef, state: nnx.State, folded_images: jax.Array,
+                      chunk_inputs: int, formulation: str = "") -> jax.Array:
+  """`forward` over consecutive chunks of `chunk_inputs` folded inputs (a `lax.map` loop).
+
+  On a CPU, a chunk's activations stay in cache between layers where a whole batch's do not.
+  A ragged last chunk is zero-padded; the padding's logits are dropped.
+  """
+  count = folded_images.shape[0]
+  chunks = -(-count // chunk_inputs)
+  size = -(-count // chunks)  # balanced chunks: at most chunks - 1 padded inputs
+  padding = chunks * size - count
+  if padding:
+    folded_images = jnp.concatenate(
+        [folded_images, jnp.zeros((padding, *folded_images.shape[1:]), folded_images.dtype)])
+  model = nnx.merge(graphdef, state)
+  logits = jax.lax.map(lambda chunk: _run(model, chunk, formulation),
+                       folded_images.reshape(chunks, size, *folded_images.shape[1:]))
+  return logits.reshape(chunks * size, -1)[:count]
+
+
+def forward_function(graphdef: nnx.GraphDef, variant: Variant, fold: int, batch_inputs: int):
+  """The pure `(state, folded_images) -> logits` that `variant` runs for this batch size."""
+  chunk_inputs = -(-variant.micro_batch // fold)
+  if 0 < chunk_inputs < batch_inputs:
+    return functools.partial(forward_in_chunks, graphdef, chunk_inputs=chunk_inputs,
+                             formulation=variant.formulation)
+  return functools.partial(forward, graphdef, formulation=variant.formulation)
+
+
+def compile_forward(graphdef: nnx.GraphDef, state: nnx.State,
+                    folded_images: jax.Array | jax.ShapeDtypeStruct, fold: int,
+                    variant: Variant = Variant()):
+  """AOT-compiles the forward pass of `variant` for this input shape and dtype.
+
+  Returns the compiled program: call `compiled(state, folded_images)`.
+  """
+  function = forward_function(graphdef, variant, fold, folded_images.shape[0])
+  return jax.jit(function).lower(state, folded_images).compile(
+      dict(variant.compiler_options) or None)

@@ -1,0 +1,173 @@
+"""Autotuned execution: try the execution variants of a model on this device, keep the fastest.
+
+The choice is cached on disk per (device, jax version, model spec, batch, dtypes), so the
+benchmark's default rows, the predictor and the video filter all run a model the fastest way
+found without timing it again. Modes: "off" (XLA's defaults), "cached" (time only what the
+cache lacks), "always" (time again and overwrite the cache).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+from flax import nnx
+
+from foldedcnn_jax.bench import devices, timing
+from foldedcnn_jax.bench.execution import Variant, compile_forward
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.models import ModelSpec
+
+MODES = ("off", "cached", "always")
+CACHE_ENV = "FOLDEDCNN_TUNE_CACHE"
+CACHE_VERSION = 1
+_YNNPACK_OFF = (("xla_cpu_experimental_ynn_fusion_type", ""),)  # convolutions to Eigen
+
+# What is worth trying per platform. On XLA:CPU the YNNPACK fusions win on some models and
+# Eigen's kernels on others, and chunks keep a chunk's activations in cache between layers.
+# On GPUs: XLA's defaults, the most thorough autotuning, command buffers off (CUDA graphs cost
+# a capture on shapes that change), and cuDNN's exhaustive tiling search for convolutions.
+CANDIDATES: dict[str, tuple[Variant, ...]] = {
+    "cpu": (Variant(), Variant(_YNNPACK_OFF), Variant((), 64), Variant(_YNNPACK_OFF, 64),
+            Variant((), 256), Variant(_YNNPACK_OFF, 256)),
+    "gpu": (Variant(), Variant((("xla_gpu_autotune_level", 4),)),
+            Variant((("xla_gpu_enable_command_buffer", ""),)),
+            Variant((("xla_gpu_exhaustive_tiling_search", True),))),
+}
+
+
+def check_mode(mode: str) -> str:
+  if mode not in MODES:
+    raise UserInputError(f"unknown tune mode {mode!r}; use one of {', '.join(MODES)}")
+  return mode
+
+
+# Max pools as strided-slice maxima: tried on XLA:CPU for models with pools.
+SLICED_POOL_CPU = (Variant((), 0, "sliced_pool"), Variant(_YNNPACK_OFF, 0, "sliced_pool"),
+                   Variant(_YNNPACK_OFF, 64, "sliced_pool"))
+
+
+def candidates(platform: str, spec: ModelSpec | None = None) -> tuple[Variant, ...]:
+  """The variants tried on `platform` (cuda and rocm count as gpu); XLA's defaults first."""
+  platform = "gpu" if platform in ("cuda", "rocm") else platform
+  found = CANDIDATES.get(platform, (Variant(),))
+  if platform == "cpu" and spec is not None and any(layer.kind == "pool" for layer in spec.plan()):
+    found += SLICED_POOL_CPU
+  return found
+
+
+def tune_key(spec: ModelSpec, batch_inputs: int, input_dtype: str, dtype: str,
+             device: jax.Device | None = None) -> str:
+  """The cache key: what makes a choice valid (device kind, jax version, model, batch, dtypes)."""
+  device = device or jax.devices()[0]
+  # On a CPU jax's device kind is just "cpu": the CPU model and core count tell hosts apart.
+  detail = devices.describe(device).detail if device.platform == "cpu" else ""
+  return json.dumps({
+      "device": f"{device.platform}:{device.device_kind}:{detail}", "jax": jax.__version__,
+      "spec": [spec.architecture, list(spec.input_shape), spec.pool_policy, spec.fold,
+               spec.width_multiplier, spec.width_rounding],
+      "batch_inputs": batch_inputs, "input_dtype": input_dtype, "dtype": dtype}, sort_keys=True)
+
+
+def default_cache_path() -> str:
+  """$FOLDEDCNN_TUNE_CACHE, else ~/.cache/foldedcnn_jax/tune.json."""
+  return os.environ.get(CACHE_ENV) or os.path.join(
+      os.path.expanduser("~"), ".cache", "foldedcnn_jax", "tune.json")
+
+
+class TuneCache:
+  """The chosen variant per key, in one JSON file (rewritten atomically on every choice).
+
+  A file that cannot be read as a tuning cache is reported (a warning) and rebuilt.
+  """
+
+  def __init__(self, path: str | None = None):
+    self.path = path or default_cache_path()
+    self.entries: dict[str, dict] = {}
+    if os.path.exists(self.path):
+      try:
+        with open(self.path) as file:
+          data = json.load(file)
+        if data.get("version") != CACHE_VERSION or not isinstance(data.get("entries"), dict):
+          raise ValueError(f"not a version-{CACHE_VERSION} tuning cache")
+        self.entries = data["entries"]
+      except (OSError, ValueError, AttributeError) as error:
+        warnings.warn(f"tuning cache {self.path} is corrupt ({error}); rebuilding it",
+                      stacklevel=2)
+
+  def get(self, key: str) -> Variant | None:
+    entry = self.entries.get(key)
+    try:
+      return Variant.from_json(entry["variant"]) if entry else None
+    except (KeyError, TypeError, ValueError):
+      return None  # a damaged entry is re-tuned
+
+  def put(self, key: str, variant: Variant, seconds: dict[str, float]) -> None:
+    self.entries[key] = {"variant": variant.to_json(), "seconds": seconds}
+    folder = os.path.dirname(os.path.abspath(self.path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tune-", suffix=".json.tmp")
+    with os.fdopen(handle, "w") as file:
+      json.dump({"version": CACHE_VERSION, "entries": self.entries}, file, indent=1)
+    os.replace(temp_path, self.path)
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+  """The variant a model runs with, its compiled program and where the choice came from."""
+
+  variant: Variant
+  compiled: Callable
+  source: str  # "off" (XLA's defaults) | "cache" | "tuned"
+  seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # per variant tried
+
+
+def choose(graphdef: nnx.GraphDef, state: nnx.State, spec: ModelSpec,
+           example: jax.ShapeDtypeStruct, *, mode: str = "cached", dtype: str = "float32",
+           cache: TuneCache | None = None, variants: Sequence[Variant] | None = None,
+           trials: int = 3, min_trial_seconds: float = 0.05) -> Choice:
+  """Compiles `spec`'s forward pass for batches like `example` the fastest way found.
+
+  "cached" reuses the cache's choice without timing; otherwise every candidate is compiled and
+  timed round-robin on random inputs, the fastest median wins and is written to the cache.
+  """
+  check_mode(mode)
+  if mode == "off":
+    return Choice(Variant(), compile_forward(graphdef, state, example, spec.fold), "off")
+  cache = cache if cache is not None else TuneCache()
+  key = tune_key(spec, example.shape[0], str(np.dtype(example.dtype)), dtype)
+  if mode == "cached" and (known := cache.get(key)) is not None:
+    return Choice(known, compile_forward(graphdef, state, example, spec.fold, known), "cache")
+  variants = tuple(variants or candidates(jax.devices()[0].platform, spec))
+  compiled = {}
+  for variant in variants:
+    try:
+      compiled[variant] = compile_forward(graphdef, state, example, spec.fold, variant)
+    except Exception:  # noqa: BLE001 - an option this XLA lacks is just not a candidate
+      continue
+  if not compiled:
+    raise RuntimeError(f"no execution variant of {spec.architecture!r} compiled")
+  batch = jax.device_put(_random_batch(example))
+  timings = timing.time_interleaved(
+      [lambda c=c: c(state, batch).block_until_ready() for c in compiled.values()],
+      trials=trials, warmup_calls=1, min_trial_seconds=min_trial_seconds)
+  seconds = {variant.label(): measured.median_seconds
+             for variant, measured in zip(compiled, timings, strict=True)
+             if isinstance(measured, timing.Timing)}
+  best = min((v for v, t in zip(compiled, timings, strict=True) if isinstance(t, timing.Timing)),
+             key=lambda v: seconds[v.label()])
+  cache.put(key, best, seconds)
+  return Choice(best, compiled[best], "tuned", seconds)
+
+
+def _random_batch(example: jax.ShapeDtypeStruct) -> np.ndarray:
+  rng = np.random.default_rng(0)
+  if np.issubdtype(example.dtype, np.integer):
+    return rng.integers(0, 256, example.shape).astype(example.dtype)
+  return rng.random(example.shape).astype(example.dtype)

@@ -1,0 +1,100 @@
+"""The autotuner: it times the candidates once, caches the choice, and re-tunes when asked to."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from foldedcnn_jax.bench import execution, runners, timing, tune
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.models import ModelSpec
+
+CANDIDATES = (execution.Variant(), execution.Variant(micro_batch=4))
+
+
+def _model(fold=2):
+  spec = ModelSpec.for_task("tiny", fold=fold)
+  graphdef, state = nnx.split(runners.random_model(spec, "float32", 0))
+  example = jax.ShapeDtypeStruct((8, *spec.folded_input_shape), np.uint8)
+  return graphdef, state, spec, example
+
+
+def _choose(path, mode="cached", fold=2, **kwargs):
+  graphdef, state, spec, example = _model(fold)
+  return tune.choose(graphdef, state, spec, example, mode=mode, cache=tune.TuneCache(str(path)),
+                     variants=CANDIDATES, trials=1, min_trial_seconds=0.0, **kwargs)
+
+
+def _count_timings(monkeypatch):
+  calls = []
+  real = timing.time_interleaved
+  monkeypatch.setattr(timing, "time_interleaved",
+                      lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+  return calls
+
+
+def test_a_second_run_reuses_the_choice_without_timing(tmp_path, monkeypatch):
+  calls = _count_timings(monkeypatch)
+  path = tmp_path / "tune.json"
+  first = _choose(path)
+  assert first.source == "tuned" and first.variant in CANDIDATES and len(calls) == 1
+  assert set(first.seconds) == {variant.label() for variant in CANDIDATES}
+  second = _choose(path)
+  assert (second.source, second.variant, len(calls)) == ("cache", first.variant, 1)
+  again = _choose(path, mode="always")
+  assert again.source == "tuned" and len(calls) == 2
+  entries = json.loads(path.read_text())["entries"]
+  assert len(entries) == 1 and set(next(iter(entries.values()))) == {"variant", "seconds"}
+
+
+def test_a_changed_key_re_tunes(tmp_path, monkeypatch):
+  calls = _count_timings(monkeypatch)
+  path = tmp_path / "tune.json"
+  _choose(path, fold=2)
+  _choose(path, fold=4)  # another model spec
+  _choose(path, fold=2, dtype="bfloat16")  # another compute dtype
+  assert len(calls) == 3 and len(json.loads(path.read_text())["entries"]) == 3
+  _, _, spec, example = _model(2)
+  keys = {tune.tune_key(spec, example.shape[0], "uint8", "float32"),
+          tune.tune_key(spec, 16, "uint8", "float32"),
+          tune.tune_key(spec, example.shape[0], "float32", "float32")}
+  assert len(keys) == 3 and jax.__version__ in next(iter(keys))
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"version": 1, "entries": []}', "[]"])
+def test_a_corrupt_cache_is_reported_and_rebuilt(tmp_path, monkeypatch, content):
+  calls = _count_timings(monkeypatch)
+  path = tmp_path / "tune.json"
+  path.write_text(content)
+  with pytest.warns(UserWarning, match="tuning cache .* is corrupt.*rebuilding"):
+    choice = _choose(path)
+  assert choice.source == "tuned" and len(calls) == 1
+  assert _choose(path).source == "cache"  # the rebuilt file reads back
+
+
+def test_off_runs_xla_defaults_and_every_variant_computes_the_same_logits(tmp_path):
+  graphdef, state, spec, example = _model()
+  choice = tune.choose(graphdef, state, spec, example, mode="off")
+  assert (choice.source, choice.variant) == ("off", execution.Variant())
+  assert not (tmp_path / "tune.json").exists()
+  batch = jax.numpy.asarray(runners.random_folded_batch(spec, 16, seed=1))
+  expected = choice.compiled(state, batch)
+  for variant in tune.candidates("cpu", ModelSpec.for_task("v1", fold=2)):
+    compiled = execution.compile_forward(graphdef, state, batch, spec.fold, variant)
+    np.testing.assert_allclose(compiled(state, batch), expected, rtol=1e-5, atol=1e-5)
+  with pytest.raises(UserInputError, match="unknown tune mode 'fast'"):
+    tune.check_mode("fast")
+
+
+def test_candidates_per_platform():
+  assert tune.candidates("cpu")[0] == execution.Variant()  # XLA's defaults are always tried
+  assert tune.candidates("cuda") == tune.candidates("gpu")
+  assert any("xla_gpu_autotune_level" in v.options_text for v in tune.candidates("gpu"))
+  assert tune.candidates("tpu") == (execution.Variant(),)
+
+
+def test_the_default_cache_path_follows_the_environment(tmp_path, monkeypatch):
+  monkeypatch.setenv(tune.CACHE_ENV, str(tmp_path / "mine.json"))
+  assert tune.TuneCache().path == str(tmp_path / "mine.json")
