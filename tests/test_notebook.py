@@ -25,10 +25,11 @@ def workdir(tmp_path_factory):
   return path
 
 
-def test_notebook_code_cells_run_on_a_trained_workdir(workdir, monkeypatch, capsys):
+def test_notebook_code_cells_run_on_a_trained_workdir(workdir, monkeypatch, capsys, tmp_path):
   """The notebook's own code, cell by cell, in this process (what nbconvert would run)."""
   monkeypatch.setenv("FOLDEDCNN_WORKDIR", workdir)
   monkeypatch.setenv("MPLBACKEND", "Agg")
+  monkeypatch.setenv("FOLDEDCNN_TUNE_CACHE", str(tmp_path / "tune.json"))  # never the user's
   monkeypatch.chdir(os.path.join(ROOT, "notebooks"))
   namespace = {}
   for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
@@ -47,7 +48,8 @@ def test_notebook_executes_under_nbconvert(workdir, tmp_path):
       [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
        "--output-dir", str(tmp_path), "--ExecutePreprocessor.timeout=300", NOTEBOOK],
       cwd=ROOT, capture_output=True, text=True, timeout=600,
-      env={**os.environ, "FOLDEDCNN_WORKDIR": workdir, "PYTHONPATH": ROOT})
+      env={**os.environ, "FOLDEDCNN_WORKDIR": workdir, "PYTHONPATH": ROOT,
+           "FOLDEDCNN_TUNE_CACHE": str(tmp_path / "tune.json")})
   assert result.returncode == 0, result.stderr[-3000:]
   executed = nbformat.read(str(tmp_path / "quickstart.ipynb"), as_version=4)
   text = "".join(output.get("text", "") for cell in executed.cells if cell.cell_type == "code"
