@@ -46,7 +46,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width_rounding = 1
   config.model.param_dtype = "float32"
   config.model.dtype = "float32"  # compute dtype, e.g. "bfloat16"
-  config.model.init = "flax"  # flax (nnx defaults) | authors (conv xavier·gain(relu), dense N(0, 0.01))
+  # Weight init: flax (nnx defaults: lecun_normal, zero bias) | authors (conv xavier_uniform
+  # with ReLU gain, dense N(0, 0.01), zero bias).
+  config.model.init = "flax"
 
   config.data = ml_collections.ConfigDict()
   config.data.data_dir = ""  # "" → $FOLDEDCNN_DATA_DIR or ./data

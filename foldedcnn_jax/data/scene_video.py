@@ -73,17 +73,28 @@ class Track:
   def facing_right(self) -> bool:
     return bool(self.boxes[-1, 0] >= self.boxes[0, 0])
 
-  def labelled(self, options: SceneOptions) -> list[tuple[int, tuple[int, int, int, int]]]:
-    """(frame, on-screen box) of each frame where at least a quarter of the object is in view."""
-    left, top = np.maximum(self.boxes[:, 0], 0), np.maximum(self.boxes[:, 1], 0)
-    right = np.minimum(self.boxes[:, 2], options.width)
-    bottom = np.minimum(self.boxes[:, 3], options.height)
-    area = np.maximum(right - left, 0) * np.maximum(bottom - top, 0)
+  def _on_screen(self, options: SceneOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: whether at least a quarter of the object is in view, and its clipped box."""
+    clipped = np.stack([np.maximum(self.boxes[:, 0], 0), np.maximum(self.boxes[:, 1], 0),
+                        np.minimum(self.boxes[:, 2], options.width),
+                        np.minimum(self.boxes[:, 3], options.height)], axis=1)
+    area = (np.maximum(clipped[:, 2] - clipped[:, 0], 0)
+            * np.maximum(clipped[:, 3] - clipped[:, 1], 0))
     full = (self.boxes[:, 2] - self.boxes[:, 0]) * (self.boxes[:, 3] - self.boxes[:, 1])
-    clipped = np.round(np.stack([left, top, right, bottom], axis=1)).astype(int)
-    return [(self.first_frame + index, tuple(clipped[index]))
-            for index in np.flatnonzero((area >= 0.25 * full) & (area > 0))
-            if clipped[index, 0] < clipped[index, 2] and clipped[index, 1] < clipped[index, 3]]
+    pixels = np.round(clipped).astype(int)
+    visible = ((area >= 0.25 * full) & (pixels[:, 0] < pixels[:, 2])
+               & (pixels[:, 1] < pixels[:, 3]))
+    return visible, pixels
+
+  def labelled_frames(self, options: SceneOptions) -> np.ndarray:
+    """The frames where the object gets a label row (at least a quarter of it in view)."""
+    return self.first_frame + np.flatnonzero(self._on_screen(options)[0])
+
+  def labelled(self, options: SceneOptions) -> list[tuple[int, tuple[int, ...]]]:
+    """(frame, on-screen box) of each labelled frame."""
+    visible, pixels = self._on_screen(options)
+    return [(self.first_frame + int(index), tuple(int(value) for value in pixels[index]))
+            for index in np.flatnonzero(visible)]
 
 
 def _arrivals(rate: float, num_frames: int, chunk_size: int | None,
@@ -237,10 +248,12 @@ def _sprites_for(track: Track) -> list[tuple[np.ndarray, np.ndarray]]:
 def write_scene_video(task: Task, video_path: str, labels_csv: str, *, seed: int = 0,
                       options: SceneOptions | None = None, progress: bool = True) -> int:
   """Writes the synthetic scene mp4 and its NoScope label CSV; returns the number of frames."""
-  import cv2
   from tqdm import tqdm
 
+  from foldedcnn_jax.data.noscope import import_cv2
   from foldedcnn_jax.data.scene_objects import foreground
+
+  cv2 = import_cv2()
 
   options = (options or SceneOptions()).check()
   num_frames = options.frames_per_chunk * task.noscope.num_chunks
