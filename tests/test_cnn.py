@@ -95,18 +95,22 @@ def test_flax_init_keeps_nnx_defaults():
   (dense,) = _layers(create_model(spec, init="flax"), nnx.Linear)
   fan_in = dense.kernel.shape[0]
   assert np.asarray(dense.kernel[...]).std() == pytest.approx(1 / np.sqrt(fan_in), rel=0.1)
-  default = create_model(spec)  # the default is the config's default
-  assert np.array_equal(default.layers[0].kernel[...], create_model(spec, init="flax")
+  default = create_model(spec)  # the authors' init is the default (see configs/base.py)
+  assert np.array_equal(default.layers[0].kernel[...], create_model(spec, init="authors")
                         .layers[0].kernel[...])
 
 
 def test_init_choice_comes_from_the_config():
+  import inspect
+
   from configs import base
+  from foldedcnn_jax.models import cnn
 
   config = base.get_config()
+  assert config.model.init in cnn.INITS
+  # Call sites that build a model without a config (predict, bench) get the config's default.
+  assert inspect.signature(create_model).parameters["init"].default == config.model.init
   spec = ModelSpec.for_task("v1")
-  assert create_model(spec).layers[0].kernel[...].std() == pytest.approx(
-      create_model(spec, init=config.model.init).layers[0].kernel[...].std())
   config.model.init = "authors"
   (dense,) = _layers(create_model(spec, init=config.model.init), nnx.Linear)
   assert np.asarray(dense.kernel[...]).std() == pytest.approx(0.01, rel=0.1)

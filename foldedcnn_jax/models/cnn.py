@@ -48,7 +48,7 @@ class FoldedCNN(nnx.Module):
 
   def __init__(self, spec: spec_lib.ModelSpec, *, rngs: nnx.Rngs,
                param_dtype: str | jnp.dtype = "float32", dtype: str | jnp.dtype | None = None,
-               init: str = "flax"):
+               init: str = "authors"):
     self.spec = spec
     initializers = INITS[_check_init(init)]
     self.plan = spec.plan()
@@ -95,7 +95,7 @@ class FoldedCNN(nnx.Module):
 
 
 def create_model(spec: spec_lib.ModelSpec, *, seed: int = 0, param_dtype="float32",
-                 dtype=None, init: str = "flax") -> FoldedCNN:
+                 dtype=None, init: str = "authors") -> FoldedCNN:
   """A FoldedCNN with weights drawn from `seed` by the `init` scheme (a key of `INITS`)."""
   return FoldedCNN(spec, rngs=nnx.Rngs(seed), param_dtype=param_dtype, dtype=dtype, init=init)
 
