@@ -26,11 +26,13 @@ Sweep f with --config.fold=4. 10 epochs (`--config.fold=4 --config.num_epochs=10
 best val 0.8143 at epoch 8, test 0.7400, where today's evaluation folds 4 consecutive frames
 together (stream order); the same checkpoint on val/test permuted with seed 19 before folding
 (the authors' protocol): val 0.9103, test 0.9067 (f=1: 0.9447, so a 3.8-point drop).
+
 Full recipe at f=4 (396 s wall, 366 s CPU):
 
   python -m experiments.train --config=configs/n2.py --config.fold=4
   -> done: best val accuracy 0.8893 at epoch 45 (test accuracy 0.8383)
-  (stream order; permuted with seed 19: val 0.9477, test 0.9420, 1.1 points below f=1's 0.9530)
+  (stream order; the same checkpoint, chosen by stream-order val, permuted with seed 19:
+  val 0.9477, test 0.9420, 1.1 points below f=1's 0.9530)
 """
 
 from configs import base
