@@ -1,14 +1,15 @@
 """n1 coral (2 classes, 50x50): configs/n1.py[:quick].
 
-Quick smoke run (5 epochs on data.scale=1), measured at f=1 on a shared 2-core CPU
+Quick smoke run (5 epochs on data.scale=1), measured at f=1 (scene video v2) on a shared 2-core CPU
 in 21 s including dataset generation:
 
   python -m experiments.train --config=configs/n1.py:quick
   -> done: best val accuracy 0.9700 at epoch 3 (test accuracy 0.9467)
 
 Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
-best-validation checkpoint is kept. Measured at f=1 on the embedded synthetic scene video
-(default size) in 124 s on a shared 2-core CPU:
+best-validation checkpoint is kept. Measured at f=1 on the previous embedded scene video (v2:
+600 frames and ~6 objects per split; not yet re-measured on v3, 3,000 frames and ~60 objects
+per split, a harder and less noisy measure; see configs/n2.py) in 124 s on a shared 2-core CPU:
 
   python -m experiments.train --config=configs/n1.py
   -> done: best val accuracy 0.9733 at epoch 21 (test accuracy 0.9617)

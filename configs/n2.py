@@ -1,30 +1,38 @@
 """n2 night (2 classes, 50x50): configs/n2.py[:quick].
 
-Quick smoke run (5 epochs on data.scale=1), measured at f=1 on a shared 2-core CPU
-in 18 s including dataset generation:
+Measured on the embedded scene video v3 (3,000 frames and ~60 cars per split; val and test
+3,000 frames each), model seed 0, data seed 0, the authors' init (the default), on a 2-core CPU
+shared with three other jobs (wall times are inflated ~3x by the sharing).
+
+Quick smoke run (5 epochs): epochs 1-5 of the 10-epoch run below, so best val 0.9333 at epoch 3
+(test 0.9170):
 
   python -m experiments.train --config=configs/n2.py:quick
-  -> done: best val accuracy 0.9717 at epoch 5 (test accuracy 0.8617)
 
 Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
-best-validation checkpoint is kept. Measured at f=1 on the embedded synthetic scene video
-(default size) in 98 s on a shared 2-core CPU:
+best-validation checkpoint is kept:
 
   python -m experiments.train --config=configs/n2.py
-  -> done: best val accuracy 0.9733 at epoch 7 (test accuracy 0.9150)
+  -> done: best val accuracy 0.9503 at epoch 20 (test accuracy 0.9530)
+  (1,743 s wall, 685 s CPU; train accuracy 1.0000 from epoch ~30, test 0.9540 at epoch 50.
+  The issue's target, test >= 0.97 in 10 minutes, is not met on v3: the recipe overfits.)
 
-Sweep f with --config.fold=4; measured on the same data in 58 s (the FoldedCNN trains on
-600 frames = 150 folded inputs here, and generalizes worse than f=1 on this small video):
+10 epochs (`--config.num_epochs=10`): best val 0.9483 at epoch 8 (test 0.9447), 356 s wall.
+The errors are mostly cars at the edge of the view (25-50 % visible) or far away (< 15 px tall
+at 160x120): of the flax-init run's 139 test errors, 104 are missed cars (39 less than half in
+view, 47 smaller than 15 px) and 25 of the 35 false alarms are within 3 frames of a labelled car.
+
+Sweep f with --config.fold=4. 10 epochs (`--config.fold=4 --config.num_epochs=10`, 177 s wall):
+best val 0.8143 at epoch 8, test 0.7400, where today's evaluation folds 4 consecutive frames
+together (stream order); the same checkpoint on val/test permuted with seed 19 before folding
+(the authors' protocol): val 0.9103, test 0.9067 (f=1: 0.9447, so a 3.8-point drop).
+
+Full recipe at f=4 (396 s wall, 366 s CPU):
 
   python -m experiments.train --config=configs/n2.py --config.fold=4
-  -> done: best val accuracy 0.8917 at epoch 46 (test accuracy 0.6683)
-
-Distilling from the f=1 run above (MSE on logits) narrows that gap (one seed each, ~60 s):
-
-  python -m experiments.train --config=configs/n2.py --config.fold=4 \
-      --config.distillation.teacher=runs/n2/f1
-  -> done: best val accuracy 0.9300 at epoch 44 (test accuracy 0.7933)
-  (with --config.distillation.alpha=0.5: best val accuracy 0.9367, test accuracy 0.7833)
+  -> done: best val accuracy 0.8893 at epoch 45 (test accuracy 0.8383)
+  (stream order; the same checkpoint, chosen by stream-order val, permuted with seed 19:
+  val 0.9477, test 0.9420, 1.1 points below f=1's 0.9530)
 """
 
 from configs import base

@@ -1,14 +1,15 @@
 """n4 taipei (2 classes, 50x50): configs/n4.py[:quick].
 
-Quick smoke run (5 epochs on data.scale=1), measured at f=1 on a shared 2-core CPU
+Quick smoke run (5 epochs on data.scale=1), measured at f=1 (scene video v2) on a shared 2-core CPU
 in 55 s including dataset generation:
 
   python -m experiments.train --config=configs/n4.py:quick
   -> done: best val accuracy 0.9750 at epoch 4 (test accuracy 0.8850)
 
 Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
-best-validation checkpoint is kept. Measured at f=1 on the embedded synthetic scene video
-(default size) in 392 s on a shared 2-core CPU:
+best-validation checkpoint is kept. Measured at f=1 on the previous embedded scene video (v2:
+600 frames and ~6 objects per split; not yet re-measured on v3, 3,000 frames and ~60 objects
+per split, a harder and less noisy measure; see configs/n2.py) in 392 s on a shared 2-core CPU:
 
   python -m experiments.train --config=configs/n4.py
   -> done: best val accuracy 0.9850 at epoch 22 (test accuracy 0.9050)

@@ -67,3 +67,52 @@ def test_running_the_plan_layer_by_layer_is_the_model(task_id, fold):
   for position in range(len(model.plan)):
     x = model.run_layer(position, x)
   np.testing.assert_array_equal(np.asarray(x), np.asarray(model(batch)))
+
+
+def _layers(model, kind):
+  return [layer for layer in model.layers if isinstance(layer, kind)]
+
+
+def test_authors_init_has_the_documented_statistics():
+  """Conv: xavier_uniform with ReLU gain (bound √2·√(6/(fan_in+fan_out))); dense N(0, 0.01)."""
+  model = create_model(ModelSpec.for_task("v1", fold=4), init="authors")
+  for conv in _layers(model, nnx.Conv):
+    kernel = np.asarray(conv.kernel[...])
+    height, width, fan_in_channels, out_channels = kernel.shape
+    receptive = height * width
+    bound = np.sqrt(2) * np.sqrt(6 / (receptive * fan_in_channels + receptive * out_channels))
+    assert np.abs(kernel).max() <= bound and np.abs(kernel).max() > 0.95 * bound
+    assert kernel.std() == pytest.approx(bound / np.sqrt(3), rel=0.05)  # uniform(-b, b)
+    assert not np.asarray(conv.bias[...]).any()
+  (dense,) = _layers(model, nnx.Linear)
+  weights = np.asarray(dense.kernel[...])
+  assert weights.std() == pytest.approx(0.01, rel=0.05) and abs(weights.mean()) < 0.001
+  assert not np.asarray(dense.bias[...]).any()
+
+
+def test_flax_init_keeps_nnx_defaults():
+  spec = ModelSpec.for_task("v1", fold=4)
+  (dense,) = _layers(create_model(spec, init="flax"), nnx.Linear)
+  fan_in = dense.kernel.shape[0]
+  assert np.asarray(dense.kernel[...]).std() == pytest.approx(1 / np.sqrt(fan_in), rel=0.1)
+  default = create_model(spec)  # the authors' init is the default (see configs/base.py)
+  assert np.array_equal(default.layers[0].kernel[...], create_model(spec, init="authors")
+                        .layers[0].kernel[...])
+
+
+def test_init_choice_comes_from_the_config():
+  import inspect
+
+  from configs import base
+  from foldedcnn_jax.models import cnn
+
+  config = base.get_config()
+  assert config.model.init in cnn.INITS
+  # Call sites that build a model without a config (predict, bench) get the config's default.
+  assert inspect.signature(create_model).parameters["init"].default == config.model.init
+  spec = ModelSpec.for_task("v1")
+  config.model.init = "authors"
+  (dense,) = _layers(create_model(spec, init=config.model.init), nnx.Linear)
+  assert np.asarray(dense.kernel[...]).std() == pytest.approx(0.01, rel=0.1)
+  with pytest.raises(ValueError, match="unknown init 'xavier'; use one of flax, authors"):
+    create_model(spec, init="xavier")

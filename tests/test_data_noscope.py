@@ -3,6 +3,8 @@ and clear errors for bad input."""
 
 import csv
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -13,6 +15,7 @@ from foldedcnn_jax.data import noscope, prepare, scene_video
 from foldedcnn_jax.data.common import DatasetError
 from foldedcnn_jax.tasks import get_task
 
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_FRAMES = 40  # n2 cuts 8 chunks of 5 frames; train/val/test are chunks 2/3/4 → frames 5..19
 POSITIVE = {5, 6, 12, 13, 14, 19, 30}
 BITS = 6  # frame i shows i in binary as 6 black/white bands, so a decoded frame tells its index
@@ -100,7 +103,8 @@ def test_chunk_plans_of_the_paper():
 
 def test_synthetic_scene_video_matches_its_csv(tmp_path):
   task = get_task("n4")
-  options = scene_video.SceneOptions(frames_per_chunk=40, height=48, width=64)
+  options = scene_video.SceneOptions(frames_per_chunk=40, objects_per_100_frames=10, height=48,
+                                     width=64)
   video, labels_csv = scene_video.ensure_scene_video(task, str(tmp_path), options=options,
                                                      progress=False)
   assert noscope.count_frames(video) == 40 * task.noscope.num_chunks
@@ -113,22 +117,76 @@ def test_synthetic_scene_video_matches_its_csv(tmp_path):
   for row in rows:
     assert 0 <= int(row["xmin"]) < int(row["xmax"]) <= 64
     assert 0 <= int(row["ymin"]) < int(row["ymax"]) <= 48
+  # The CSV labels exactly the schedule's visible boxes (the test above counts from it).
+  tracks = scene_video.scene_tracks(task, options)
+  expected = sorted((frame, track.kind, *box) for track in tracks
+                    for frame, box in track.labelled(options))
+  assert sorted((int(row["frame"]), row["object_name"], int(row["xmin"]), int(row["ymin"]),
+                 int(row["xmax"]), int(row["ymax"])) for row in rows) == expected
   again = scene_video.ensure_scene_video(task, str(tmp_path), options=options, progress=False)
   assert again == (video, labels_csv)
 
 
-def test_scene_video_splits_have_similar_positive_fractions(tmp_path):
+def _labelled_frames(tracks, options, kind):
+  return {int(frame) for track in tracks if track.kind == kind
+          for frame in track.labelled_frames(options)}
+
+
+@pytest.mark.parametrize("task_id", ["n1", "n2", "n3", "n4"])
+def test_default_scene_splits_hold_50_objects_and_3000_frames(task_id):
+  """Counted from the schedule the renderer draws and labels (no rendering needed)."""
+  task, options = get_task(task_id), scene_video.SceneOptions()
+  assert options.frames_per_chunk >= 3000  # one chunk is one split
+  tracks = scene_video.scene_tracks(task, options)
+  size, kind = options.frames_per_chunk, task.noscope.object_name
+  positives = _labelled_frames(tracks, options, kind)
+  labelled = [(track, track.labelled_frames(options)) for track in tracks]
+  for chunk in task.noscope.split_chunks:
+    frames = range((chunk - 1) * size, chunk * size)
+    seen = [track for track, labelled_frames in labelled
+            if ((labelled_frames >= frames.start) & (labelled_frames < frames.stop)).any()]
+    assert sum(track.kind == kind for track in seen) >= 50
+    assert sum(track.kind != kind for track in seen) >= 3  # distractors of the other kind
+    fraction = len(positives & set(frames)) / size
+    assert 0.25 < fraction < 0.75, (chunk, fraction)  # both classes well represented
+
+
+def test_scene_objects_vary_in_size_speed_direction_and_overlap():
+  task, options = get_task("n2"), scene_video.SceneOptions()
+  tracks = [track for track in scene_video.scene_tracks(task, options) if track.kind == "car"]
+  heights = np.array([track.boxes[0, 3] - track.boxes[0, 1] for track in tracks])
+  assert heights.max() > 2.5 * heights.min()  # perspective: near objects are larger
+  speeds = np.array([abs(track.boxes[1, 0] - track.boxes[0, 0]) for track in tracks])
+  assert speeds.max() > 2.5 * speeds.min()
+  assert 0.3 < np.mean([track.facing_right for track in tracks]) < 0.7
+  depth_changes = [abs(track.boxes[-1, 3] - track.boxes[0, 3]) > 5 for track in tracks]
+  assert 0.2 < np.mean(depth_changes) < 0.8  # some cross the road, some approach or recede
+  assert len({track.appearance_seed for track in tracks}) == len(tracks)
+  gaps = np.diff([track.first_frame for track in tracks])
+  assert gaps.std() > 0.5 * gaps.mean()  # random arrival times, not a metronome
+  busy = np.zeros(options.frames_per_chunk * task.noscope.num_chunks, int)
+  for track in tracks:
+    busy[track.labelled_frames(options)] += 1
+  assert (busy >= 2).mean() > 0.05  # objects overlap in time (and so, often, in the image)
+
+
+def test_night_scene_is_dark_and_cars_carry_lights(tmp_path):
   task = get_task("n2")
-  options = scene_video.SceneOptions(height=48, width=64)  # the default length and rates
-  _, labels_csv = scene_video.ensure_scene_video(task, str(tmp_path), options=options,
-                                                 progress=False)
+  options = scene_video.SceneOptions(frames_per_chunk=150)
+  video, labels_csv = scene_video.ensure_scene_video(task, str(tmp_path), options=options,
+                                                     progress=False)
   positives, _ = noscope.positive_frames(labels_csv, "car")
-  size = options.frames_per_chunk
-  fractions = [len(positives & set(range(size * chunk, size * (chunk + 1)))) / size
-               for chunk in range(task.noscope.num_chunks)]
-  overall = len(positives) / (size * task.noscope.num_chunks)
-  assert 0.1 < overall < 0.9
-  assert max(abs(fraction - overall) for fraction in fractions) < 0.2, fractions
+  capture, brightest = cv2.VideoCapture(video), {True: [], False: []}
+  frames = []
+  while (decoded := capture.read())[0]:
+    frames.append(decoded[1])
+  capture.release()
+  for index, image in enumerate(frames):
+    brightest[index in positives].append(np.percentile(image.max(axis=2), 99.9))
+  assert np.median([image.mean() for image in frames]) < 60  # a dark scene
+  assert np.median(brightest[True]) > np.median(brightest[False]) + 40  # headlights
+  # Lighting drifts and the sensor is noisy: no two frames are the same.
+  assert not np.array_equal(frames[0], frames[1])
 
 
 def test_default_embedded_scene_video_builds(tmp_path):
@@ -139,6 +197,21 @@ def test_default_embedded_scene_video_builds(tmp_path):
     labels = data.split_labels("n2", split, data_dir=str(tmp_path), progress=False)
     assert len(labels) == per_split and 0 < labels.mean() < 1  # both classes present
   assert os.listdir(tmp_path / "videos")
+
+
+def test_undecodable_video_prints_only_the_error_line(tmp_path):
+  """FFmpeg's own log ("moov atom not found") must not precede the one `error:` line."""
+  video = tmp_path / "fake.mp4"
+  video.write_text("not a video")
+  labels_csv = _write_csv(tmp_path / "x.csv", [(1, "car", 1, 0, 0, 1, 1)])
+  env = {name: value for name, value in os.environ.items() if name != "OPENCV_FFMPEG_LOGLEVEL"}
+  result = subprocess.run(
+      [sys.executable, "-m", "experiments.make_dataset", "--task=n2", f"--video={video}",
+       f"--labels_csv={labels_csv}", f"--data_dir={tmp_path / 'data'}", "--noprogress"],
+      capture_output=True, text=True, env=env, cwd=_REPO, timeout=300, check=False)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      f"error: cannot decode video {str(video)!r}: OpenCV cannot open it as a video"]
 
 
 @pytest.mark.parametrize("problem, message", [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,6 +16,18 @@ from foldedcnn_jax.data.common import SPLITS, DatasetError
 from foldedcnn_jax.tasks import Task
 
 REQUIRED_COLUMNS = ("frame", "object_name")
+# FFmpeg's own log level (AV_LOG_QUIET): OpenCV reads it once, at its first FFmpeg call in the
+# process, so it is set before any video opens; otherwise FFmpeg's lines ("moov atom not found")
+# precede the one `error:` line an undecodable video gets. A value the user set is kept.
+_FFMPEG_LOG_LEVEL = ("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+def import_cv2():
+  """OpenCV, with FFmpeg's own logging silenced; every video reader and writer imports it so."""
+  os.environ.setdefault(*_FFMPEG_LOG_LEVEL)
+  import cv2
+
+  return cv2
 
 
 def positive_frames(labels_csv: str, object_name: str) -> tuple[set[int], int]:
@@ -49,8 +62,7 @@ def positive_frames(labels_csv: str, object_name: str) -> tuple[set[int], int]:
 
 
 def _open_capture(video: str):
-  import cv2
-
+  cv2 = import_cv2()
   capture = cv2.VideoCapture(video)
   if not capture.isOpened():
     raise DatasetError(f"cannot decode video {video!r}: OpenCV cannot open it as a video")
@@ -59,8 +71,7 @@ def _open_capture(video: str):
 
 def count_frames(video: str) -> int:
   """Frames in the video: the container's count, or (when it has none) a decoding pass."""
-  import cv2
-
+  cv2 = import_cv2()
   capture = _open_capture(video)
   try:
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))

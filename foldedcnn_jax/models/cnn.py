@@ -9,6 +9,24 @@ from flax import nnx
 from foldedcnn_jax.models import spec as spec_lib
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+# Weight initialisation per layer kind: "flax" keeps nnx's defaults (lecun_normal kernels, zero
+# biases); "authors" is the paper's PyTorch code: conv xavier_uniform with ReLU gain sqrt(2)
+# (bound gain·sqrt(6/(fan_in+fan_out))), dense normal(0, 0.01), biases 0.
+INITS = {
+    "flax": {"conv": {}, "dense": {}},
+    "authors": {
+        "conv": dict(kernel_init=nnx.initializers.variance_scaling(2.0, "fan_avg", "uniform"),
+                     bias_init=nnx.initializers.zeros_init()),
+        "dense": dict(kernel_init=nnx.initializers.normal(stddev=0.01),
+                      bias_init=nnx.initializers.zeros_init()),
+    },
+}
+
+
+def _check_init(init: str) -> str:
+  if init not in INITS:
+    raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
+  return init
 
 
 def resolve_dtype(name: str | jnp.dtype | None) -> jnp.dtype | None:
@@ -29,8 +47,10 @@ class FoldedCNN(nnx.Module):
   """
 
   def __init__(self, spec: spec_lib.ModelSpec, *, rngs: nnx.Rngs,
-               param_dtype: str | jnp.dtype = "float32", dtype: str | jnp.dtype | None = None):
+               param_dtype: str | jnp.dtype = "float32", dtype: str | jnp.dtype | None = None,
+               init: str = "authors"):
     self.spec = spec
+    initializers = INITS[_check_init(init)]
     self.plan = spec.plan()
     self.param_dtype = resolve_dtype(param_dtype)
     self.dtype = resolve_dtype(dtype) or self.param_dtype
@@ -42,9 +62,11 @@ class FoldedCNN(nnx.Module):
       if layer.kind == "conv":
         layers.append(nnx.Conv(layer.in_channels, layer.out_channels,
                                (layer.kernel, layer.kernel), layer.stride, padding="SAME",
-                               feature_group_count=layer.groups, **kwargs))
+                               feature_group_count=layer.groups, **initializers["conv"],
+                               **kwargs))
       elif layer.kind == "dense":
-        layers.append(nnx.Linear(layer.in_channels, layer.out_channels, **kwargs))
+        layers.append(nnx.Linear(layer.in_channels, layer.out_channels, **initializers["dense"],
+                                 **kwargs))
     self.layers = nnx.List(layers)
     self.module_index = tuple(module_index)
 
@@ -75,9 +97,9 @@ class FoldedCNN(nnx.Module):
 
 
 def create_model(spec: spec_lib.ModelSpec, *, seed: int = 0, param_dtype="float32",
-                 dtype=None) -> FoldedCNN:
-  """A FoldedCNN with weights drawn from `seed`."""
-  return FoldedCNN(spec, rngs=nnx.Rngs(seed), param_dtype=param_dtype, dtype=dtype)
+                 dtype=None, init: str = "authors") -> FoldedCNN:
+  """A FoldedCNN with weights drawn from `seed` by the `init` scheme (a key of `INITS`)."""
+  return FoldedCNN(spec, rngs=nnx.Rngs(seed), param_dtype=param_dtype, dtype=dtype, init=init)
 
 
 def count_params(model: nnx.Module) -> int:
