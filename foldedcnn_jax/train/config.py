@@ -118,6 +118,9 @@ def _check_numbers(config) -> None:
            f"{config.model.width_multiplier}")
   _choice(config.model.param_dtype, "model.param_dtype", DTYPE_NAMES)
   _choice(config.model.dtype, "model.dtype", DTYPE_NAMES)
+  from foldedcnn_jax.models.cnn import INITS  # flax loads only when a plan is made
+
+  _choice(config.model.init, "model.init", tuple(INITS))
   for field in ("dtype", "param_dtype"):
     _require(config.model[field] != "float16",
              f"config.model.{field}=float16 cannot train: float16 gradients underflow without "

@@ -213,7 +213,7 @@ def _fetch(sums) -> dict[str, float]:
 
 def _initial_state(config, plan, tx, mesh):
   model = cnn.create_model(plan.spec, seed=config.seed, param_dtype=config.model.param_dtype,
-                           dtype=config.model.dtype)
+                           dtype=config.model.dtype, init=config.model.init)
   graphdef, params = nnx.split(model)
   state = {"params": params, "opt_state": tx.init(params), "step": np.int32(0)}
   return graphdef, steps_lib.replicate(state, mesh)
