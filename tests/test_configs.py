@@ -69,6 +69,7 @@ def test_batch_rounds_down_to_a_multiple_of_fold():
     ("optimizer.name", "adamw", "config.optimizer.name='adamw' is not one of"),
     ("optimizer.learning_rate", -1.0, "learning_rate must be > 0"),
     ("data.scale", 0.0, "config.data.scale must be > 0"),
+    ("model.init", "he", "config.model.init='he' is not one of"),
     ("data.video", "x.mp4", "must be given together"),
     ("distillation.loss", "l1", "config.distillation.loss='l1'"),
     ("distillation.teacher", "/no/such/run", "no such workdir or checkpoint"),

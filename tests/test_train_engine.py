@@ -151,3 +151,21 @@ def test_profile_epoch_writes_a_trace(data_dir, tmp_path):
   loop.train_and_evaluate(config)
   traces = [name for _, _, names in os.walk(tmp_path / "profile") for name in names]
   assert any(name.endswith(".xplane.pb") for name in traces), traces
+
+
+@pytest.mark.parametrize("init", ["flax", "authors"])
+def test_config_model_init_reaches_the_trained_model(data_dir, tmp_path, init):
+  from flax import nnx
+
+  from foldedcnn_jax.models import create_model
+
+  config = tiny_config(data_dir, tmp_path)
+  config.model.init = init
+  _, state = _trainer(config)
+  plan = loop.config_lib.make_plan(config)
+  expected = nnx.state(create_model(plan.spec, seed=config.seed, init=init), nnx.Param)
+  other = nnx.state(create_model(plan.spec, seed=config.seed,
+                                 init="flax" if init == "authors" else "authors"), nnx.Param)
+  got = jax.tree.leaves(state["params"])
+  assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(expected), strict=True))
+  assert not all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(other), strict=True))
