@@ -1,0 +1,71 @@
+"""The GPU measurement in one call (experiments/gpu_suite.py); `:dry_run` is the same on a CPU.
+
+On the GPU machine (no network; carry .whl/ made by experiments/download_gpu_wheels.sh):
+
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \
+    PYTHONPATH=/tmp/site:$PWD python3 -m experiments.gpu_suite --out=$OUT
+
+Here, before any GPU is seen (tiny sizes, < 2 minutes, what CI runs):
+
+  python -m experiments.gpu_suite --config=configs/gpu_suite.py:dry_run --out=/tmp/suite
+
+Steps, most important first; each is a fresh process with its own time limit, and the suite
+starts no step after `deadline_seconds`: (1) fp16 inference sweep, every task + g32/g64 + the
+compound baseline, f = 1..4, batch 1024, on the autotuned default path; (2) peers in the same
+run (PyTorch eager channels_last, torch.compile, ONNX Runtime) on n2, v1, v3, n4 at f = 1, 4;
+(3) training throughput for n2 and v1 at f = 1, 4; (4) batch sweep 64…2048 for n2, v1, n4 (the
+Figure 8 analog); (5) a per-layer profile and the compiled kernels of the slowest f = 4 task;
+(6) the bf16 sweep; then figures and a short table. At most 8 files come back: bench.csv
+(every inference row), train_throughput.csv, profile.txt, suite.log and the figures.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+ALL_TASKS = ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2", "n3", "n4", "g32", "g64")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  variant = arg or ""
+  if variant not in ("", "dry_run"):
+    raise ValueError(f"unknown gpu_suite variant {variant!r}; use dry_run or nothing")
+  config = ml_collections.ConfigDict()
+  config.deadline_seconds = 480.0  # the whole suite: 8 minutes of a ~15-minute GPU window
+  config.tasks = ALL_TASKS
+  config.folds = (1, 2, 3, 4)
+  config.batch = 1024
+  config.trials = 10
+  config.min_trial_seconds = 0.05  # a GPU call of these models takes well under a millisecond
+  config.dtype = "float16"
+  config.second_dtype = "bfloat16"  # "" → skip
+  config.compound = True
+  config.tune = "always"  # a fresh machine has no tuning cache
+  config.peer_tasks = ("n2", "v1", "v3", "n4")
+  config.peer_folds = (1, 4)
+  config.peers = ("torch_channels_last", "torch_compile", "onnxruntime")
+  config.sweep_tasks = ("n2", "v1", "n4")
+  config.sweep_batches = (64, 128, 256, 512, 1024, 2048)
+  config.train_tasks = ("n2", "v1")
+  config.train_folds = (1, 4)
+  config.profile_fold = 4
+  config.step_seconds = ml_collections.ConfigDict(dict(
+      sweep=170.0, peers=120.0, train=70.0, batch_sweep=80.0, profile=40.0, second_dtype=80.0,
+      plots=40.0))
+  if variant == "dry_run":
+    config.deadline_seconds = 110.0
+    config.tasks = ("tiny", "n2")
+    config.folds = (1, 2)
+    config.batch = 16
+    config.trials = 2
+    config.min_trial_seconds = 0.0
+    config.dtype = "float32"
+    config.compound = False
+    config.peer_tasks = ("tiny",)
+    config.peer_folds = (1, 2)
+    config.sweep_tasks = ("tiny",)
+    config.sweep_batches = (8, 16)
+    config.train_tasks = ("tiny",)
+    config.train_folds = (1, 2)
+    config.profile_fold = 2
+  return config

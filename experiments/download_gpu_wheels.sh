@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Downloads into .whl/ (git-ignored) the small wheels the GPU machine lacks, for
+# `python -m experiments.gpu_suite` there. That machine has no network and Python 3.12 with jax
+# (CUDA), flax, optax, orbax-checkpoint, torch, onnxruntime, matplotlib, opencv and tqdm, but no
+# ml-collections. Versions come from requirements.lock. Run on a CPU machine with network:
+#   bash experiments/download_gpu_wheels.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(ml-collections)
+rm -rf .whl && mkdir -p .whl
+for name in "${packages[@]}"; do
+  pin=$(grep -iE "^${name}==" requirements.lock)
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+      --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux2014_x86_64 -d .whl "$pin"
+done
+ls -l .whl

@@ -1,0 +1,204 @@
+"""The accuracy table: train every (task, fold, seed) of a budget, then one CSV and one Markdown.
+
+Each run trains into its own workdir and resumes from it, so a table is built across several
+sittings: run the same command again and finished runs are only read back. The CSV and the
+Markdown are rewritten (atomically) after every run, so a partial table is always on disk.
+The paper's figures (appendix) sit beside the measured ones where it gives them.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+
+from foldedcnn_jax.data.common import atomic_path
+
+# Test accuracy in percent from the paper's appendix, by (task, fold).
+PAPER_TEST_ACCURACY = {
+    ("v5", 1): 93.95, ("v5", 2): 92.50, ("v5", 3): 90.78, ("v5", 4): 87.51,
+    ("v6", 1): 89.71, ("v6", 2): 88.03, ("v6", 3): 85.48, ("v6", 4): 84.92,
+}
+# Accuracy drop in points against f = 1 where the paper gives only the drop.
+PAPER_DROP = {("n2", 4): 0.21}
+
+
+@dataclasses.dataclass
+class AccuracyRow:
+  """One trained (task, fold, seed): accuracies of its best-validation epoch."""
+
+  task: str
+  fold: int
+  seed: int
+  status: str  # "done" (all epochs), "partial" (stopped early, resumable) or "failed: ..."
+  epochs: int  # epochs trained so far
+  num_epochs: int  # epochs the budget asks for
+  best_epoch: int
+  data_scale: float
+  val_accuracy: float
+  test_accuracy: float
+  test_images: int
+  test_interval: float  # half-width of the 95% Wilson interval of test_accuracy
+  drop_vs_f1: float  # points: f = 1 test accuracy minus this one's (same task and seed)
+  paper_test_accuracy: float  # percent, NaN where the paper gives none
+  paper_drop: float  # points, NaN where the paper gives none
+  wall_seconds: float  # training + evaluation time summed over all sittings
+  workdir: str
+
+  @classmethod
+  def columns(cls) -> list[str]:
+    return [field.name for field in dataclasses.fields(cls)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One cell of the table: what to train and how to read it back."""
+
+  task: str
+  fold: int
+  seed: int
+  config: object  # the run's ml_collections config (workdir set)
+
+
+def wilson_half_width(accuracy: float, count: int, z: float = 1.96) -> float:
+  """Half-width of the Wilson score interval for a proportion measured on `count` images."""
+  if count <= 0 or not math.isfinite(accuracy):
+    return math.nan
+  denominator = 1 + z * z / count
+  spread = z * math.sqrt(accuracy * (1 - accuracy) / count + z * z / (4 * count * count))
+  return spread / denominator
+
+
+def _paper_drop(task: str, fold: int) -> float:
+  if (task, fold) in PAPER_DROP:
+    return PAPER_DROP[(task, fold)]
+  if (task, fold) in PAPER_TEST_ACCURACY and fold > 1:
+    return PAPER_TEST_ACCURACY[(task, 1)] - PAPER_TEST_ACCURACY[(task, fold)]
+  return math.nan
+
+
+def read_row(run: Run, summary: dict, test_images: int, status: str) -> AccuracyRow:
+  """The table row of a trained run from `train_and_evaluate`'s summary and its metrics."""
+  from foldedcnn_jax.train import metrics as metrics_lib
+
+  records = metrics_lib.read_metrics(summary["workdir"])
+  wall = sum(record.get("epoch_seconds", 0.0) + record.get("eval_seconds", 0.0)
+             for record in records)
+  test = summary.get("test_accuracy_at_best")
+  test = math.nan if test is None else float(test)
+  return AccuracyRow(
+      task=run.task, fold=run.fold, seed=run.seed, status=status,
+      epochs=int(summary["epochs"]), num_epochs=int(run.config.num_epochs),
+      best_epoch=int(summary["best_epoch"]), data_scale=float(run.config.data.scale),
+      val_accuracy=float(summary["best_val_accuracy"]), test_accuracy=test,
+      test_images=test_images, test_interval=wilson_half_width(test, test_images),
+      drop_vs_f1=math.nan, paper_test_accuracy=PAPER_TEST_ACCURACY.get((run.task, run.fold),
+                                                                        math.nan),
+      paper_drop=_paper_drop(run.task, run.fold), wall_seconds=wall,
+      workdir=summary["workdir"])
+
+
+def failed_row(run: Run, error: BaseException) -> AccuracyRow:
+  nan = math.nan
+  return AccuracyRow(run.task, run.fold, run.seed, f"failed: {error}".splitlines()[0], 0,
+                     int(run.config.num_epochs), 0, float(run.config.data.scale), nan, nan, 0,
+                     nan, nan, PAPER_TEST_ACCURACY.get((run.task, run.fold), nan),
+                     _paper_drop(run.task, run.fold), 0.0, str(run.config.workdir))
+
+
+def add_drops(rows: Sequence[AccuracyRow]) -> None:
+  """Fills drop_vs_f1 (points) from the f = 1 row of the same task and seed."""
+  originals = {(row.task, row.seed): row.test_accuracy for row in rows if row.fold == 1}
+  for row in rows:
+    original = originals.get((row.task, row.seed), math.nan)
+    row.drop_vs_f1 = 100 * (original - row.test_accuracy)
+
+
+def write_csv(rows: Sequence[AccuracyRow], path: str) -> None:
+  with atomic_path(path) as temporary, open(temporary, "w", newline="") as file:
+    writer = csv.DictWriter(file, fieldnames=AccuracyRow.columns())
+    writer.writeheader()
+    for row in rows:
+      writer.writerow(dataclasses.asdict(row))
+
+
+def read_csv(path: str) -> list[AccuracyRow]:
+  types = {field.name: field.type for field in dataclasses.fields(AccuracyRow)}
+  convert = {"int": int, "float": float, "str": str}
+  with open(path, newline="") as file:
+    return [AccuracyRow(**{key: convert[types[key]](value) for key, value in line.items()})
+            for line in csv.DictReader(file)]
+
+
+def _points(value: float, signed: bool = False) -> str:
+  if not math.isfinite(value):
+    return "–"
+  return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def markdown(rows: Sequence[AccuracyRow], title: str, command: str) -> str:
+  """The table as Markdown: accuracies in percent, drops in points, the paper's alongside."""
+  lines = [
+      f"# {title}", "", f"`{command}`", "",
+      "Accuracies in percent at the best-validation epoch; ± is the 95% Wilson interval of the "
+      "test accuracy on its test images; drop = f = 1 test minus this test, in points (negative: "
+      "better than f = 1). Paper: the appendix's test accuracy or drop where it gives one.", "",
+      "| task | f | seed | test | ± | val | drop | paper test | paper drop | epochs | scale "
+      "| test images | minutes | status |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ]
+  for row in rows:
+    lines.append(
+        f"| {row.task} | {row.fold} | {row.seed} | {_points(100 * row.test_accuracy)} "
+        f"| {_points(100 * row.test_interval)} | {_points(100 * row.val_accuracy)} "
+        f"| {_points(row.drop_vs_f1, signed=True)} | {_points(row.paper_test_accuracy)} "
+        f"| {_points(row.paper_drop, signed=True)} | {row.epochs}/{row.num_epochs} "
+        f"| {row.data_scale:g} | {row.test_images} | {row.wall_seconds / 60:.1f} "
+        f"| {row.status} |")
+  total = sum(row.wall_seconds for row in rows) / 60
+  lines += ["", f"{len(rows)} runs, {total:.1f} minutes of training and evaluation in all."]
+  return "\n".join(lines) + "\n"
+
+
+def write_markdown(rows: Sequence[AccuracyRow], path: str, title: str, command: str) -> None:
+  with atomic_path(path) as temporary, open(temporary, "w") as file:
+    file.write(markdown(rows, title, command))
+
+
+def build_table(runs: Sequence[Run], *, out_csv: str, out_md: str, title: str, command: str,
+                train: Callable[[object], dict], test_images: Callable[[object], int],
+                deadline_seconds: float = math.inf,
+                progress: Callable[[str], None] = print) -> list[AccuracyRow]:
+  """Trains (or resumes) each run in order and rewrites the table after every one.
+
+  `train(config)` trains a run to completion (resuming from its workdir) and returns its summary;
+  `test_images(config)` counts its test split. Once `deadline_seconds` have passed, the remaining
+  runs are not started (run the command again to go on); a run that fails is recorded as failed
+  and the table goes on.
+  """
+  started = time.monotonic()
+  rows: list[AccuracyRow] = []
+  for index, run in enumerate(runs, 1):
+    if time.monotonic() - started > deadline_seconds:
+      progress(f"deadline reached: {len(runs) - index + 1} runs left; run again to go on")
+      break
+    progress(f"[{index}/{len(runs)}] {run.task} f={run.fold} seed={run.seed} → "
+             f"{run.config.workdir}")
+    try:
+      summary = train(run.config)
+      status = "done" if summary["epochs"] >= run.config.num_epochs else "partial"
+      row = read_row(run, summary, test_images(run.config), status)
+    except Exception as error:  # noqa: BLE001 - one failed cell must not stop the table
+      row = failed_row(run, error)
+    rows.append(row)
+    add_drops(rows)
+    os.makedirs(os.path.dirname(os.path.abspath(out_csv)), exist_ok=True)
+    write_csv(rows, out_csv)
+    write_markdown(rows, out_md, title, command)
+    progress(f"  {row.status}: test {_points(100 * row.test_accuracy)} "
+             f"± {_points(100 * row.test_interval)}, val {_points(100 * row.val_accuracy)}, "
+             f"drop {_points(row.drop_vs_f1, signed=True)} pt")
+  return rows

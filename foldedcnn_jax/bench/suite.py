@@ -1,0 +1,132 @@
+"""The GPU measurement as one prepared run: a list of steps, each a fresh process with a time limit.
+
+A GPU comes in short windows, so everything that must be measured on it is one command
+(`python -m experiments.gpu_suite --out=DIR`) that is known to work before a GPU is seen: the
+same steps run at tiny sizes on the CPU (`--dry_run`, tested in CI). Each step is an existing
+entry point (benchmark, peers, training throughput, per-layer profile) run as its own process,
+so one failing or slow step is logged and the next one still runs; the suite as a whole stops
+starting steps once its deadline has passed. It never changes clocks, power limits or other
+device settings: it measures the card as found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+LOG_FILE = "suite.log"
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+  """One entry point to run: `python -m <module> <args>`, stopped after `seconds`."""
+
+  name: str
+  module: str
+  args: tuple[str, ...]
+  seconds: float
+  outputs: tuple[str, ...] = ()  # files (relative to the out dir) the step writes
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResult:
+  name: str
+  status: str  # "ok" | "failed (exit N)" | "timed out" | "skipped (deadline)"
+  seconds: float
+  outputs: tuple[str, ...]
+
+
+def run_steps(steps: Sequence[Step], out_dir: str, *, deadline_seconds: float,
+              progress: Callable[[str], None] = print,
+              environment: dict[str, str] | None = None) -> list[StepResult]:
+  """Runs the steps in order, appending their output to `out_dir/suite.log`."""
+  os.makedirs(out_dir, exist_ok=True)
+  started = time.monotonic()
+  results = []
+  with open(os.path.join(out_dir, LOG_FILE), "a") as log:
+    for step in steps:
+      left = deadline_seconds - (time.monotonic() - started)
+      if left <= 1:
+        results.append(StepResult(step.name, "skipped (deadline)", 0.0, ()))
+        progress(f"[{step.name}] skipped: the suite's deadline has passed")
+        continue
+      command = [sys.executable, "-m", step.module, *step.args]
+      log.write(f"\n===== {step.name}: {' '.join(command)}\n")
+      log.flush()
+      progress(f"[{step.name}] {' '.join(command[2:])}")
+      step_started = time.monotonic()
+      try:
+        completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                   timeout=min(step.seconds, left),
+                                   env={**os.environ, **(environment or {})})
+        status = "ok" if completed.returncode == 0 else f"failed (exit {completed.returncode})"
+      except subprocess.TimeoutExpired:
+        status = "timed out"
+      seconds = time.monotonic() - step_started
+      written = tuple(path for path in step.outputs if os.path.isfile(os.path.join(out_dir, path)))
+      log.write(f"===== {step.name}: {status} after {seconds:.1f} s\n")
+      log.flush()
+      results.append(StepResult(step.name, status, seconds, written))
+      progress(f"[{step.name}] {status} after {seconds:.1f} s")
+  return results
+
+
+def format_results(results: Sequence[StepResult]) -> str:
+  width = max((len(result.name) for result in results), default=4)
+  lines = [f"{'step':<{width}}  {'status':<20} {'seconds':>8}  files"]
+  for result in results:
+    lines.append(f"{result.name:<{width}}  {result.status:<20} {result.seconds:>8.1f}  "
+                 f"{', '.join(result.outputs) or '-'}")
+  return "\n".join(lines)
+
+
+def _tuple(values) -> str:
+  """A config tuple as an ml_collections command-line value, e.g. ('n2','v1')."""
+  return "(" + ",".join(repr(value) for value in values) + ("," if len(values) == 1 else "") + ")"
+
+
+def plan_steps(config, out_dir: str) -> list[Step]:
+  """The suite's steps for a configs/gpu_suite.py config, writing into `out_dir`."""
+  seconds = config.step_seconds
+  common = (f"--config.trials={config.trials}",
+            f"--config.min_trial_seconds={config.min_trial_seconds}",
+            f"--config.tune={config.tune}",
+            f"--config.tune_cache={out_dir}/tune_cache.json")
+
+  def benchmark(name, out, *, tasks, folds, batches, dtype, compound=False, peers=(),
+                variant="") -> Step:
+    args = (f"--config=configs/benchmark.py{':' + variant if variant else ''}",
+            f"--config.tasks={_tuple(tasks)}", f"--config.folds={_tuple(folds)}",
+            f"--config.batch_sizes={_tuple(batches)}", f"--config.dtype={dtype}",
+            f"--config.compound={compound}", f"--config.peers={_tuple(peers)}",
+            f"--config.out={out_dir}/{out}", *common)
+    return Step(name, "experiments.benchmark", args, seconds[name], (out,))
+
+  steps = [
+      benchmark("sweep", "bench_sweep.csv", tasks=config.tasks, folds=config.folds,
+                batches=(config.batch,), dtype=config.dtype, compound=config.compound),
+      benchmark("peers", "bench_peers.csv", tasks=config.peer_tasks, folds=config.peer_folds,
+                batches=(config.batch,), dtype=config.dtype, peers=config.peers),
+      Step("train", "experiments.benchmark_train",
+           (f"--tasks={','.join(config.train_tasks)}",
+            f"--folds={','.join(map(str, config.train_folds))}",
+            f"--out={out_dir}/train_throughput.csv"),
+           seconds.train, ("train_throughput.csv",)),
+      benchmark("batch_sweep", "bench_batch_sweep.csv", tasks=config.sweep_tasks,
+                folds=(1, config.profile_fold), batches=config.sweep_batches,
+                dtype=config.dtype),
+      Step("profile", "experiments.profile_layers",
+           (f"--slowest_of={out_dir}/bench_sweep.csv", f"--fold={config.profile_fold}",
+            f"--batch={config.batch}", f"--dtype={config.dtype}", "--kernels",
+            f"--out={out_dir}/profile.txt"),
+           seconds.profile, ("profile.txt",)),
+  ]
+  if config.second_dtype:
+    steps.append(benchmark("second_dtype", "bench_second_dtype.csv", tasks=config.tasks,
+                           folds=(1, config.profile_fold), batches=(config.batch,),
+                           dtype=config.second_dtype))
+  return steps

@@ -1,0 +1,117 @@
+"""The accuracy table: intervals, drops, the paper's figures, and the command on the tiny task."""
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from configs import accuracy as accuracy_configs
+from foldedcnn_jax import accuracy_table, data, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_wilson_interval_matches_the_textbook_value():
+  # 50 of 100: Wilson 95% interval [0.4038, 0.5962].
+  assert accuracy_table.wilson_half_width(0.5, 100) == pytest.approx(0.0962, abs=1e-4)
+  # 110 images: one image is 0.9 pt, the interval is several points wide.
+  assert accuracy_table.wilson_half_width(0.95, 110) > 0.03
+  assert math.isnan(accuracy_table.wilson_half_width(0.9, 0))
+
+
+def test_budgets_cover_every_task_and_fold_with_full_eval_splits():
+  config = accuracy_configs.get_config("cpu")
+  runs = accuracy_configs.run_configs(config)
+  assert {(task, fold) for task, fold, _, _ in runs} == {
+      (task, fold) for task in ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2", "n3", "n4")
+      for fold in (1, 2, 3, 4)}
+  workdirs = {run.workdir for *_, run in runs}
+  assert len(workdirs) == len(runs)  # every cell trains into its own workdir
+  for task, fold, seed, run in runs:
+    assert (run.task, run.fold, run.seed) == (task, fold, seed)
+  paper = accuracy_configs.run_configs(accuracy_configs.get_config("paper"))
+  assert {run.num_epochs for task, *_, run in paper if task == "v1"} == {1500}
+  with pytest.raises(ValueError, match="unknown budget"):
+    accuracy_configs.get_config("weekend")
+
+
+def _tiny_runs(tmp_path):
+  config = accuracy_configs.get_config("tiny")
+  config.runs_dir, config.data_dir = str(tmp_path / "runs"), str(tmp_path / "data")
+  return [accuracy_table.Run(task, fold, seed, run)
+          for task, fold, seed, run in accuracy_configs.run_configs(config)]
+
+
+def _test_images(run_config):
+  return data.num_examples(run_config.task, "test", **train.make_plan(run_config).data_kwargs)
+
+
+def _build(tmp_path, runs, **kwargs):
+  lines = []
+  rows = accuracy_table.build_table(
+      runs, out_csv=str(tmp_path / "out" / "tiny.csv"), out_md=str(tmp_path / "out" / "tiny.md"),
+      title="tiny", command="cmd", train=train.train_and_evaluate, test_images=_test_images,
+      progress=lines.append, **kwargs)
+  return rows, lines
+
+
+def test_tiny_budget_writes_a_well_formed_table_and_resumes(tmp_path):
+  runs = _tiny_runs(tmp_path)
+  rows, _ = _build(tmp_path, runs)
+  assert [(row.task, row.fold, row.status) for row in rows] == [("tiny", 1, "done"),
+                                                                 ("tiny", 2, "done")]
+  for row in rows:
+    assert row.epochs == row.num_epochs == 2 and 1 <= row.best_epoch <= 2
+    assert 0 <= row.test_accuracy <= 1 and row.test_images == 64
+    assert row.test_interval == accuracy_table.wilson_half_width(row.test_accuracy, 64)
+    assert row.wall_seconds > 0 and os.path.isdir(row.workdir)
+  assert rows[0].drop_vs_f1 == 0.0
+  assert rows[1].drop_vs_f1 == pytest.approx(100 * (rows[0].test_accuracy - rows[1].test_accuracy))
+  written = accuracy_table.read_csv(str(tmp_path / "out" / "tiny.csv"))
+  assert [(r.task, r.fold, r.test_accuracy, r.val_accuracy) for r in written] == [
+      (r.task, r.fold, r.test_accuracy, r.val_accuracy) for r in rows]
+  markdown = (tmp_path / "out" / "tiny.md").read_text()
+  assert markdown.count("\n| tiny |") == 2 and "cmd" in markdown
+  # Again: every run is finished, so nothing trains and the table is the same.
+  again, _ = _build(tmp_path, runs)
+  assert [(r.test_accuracy, r.val_accuracy, r.best_epoch, r.wall_seconds) for r in again] == [
+      (r.test_accuracy, r.val_accuracy, r.best_epoch, r.wall_seconds) for r in rows]
+
+
+def test_deadline_stops_starting_runs_and_a_failed_run_is_recorded(tmp_path):
+  runs = _tiny_runs(tmp_path)
+  rows, lines = _build(tmp_path, runs, deadline_seconds=-1)
+  assert rows == [] and "2 runs left" in lines[-1]
+
+  def broken_train(config):
+    raise RuntimeError("out of memory\nsecond line")
+
+  rows = accuracy_table.build_table(
+      runs[:1], out_csv=str(tmp_path / "b.csv"), out_md=str(tmp_path / "b.md"), title="t",
+      command="c", train=broken_train, test_images=_test_images, progress=lambda line: None)
+  assert rows[0].status == "failed: out of memory" and math.isnan(rows[0].test_accuracy)
+
+
+def test_paper_figures_sit_beside_the_measured_ones():
+  assert accuracy_table.PAPER_TEST_ACCURACY[("v5", 4)] == 87.51
+  assert accuracy_table._paper_drop("v6", 2) == pytest.approx(89.71 - 88.03)
+  assert accuracy_table._paper_drop("n2", 4) == 0.21
+  assert math.isnan(accuracy_table._paper_drop("v1", 4))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget=weekend"], "unknown budget 'weekend'"),
+    (["--budget=tiny", "--config=configs/accuracy.py:tiny"], "give --budget or --config"),
+    (["--budget=tiny", "--config.tasks=v9"], "unknown task 'v9'"),
+])
+def test_bad_input_is_one_error_line(args, message, tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "experiments.reproduce_accuracy", *args,
+       f"--config.out_dir={tmp_path}", f"--config.runs_dir={tmp_path}"],
+      cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2, result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+  assert message in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1

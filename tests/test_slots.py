@@ -1,0 +1,50 @@
+"""Slot-wise warm start: the folded model computes f exact copies of the narrow slot model."""
+
+import numpy as np
+import pytest
+
+from foldedcnn_jax import folding
+from foldedcnn_jax.models import ModelSpec, create_model, slots
+
+
+@pytest.mark.parametrize("task, fold", [("v1", 2), ("v1", 3), ("v1", 4), ("v4", 4), ("n2", 4),
+                                        ("n3", 3), ("tiny", 2)])
+def test_embedded_folded_model_is_f_copies_of_the_slot_model(task, fold):
+  spec = ModelSpec.for_task(task, fold=fold)
+  narrow_spec = slots.slot_spec(spec)
+  assert narrow_spec.fold == 1
+  for narrow, wide in zip(narrow_spec.plan(), spec.plan(), strict=True):
+    assert narrow.kind == wide.kind
+    if narrow.kind != "pool" and not wide.is_output:
+      assert narrow.out_channels == wide.out_channels // fold
+  assert narrow_spec.num_classes == spec.num_classes
+  narrow_model = create_model(narrow_spec, seed=1)
+  folded_model = create_model(spec, seed=2)
+  slots.embed_slots(narrow_model, folded_model)
+  images = np.random.default_rng(0).integers(0, 256, (3 * fold, *spec.input_shape), np.uint8)
+  expected = np.asarray(narrow_model(images))
+  got = np.asarray(folded_model(folding.fold(images, fold))).reshape(-1, spec.num_classes)
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+  # Each slot reads only its own image: changing another slot's image leaves its logits alone.
+  changed = images.copy()
+  changed[1::fold] = 255 - changed[1::fold]
+  again = np.asarray(folded_model(folding.fold(changed, fold))).reshape(-1, spec.num_classes)
+  np.testing.assert_allclose(again[0::fold], expected[0::fold], rtol=1e-4, atol=1e-4)
+
+
+def test_leftover_channels_keep_random_weights_and_feed_nothing():
+  spec = ModelSpec.for_task("v1", fold=3)  # int(32·√3) = 55 = 3·18 + 1 leftover channel
+  folded_model = create_model(spec, seed=2)
+  slots.embed_slots(create_model(slots.slot_spec(spec), seed=1), folded_model)
+  first, second = folded_model.layers[0].kernel[...], folded_model.layers[1].kernel[...]
+  assert first.shape[-1] == 55
+  assert np.abs(np.asarray(first[..., 54])).sum() > 0  # its incoming weights stay random
+  assert np.abs(np.asarray(second[..., 54, :])).sum() == 0  # and nothing reads it yet
+  # Off-diagonal blocks start at zero: slot 0's outputs read no channel of slot 1.
+  assert np.abs(np.asarray(second[..., 18:36, :18])).sum() == 0
+
+
+def test_wrong_slot_model_is_refused():
+  spec = ModelSpec.for_task("v1", fold=4)
+  with pytest.raises(ValueError, match="slot_spec"):
+    slots.embed_slots(create_model(ModelSpec.for_task("v1", fold=1)), create_model(spec))
