@@ -39,6 +39,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.min_trial_seconds = 0.05  # a GPU call of these models takes well under a millisecond
   config.dtype = "float16"
   config.second_dtype = "bfloat16"  # "" → skip
+  config.second_dtype_tasks = ALL_TASKS
   config.compound = True
   config.tune = "always"  # a fresh machine has no tuning cache
   config.peer_tasks = ("n2", "v1", "v3", "n4")
@@ -48,12 +49,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.sweep_batches = (64, 128, 256, 512, 1024, 2048)
   config.train_tasks = ("n2", "v1")
   config.train_folds = (1, 4)
+  config.train_scale = 0.05  # game tasks' dataset scale (generated on the machine)
+  config.train_trials = 3
   config.profile_fold = 4
+  # Datasets and the tuning cache go here, not into the output folder (8 files come back).
+  config.work_dir = "/tmp/foldedcnn_gpu_suite"
   config.step_seconds = ml_collections.ConfigDict(dict(
       sweep=170.0, peers=120.0, train=70.0, batch_sweep=80.0, profile=40.0, second_dtype=80.0,
       plots=40.0))
   if variant == "dry_run":
-    config.deadline_seconds = 110.0
+    config.deadline_seconds = 240.0  # a cap: about 80 s without torch (CI), 150 s with it
+    config.step_seconds = ml_collections.ConfigDict(dict(
+        sweep=60.0, peers=100.0, train=60.0, batch_sweep=40.0, profile=40.0, second_dtype=60.0,
+        plots=40.0))
     config.tasks = ("tiny", "n2")
     config.folds = (1, 2)
     config.batch = 16
@@ -61,11 +69,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.min_trial_seconds = 0.0
     config.dtype = "float32"
     config.compound = False
+    config.second_dtype_tasks = ("tiny",)
     config.peer_tasks = ("tiny",)
     config.peer_folds = (1, 2)
     config.sweep_tasks = ("tiny",)
     config.sweep_batches = (8, 16)
     config.train_tasks = ("tiny",)
     config.train_folds = (1, 2)
+    config.train_scale = 1.0
+    config.train_trials = 1
     config.profile_fold = 2
   return config

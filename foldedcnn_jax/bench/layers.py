@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from foldedcnn_jax import costs
-from foldedcnn_jax.bench import execution, runners, timing
+from foldedcnn_jax.bench import execution, runners, timing, xla_costs
 from foldedcnn_jax.models import ModelSpec
 
 
@@ -80,6 +80,17 @@ def time_whole_model(spec: ModelSpec, batch_images: int, *, dtype: str = "float3
   measured = timing.time_calls(lambda: compiled(state, batch).block_until_ready(), trials=trials,
                                warmup_calls=warmup_calls, min_trial_seconds=min_trial_seconds)
   return measured.median_seconds
+
+
+def whole_model_kernels(spec: ModelSpec, batch_images: int, *, dtype: str = "float32",
+                        compiler_options: dict | None = None,
+                        seed: int = 0) -> list[tuple[str, int]]:
+  """The kernels XLA compiled the whole forward pass into (xla_costs.kernel_counts)."""
+  model, batch = _random_model_and_batch(spec, batch_images, dtype, seed)
+  graphdef, state = nnx.split(model)
+  variant = execution.Variant(tuple((compiler_options or {}).items()))
+  return xla_costs.kernel_counts(
+      execution.compile_forward(graphdef, state, batch, spec.fold, variant))
 
 
 def format_table(timings: list[LayerTiming]) -> str:

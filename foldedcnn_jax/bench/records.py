@@ -196,3 +196,10 @@ def _parse(name: str, text: str):
       raise ValueError(f"{name}={text!r} is not True/False")
     return text == "True"
   return text
+
+
+def slowest_task(records: Sequence[BenchRecord], fold: int) -> str | None:
+  """The task whose JAX FoldedCNN at `fold` has the fewest images/s (None if no such row)."""
+  rows = [r for r in records if r.ok and r.framework == "jax" and r.model == "folded"
+          and r.fold == fold and not math.isnan(r.images_per_second_median)]
+  return min(rows, key=lambda r: r.images_per_second_median).task if rows else None

@@ -19,6 +19,9 @@ import time
 from collections.abc import Callable, Sequence
 
 LOG_FILE = "suite.log"
+BENCH_FILE = "bench.csv"  # every inference row of the suite, merged
+# The paper's f = 4 speedups over f = 1 (V100, TensorRT, fp16, batch 1024), where it gives one.
+PAPER_SPEEDUP_F4 = {"n2": 2.50, "v5": 1.75, "v6": 1.71, "g32": 1.74, "g64": 1.59}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +98,7 @@ def plan_steps(config, out_dir: str) -> list[Step]:
   common = (f"--config.trials={config.trials}",
             f"--config.min_trial_seconds={config.min_trial_seconds}",
             f"--config.tune={config.tune}",
-            f"--config.tune_cache={out_dir}/tune_cache.json")
+            f"--config.tune_cache={config.work_dir}/tune_cache.json")
 
   def benchmark(name, out, *, tasks, folds, batches, dtype, compound=False, peers=(),
                 variant="") -> Step:
@@ -106,27 +109,94 @@ def plan_steps(config, out_dir: str) -> list[Step]:
             f"--config.out={out_dir}/{out}", *common)
     return Step(name, "experiments.benchmark", args, seconds[name], (out,))
 
+  train_args = (f"--tasks={','.join(config.train_tasks)}",
+                f"--folds={','.join(map(str, config.train_folds))}",
+                f"--scale={config.train_scale}", f"--trials={config.train_trials}",
+                "--notorch", f"--out={out_dir}/train_throughput.csv")
   steps = [
       benchmark("sweep", "bench_sweep.csv", tasks=config.tasks, folds=config.folds,
                 batches=(config.batch,), dtype=config.dtype, compound=config.compound),
       benchmark("peers", "bench_peers.csv", tasks=config.peer_tasks, folds=config.peer_folds,
                 batches=(config.batch,), dtype=config.dtype, peers=config.peers),
-      Step("train", "experiments.benchmark_train",
-           (f"--tasks={','.join(config.train_tasks)}",
-            f"--folds={','.join(map(str, config.train_folds))}",
-            f"--out={out_dir}/train_throughput.csv"),
-           seconds.train, ("train_throughput.csv",)),
+      Step("train", "experiments.benchmark_train", train_args, seconds.train,
+           ("train_throughput.csv",)),
       benchmark("batch_sweep", "bench_batch_sweep.csv", tasks=config.sweep_tasks,
                 folds=(1, config.profile_fold), batches=config.sweep_batches,
                 dtype=config.dtype),
       Step("profile", "experiments.profile_layers",
            (f"--slowest_of={out_dir}/bench_sweep.csv", f"--fold={config.profile_fold}",
             f"--batch={config.batch}", f"--dtype={config.dtype}", "--kernels",
+            f"--trials={min(config.trials, 5)}",
             f"--out={out_dir}/profile.txt"),
            seconds.profile, ("profile.txt",)),
   ]
   if config.second_dtype:
-    steps.append(benchmark("second_dtype", "bench_second_dtype.csv", tasks=config.tasks,
+    steps.append(benchmark("second_dtype", "bench_second_dtype.csv",
+                           tasks=config.second_dtype_tasks,
                            folds=(1, config.profile_fold), batches=(config.batch,),
                            dtype=config.second_dtype))
   return steps
+
+
+def merge_bench_csvs(out_dir: str, results: Sequence[StepResult]) -> list:
+  """Every inference row of the steps in one bench.csv; the per-step CSVs are removed."""
+  from foldedcnn_jax.bench import records
+
+  rows, parts = [], []
+  for result in results:
+    for name in result.outputs:
+      if name.startswith("bench_") and name.endswith(".csv"):
+        parts.append(os.path.join(out_dir, name))
+        rows.extend(records.read_csv(parts[-1]))
+  if rows:
+    records.write_csv(rows, os.path.join(out_dir, BENCH_FILE))
+  for path in parts:
+    os.remove(path)
+  return rows
+
+
+def _rate(value: float) -> str:
+  return "-" if value != value else f"{value:,.0f}"
+
+
+def summary(rows: Sequence, dtype: str, batch: int, peer_tasks: Sequence[str],
+            fold: int = 4) -> str:
+  """The short table printed last: f = `fold` speedups (the paper's beside f = 4), the peers."""
+  lines = []
+  jax_rows = [r for r in rows if r.ok and r.framework == "jax" and r.model == "folded"
+              and r.dtype == dtype and r.batch_images == batch and not r.source_file]
+  if jax_rows:
+    first = jax_rows[0]
+    lines.append(f"{first.device_kind}, jax {first.jax_version}, {dtype}, batch {batch}")
+    by_key = {(r.task, r.fold): r for r in jax_rows}
+    lines.append(f"{'task':5s} {'f=1 img/s':>12s} {f'f={fold} img/s':>12s} {'speedup':>8s} "
+                 f"{'FLOP/s x':>8s} {'paper':>6s}")
+    speedups = []
+    for task in dict.fromkeys(r.task for r in jax_rows):
+      one, four = by_key.get((task, 1)), by_key.get((task, fold))
+      if not one or not four:
+        continue
+      speedup = four.images_per_second_median / one.images_per_second_median
+      flops = four.flops_per_second / one.flops_per_second
+      speedups.append(speedup)
+      paper = PAPER_SPEEDUP_F4.get(task) if fold == 4 else None
+      lines.append(f"{task:5s} {_rate(one.images_per_second_median):>12s} "
+                   f"{_rate(four.images_per_second_median):>12s} {speedup:8.2f} {flops:8.2f} "
+                   f"{paper if paper else '-':>6}")
+    if speedups:
+      lines.append(f"median f={fold} speedup {sorted(speedups)[len(speedups) // 2]:.2f}x")
+  peers = [r for r in rows if r.ok and r.task in peer_tasks and r.batch_images == batch
+           and r.model == "folded" and r.dtype == dtype and not r.source_file]
+  frameworks = list(dict.fromkeys(r.framework for r in peers))
+  if len(frameworks) > 1:
+    rates = {(r.framework, r.task, r.fold): r.images_per_second_median for r in peers}
+    lines.append("")
+    lines.append(f"{'task':5s} {'f':>2s} " + " ".join(f"{name:>20s}" for name in frameworks))
+    for task, fold in dict.fromkeys((r.task, r.fold) for r in peers):
+      lines.append(f"{task:5s} {fold:2d} " + " ".join(
+          f"{_rate(rates.get((name, task, fold), float('nan'))):>20s}" for name in frameworks))
+  failed = [r for r in rows if not r.ok]
+  if failed:
+    lines.append(f"{len(failed)} failed rows (see {BENCH_FILE}), e.g. {failed[0].task} "
+                 f"f={failed[0].fold} {failed[0].framework}: {failed[0].error[:80]}")
+  return "\n".join(lines)
