@@ -79,6 +79,10 @@ def get_config() -> ml_collections.ConfigDict:
   # Weight init: flax (nnx defaults: lecun_normal, zero bias) | authors (conv xavier_uniform
   # with ReLU gain, dense N(0, 0.01), zero bias).
   config.model.init = "authors"
+  # >0: build slots.slot_spec of the fold-`slots_of_fold` model (needs fold = 1): the narrow
+  # original CNN that a warm start trains and then embeds into each slot. Set by the warm start
+  # for its own run; 0 = the task's ordinary spec.
+  config.model.slots_of_fold = 0
 
   config.data = ml_collections.ConfigDict()
   config.data.data_dir = ""  # "" → $FOLDEDCNN_DATA_DIR or ./data
@@ -106,6 +110,17 @@ def get_config() -> ml_collections.ConfigDict:
   config.distillation.loss = "mse"  # mse on logits (the authors) | kl
   config.distillation.temperature = 1.0  # kl only
   config.distillation.alpha = 1.0  # loss = (1 - alpha) * cross-entropy + alpha * distillation
+
+  # Slot-wise warm start of a folded run (models/slots.py): a fresh run with fold > 1 first
+  # trains the f = 1 "slot" model (the folded widths / fold) for `slot_epochs` epochs in
+  # <workdir>/slot_warm_start (an ordinary run: same task, data, seeds and optimizer, and it
+  # resumes on its own), then embeds its best-validation parameters block-diagonally into the
+  # folded model, which starts as f exact copies of it; `num_epochs` of folded training follow,
+  # at optimizer.learning_rate. The class curriculum's "auto" is off for such runs (the slots
+  # already know every class). 0 = off.
+  config.warm_start = ml_collections.ConfigDict()
+  config.warm_start.slot_epochs = 0
+  config.warm_start.learning_rate = 0.0  # the slot phase's; 0 → optimizer.learning_rate
 
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.keep = 2  # latest checkpoints kept (the previous one backs up a corrupt latest)

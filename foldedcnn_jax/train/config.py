@@ -147,6 +147,20 @@ def _check_numbers(config) -> None:
            "config.data.image_folder and config.data.video are two different sources; give one")
   _require(_is_int(config.data.worker_count) and config.data.worker_count >= 0,
            f"config.data.worker_count must be >= 0, got {config.data.worker_count!r}")
+  warm_start = config.warm_start
+  _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= 0,
+           f"config.warm_start.slot_epochs must be an integer >= 0 (0 = off), got "
+           f"{warm_start.slot_epochs!r}")
+  _require(warm_start.learning_rate >= 0,
+           f"config.warm_start.learning_rate must be >= 0 (0 = optimizer.learning_rate), got "
+           f"{warm_start.learning_rate}")
+  slots_of_fold = config.model.slots_of_fold
+  _require(_is_int(slots_of_fold) and slots_of_fold >= 0,
+           f"config.model.slots_of_fold must be an integer >= 0 (0 = the task's model), got "
+           f"{slots_of_fold!r}")
+  _require(slots_of_fold == 0 or config.fold == 1,
+           f"config.model.slots_of_fold={slots_of_fold} builds an f = 1 slot model; it needs "
+           f"config.fold=1, got {config.fold}")
   _require(config.checkpoint.keep >= 1,
            f"config.checkpoint.keep must be >= 1, got {config.checkpoint.keep}")
   distributed = config.distributed
@@ -179,11 +193,37 @@ def _resolve_curriculum(config, task: tasks_lib.Task) -> Curriculum:
   _require(_is_int(settings.step_epochs) and settings.step_epochs >= 1,
            f"config.curriculum.step_epochs must be >= 1, got {settings.step_epochs!r}")
   enabled = settings.mode == "on" or (
-      settings.mode == "auto" and task.family == "game" and config.fold > 1)
+      settings.mode == "auto" and task.family == "game" and config.fold > 1 and
+      not warm_starts(config))
   initial = settings.initial_classes or curriculum_lib.default_initial_classes(
       num_classes, config.fold)
   step = settings.step_classes or curriculum_lib.default_step_classes(num_classes)
   return Curriculum(enabled, initial, step, settings.step_epochs)
+
+
+def warm_starts(config) -> bool:
+  """Whether a fresh run of `config` begins with the slot-wise warm start."""
+  return config.warm_start.slot_epochs > 0 and config.fold > 1
+
+
+def _model_spec(config, task: tasks_lib.Task) -> spec_lib.ModelSpec:
+  """The task's spec at config.fold, or the slot spec of fold model.slots_of_fold."""
+  from foldedcnn_jax.models import slots  # flax loads only when a plan is made
+
+  fold = config.model.slots_of_fold or config.fold
+  spec = spec_lib.ModelSpec.for_task(
+      task, fold=fold, width_multiplier=config.model.width_multiplier or None,
+      width_rounding=config.model.width_rounding)
+  spec.plan()  # an architecture that does not fit its input fails here, as one line
+  if config.model.slots_of_fold or warm_starts(config):
+    try:
+      narrow = slots.slot_spec(spec)
+    except spec_lib.ArchitectureError as error:
+      field = "model.slots_of_fold" if config.model.slots_of_fold else "warm_start.slot_epochs"
+      raise ConfigError(f"config.{field}: {error}") from None
+    if config.model.slots_of_fold:
+      return narrow
+  return spec
 
 
 def make_plan(config, workdir: str | None = None) -> Plan:
@@ -192,10 +232,7 @@ def make_plan(config, workdir: str | None = None) -> Plan:
   task = _check_task(config)
   _check_distillation(config)
   curriculum = _resolve_curriculum(config, task)
-  spec = spec_lib.ModelSpec.for_task(
-      task, fold=config.fold, width_multiplier=config.model.width_multiplier or None,
-      width_rounding=config.model.width_rounding)
-  spec.plan()  # an architecture that does not fit its input fails here, as one line
+  spec = _model_spec(config, task)
   fold = config.fold
   data_kwargs = dict(data_dir=config.data.data_dir or None, scale=float(config.data.scale),
                      seed=int(config.data.seed))

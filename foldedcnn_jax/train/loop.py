@@ -9,6 +9,7 @@ a run killed at any moment and started again ends with the same parameters and m
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import sys
@@ -211,12 +212,48 @@ def _fetch(sums) -> dict[str, float]:
   return {key: float(value) for key, value in jax.device_get(sums).items()}
 
 
+def _create_model(config, plan) -> nnx.Module:
+  return cnn.create_model(plan.spec, seed=config.seed, param_dtype=config.model.param_dtype,
+                          dtype=config.model.dtype, init=config.model.init)
+
+
 def _initial_state(config, plan, tx, mesh):
-  model = cnn.create_model(plan.spec, seed=config.seed, param_dtype=config.model.param_dtype,
-                           dtype=config.model.dtype, init=config.model.init)
-  graphdef, params = nnx.split(model)
+  graphdef, params = nnx.split(_create_model(config, plan))
   state = {"params": params, "opt_state": tx.init(params), "step": np.int32(0)}
   return graphdef, steps_lib.replicate(state, mesh)
+
+
+SLOT_WORKDIR = "slot_warm_start"
+
+
+def slot_config(config, workdir: str):
+  """The warm start's own run: the f = 1 slot model of `config`'s folded model, in a subfolder."""
+  slot = copy.deepcopy(config)
+  slot.model.slots_of_fold, slot.fold = config.fold, 1
+  slot.num_epochs = config.warm_start.slot_epochs
+  slot.optimizer.learning_rate = (config.warm_start.learning_rate or
+                                  config.optimizer.learning_rate)
+  slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
+  slot.workdir = os.path.join(workdir, SLOT_WORKDIR)
+  return slot
+
+
+def _warm_start_state(config, plan, tx, mesh):
+  """Trains (or resumes, or just reads) the slot run; the folded state that embeds its best."""
+  from foldedcnn_jax import predict  # the slot model is read like any trained checkpoint
+  from foldedcnn_jax.models import slots
+
+  slot = slot_config(config, plan.workdir)
+  _log(f"warm start: training the f=1 slot model for {slot.num_epochs} epochs in {slot.workdir}")
+  summary = train_and_evaluate(slot)
+  best = predict.load(slot.workdir, which="best", tune_mode="off")
+  model = _create_model(config, plan)
+  slots.embed_slots(nnx.merge(best.graphdef, best.params), model)
+  _, params = nnx.split(model)
+  _log(f"warm start: embedded the slot model of epoch {summary['best_epoch']} (val acc "
+       f"{summary['best_val_accuracy']:.4f}) into each of the {plan.fold} slots")
+  state = {"params": params, "opt_state": tx.init(params), "step": np.int32(0)}
+  return steps_lib.replicate(state, mesh)
 
 
 def _epoch_line(record: dict) -> str:
@@ -290,6 +327,10 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   if restored is not None:
     state, meta = restored
     _log(f"resumed from epoch {meta['epoch']} (step {int(state['step'])})")
+  elif config_lib.warm_starts(config):
+    state = _warm_start_state(config, plan, tx, mesh)
+    record = trainer.evaluate_split(state["params"], "val", plan.num_classes)
+    _log(f"warm start: the folded model starts at val acc {record['val_accuracy']:.4f}")
   writer = metrics_lib.MetricsWriter(plan.workdir, resume_epoch=meta["epoch"],
                                      tensorboard=config.tensorboard,
                                      enabled=jax.process_index() == 0)

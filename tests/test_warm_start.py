@@ -1,0 +1,127 @@
+"""The slot-wise warm start as a training option: the slot run, the embedding, resuming, errors."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from flax import nnx
+
+from configs import tiny, v1
+from foldedcnn_jax import data, folding, predict
+from foldedcnn_jax.models import ModelSpec, slots
+from foldedcnn_jax.train import ConfigError, loop, make_plan, steps
+from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+  directory = str(tmp_path_factory.mktemp("data"))
+  data.prepare_dataset("tiny", directory, progress=False)
+  return directory
+
+
+def warm_config(data_dir, workdir, fold=2, epochs=1, slot_epochs=2):
+  config = tiny.get_config("quick")
+  config.fold, config.num_epochs, config.progress, config.tensorboard = fold, epochs, False, False
+  config.workdir, config.data.data_dir = str(workdir), data_dir
+  config.warm_start.slot_epochs = slot_epochs
+  config.warm_start.learning_rate = 3e-3  # the slot phase's; the folded phase keeps the run's
+  return config
+
+
+@pytest.fixture(scope="module")
+def warm_run(data_dir, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("warm")
+  loop.train_and_evaluate(warm_config(data_dir, workdir))
+  return str(workdir)
+
+
+def _without_timings(records):
+  return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
+
+
+def test_slot_phase_is_an_ordinary_f1_run_in_the_subfolder(warm_run):
+  slot_dir = os.path.join(warm_run, loop.SLOT_WORKDIR)
+  assert [r["epoch"] for r in read_metrics(slot_dir)] == [1, 2]
+  assert [r["epoch"] for r in read_metrics(warm_run)] == [1]
+  saved = json.load(open(os.path.join(slot_dir, "config.json")))
+  assert saved["fold"] == 1 and saved["model"]["slots_of_fold"] == 2
+  assert saved["optimizer"]["learning_rate"] == 3e-3 and saved["warm_start"]["slot_epochs"] == 0
+  # The predictor rebuilds the slot model from its checkpoint's record.
+  slot_model = predict.load(slot_dir)
+  assert slot_model.fold == 1
+  assert slot_model.spec == slots.slot_spec(ModelSpec.for_task("tiny", fold=2))
+  assert predict.load(warm_run).fold == 2
+
+
+def test_folded_run_starts_as_the_embedded_best_slot_model(data_dir, warm_run, tmp_path):
+  config = warm_config(data_dir, warm_run)
+  plan = make_plan(config)
+  tx = steps.make_optimizer(config.optimizer)
+  state = loop._warm_start_state(config, plan, tx, steps.make_mesh())  # the slot run is done
+  assert int(state["step"]) == 0
+  graphdef, _ = nnx.split(loop._create_model(config, plan))
+  folded = nnx.merge(graphdef, state["params"])
+  slot_model = predict.load(os.path.join(warm_run, loop.SLOT_WORKDIR), which="best")
+  images = np.random.default_rng(0).integers(0, 256, (8, *plan.spec.input_shape), np.uint8)
+  expected = slot_model.logits(images)
+  got = np.asarray(folded(folding.fold(images, 2))).reshape(-1, plan.num_classes)
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+  assert not plan.curriculum.enabled
+
+
+def test_resuming_a_folded_run_does_not_redo_the_warm_start(data_dir, warm_run, monkeypatch):
+  def refuse(*args, **kwargs):
+    raise AssertionError("the warm start ran again")
+
+  monkeypatch.setattr(loop, "_warm_start_state", refuse)
+  config = warm_config(data_dir, warm_run, epochs=2)
+  loop.train_and_evaluate(config)
+  assert [r["epoch"] for r in read_metrics(warm_run)] == [1, 2]
+
+
+def test_a_run_killed_in_the_slot_phase_resumes_it_to_the_same_trajectory(data_dir, warm_run,
+                                                                          tmp_path):
+  config = warm_config(data_dir, tmp_path)
+  killed = loop.slot_config(config, str(tmp_path))
+  killed.num_epochs = 1  # as if killed after the slot run's first epoch
+  loop.train_and_evaluate(killed)
+  loop.train_and_evaluate(config)
+  slot_dir = os.path.join(tmp_path, loop.SLOT_WORKDIR)
+  assert [r["epoch"] for r in read_metrics(slot_dir)] == [1, 2]
+  for ours, theirs in ((slot_dir, os.path.join(warm_run, loop.SLOT_WORKDIR)),
+                       (str(tmp_path), warm_run)):
+    first, second = _without_timings(read_metrics(ours)), _without_timings(read_metrics(theirs))
+    # (the warm run may have been extended by another test since)
+    for mine, other in zip(first, second[:len(first)], strict=True):
+      for key, value in mine.items():
+        assert other[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("warm_start.slot_epochs", -1, "warm_start.slot_epochs"),
+    ("warm_start.learning_rate", -1e-3, "warm_start.learning_rate"),
+    ("model.slots_of_fold", -2, "model.slots_of_fold"),
+    ("model.slots_of_fold", 4, "needs config.fold=1"),
+])
+def test_bad_warm_start_fields_are_config_errors(field, value, message):
+  config = v1.get_config("quick")
+  config.fold = 4
+  group, name = field.split(".")
+  config[group][name] = value
+  with pytest.raises(ConfigError, match=message.replace(".", r"\.")) as error:
+    make_plan(config)
+  assert "\n" not in str(error.value)
+
+
+def test_slot_plan_of_a_game_task():
+  config = v1.get_config("quick")
+  config.fold, config.model.slots_of_fold = 1, 4
+  plan = make_plan(config)
+  assert plan.spec == slots.slot_spec(ModelSpec.for_task("v1", fold=4)) and plan.fold == 1
+  config = v1.get_config("quick")
+  config.fold, config.warm_start.slot_epochs = 4, 8
+  assert not make_plan(config).curriculum.enabled  # "auto": the slots already know every class
+  config.curriculum.mode = "on"
+  assert make_plan(config).curriculum.enabled
