@@ -160,18 +160,14 @@ def load(path: str, which: str = "best", batch_images: int = 256, *,
   from foldedcnn_jax.train import checkpoints  # orbax loads only here
 
   try:
-    directory, step = checkpoints.find_checkpoint(path, which)
+    trained = checkpoints.read_trained_model(path, which)
   except (FileNotFoundError, ValueError) as error:
     raise UserInputError(str(error)) from None
-  record = checkpoints.read_model_record(directory, step)
-  spec = checkpoints.spec_from_record(record)
-  model = nnx.eval_shape(lambda: cnn.create_model(spec, param_dtype=record["param_dtype"],
-                                                  dtype=record["dtype"]))
-  graphdef, template = nnx.split(model)
-  params = checkpoints.read_params(directory, step, template)
-  return Predictor(graphdef, params, spec, tuple(record["class_names"]), task_id=record["task"],
-                   batch_images=batch_images, checkpoint=f"{directory}/{step}",
-                   config=record.get("config"), tune_mode=tune_mode, tune_cache=tune_cache)
+  record = trained.record
+  return Predictor(trained.graphdef, trained.params, trained.spec, tuple(record["class_names"]),
+                   task_id=record["task"], batch_images=batch_images,
+                   checkpoint=trained.checkpoint, config=record.get("config"),
+                   tune_mode=tune_mode, tune_cache=tune_cache)
 
 
 def load_split(predictor: Predictor, split: str = "test", *, limit: int | None = None,

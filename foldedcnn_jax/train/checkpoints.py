@@ -166,3 +166,31 @@ def read_params(directory: str, step: int, params_template) -> Any:
   template = jax.tree.map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device), params_template)
   return _restore_items(directory, step, params=ocp.args.StandardRestore(template)).params
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+  """A trained checkpoint's model: its split NNX graph and parameters, spec and record."""
+
+  graphdef: Any
+  params: Any
+  spec: spec_lib.ModelSpec
+  record: dict
+  checkpoint: str  # "<checkpoints dir>/<step>"
+
+
+def read_trained_model(path: str, which: str = BEST) -> TrainedModel:
+  """The model of a workdir's best (or latest) checkpoint, or of a checkpoint directory, rebuilt
+  from the checkpoint's own record (no config files or data needed)."""
+  from flax import nnx
+
+  from foldedcnn_jax.models import cnn
+
+  directory, step = find_checkpoint(path, which)
+  record = read_model_record(directory, step)
+  spec = spec_from_record(record)
+  model = nnx.eval_shape(lambda: cnn.create_model(spec, param_dtype=record["param_dtype"],
+                                                  dtype=record["dtype"]))
+  graphdef, template = nnx.split(model)
+  return TrainedModel(graphdef, read_params(directory, step, template), spec, record,
+                      f"{directory}/{step}")

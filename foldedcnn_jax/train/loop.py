@@ -94,13 +94,14 @@ def _prepare_dataset(plan: config_lib.Plan, progress: bool):
 
 
 def _load_teacher(config, plan: config_lib.Plan, mesh):
-  from foldedcnn_jax import predict  # the teacher is read like any trained checkpoint
-
-  teacher = predict.load(config.distillation.teacher, which="best")
-  if teacher.task_id != plan.task.id or teacher.fold != 1:
+  try:
+    teacher = checkpoints_lib.read_trained_model(config.distillation.teacher)
+  except (FileNotFoundError, ValueError) as error:
+    raise config_lib.ConfigError(str(error)) from None
+  if teacher.record["task"] != plan.task.id or teacher.spec.fold != 1:
     raise config_lib.ConfigError(
         f"config.distillation.teacher must be an f=1 model of task {plan.task.id!r}, got "
-        f"task {teacher.task_id!r} at f={teacher.fold}")
+        f"task {teacher.record['task']!r} at f={teacher.spec.fold}")
   return teacher.graphdef, steps_lib.replicate(teacher.params, mesh)
 
 
@@ -240,13 +241,12 @@ def slot_config(config, workdir: str):
 
 def _warm_start_state(config, plan, tx, mesh):
   """Trains (or resumes, or just reads) the slot run; the folded state that embeds its best."""
-  from foldedcnn_jax import predict  # the slot model is read like any trained checkpoint
   from foldedcnn_jax.models import slots
 
   slot = slot_config(config, plan.workdir)
   _log(f"warm start: training the f=1 slot model for {slot.num_epochs} epochs in {slot.workdir}")
   summary = train_and_evaluate(slot)
-  best = predict.load(slot.workdir, which="best", tune_mode="off")
+  best = checkpoints_lib.read_trained_model(slot.workdir)
   model = _create_model(config, plan)
   slots.embed_slots(nnx.merge(best.graphdef, best.params), model)
   _, params = nnx.split(model)
