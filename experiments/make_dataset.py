@@ -1,6 +1,6 @@
 r"""Builds a task's dataset (TFDS array_record) once; optionally writes a contact sheet PNG.
 
-  python -m experiments.make_dataset --task=v1 --scale=0.1 [--data_dir=data] [--preview]
+  python -m experiments.make_dataset --task=v1 --scale=0.1 [--eval_scale=1] [--preview]
   python -m experiments.make_dataset --task=n2              # embedded synthetic scene video
   python -m experiments.make_dataset --task=n2 --video=night-street.mp4 \
       --labels_csv=night-street.csv                       # a real NoScope video
@@ -8,6 +8,8 @@ r"""Builds a task's dataset (TFDS array_record) once; optionally writes a contac
 
 Prints the dataset directory and the examples per split (and per class).
 """
+
+import dataclasses
 
 from absl import flags, logging
 
@@ -18,8 +20,10 @@ from foldedcnn_jax.tasks import get_task
 _TASK = flags.DEFINE_string("task", None, "Task id (v1..v6, n1..n4, tiny).", required=True)
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Root of all datasets ($FOLDEDCNN_DATA_DIR "
                                 "or ./data by default).")
-_SCALE = flags.DEFINE_float("scale", 1.0, "Fraction of the paper's split sizes (game/tiny) or "
-                            "of the frames kept per chunk (NoScope), e.g. 0.1 for CPU runs.")
+_SCALE = flags.DEFINE_float("scale", 1.0, "Fraction of the paper's train split (game/tiny) or "
+                            "train frame rate (NoScope: keeps every round(1/scale)-th frame).")
+_EVAL_SCALE = flags.DEFINE_float("eval_scale", 1.0, "The same for val and test (1 = the paper's "
+                                 "sizes).")
 _SEED = flags.DEFINE_integer("seed", 0, "Generation seed (synthetic images and scene video).")
 _VIDEO = flags.DEFINE_string("video", None, "NoScope video (mp4); needs --labels_csv.")
 _LABELS_CSV = flags.DEFINE_string("labels_csv", None, "NoScope label CSV "
@@ -41,25 +45,26 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # TFDS's per-file INFO lines; progress bars remain
   task = get_task(_TASK.value)
-  sources = dict(scale=_SCALE.value, seed=_SEED.value, video=_VIDEO.value,
-                 labels_csv=_LABELS_CSV.value, image_folder=_IMAGE_FOLDER.value)
+  source = data.Source(_DATA_DIR.value, scale=_SCALE.value, eval_scale=_EVAL_SCALE.value,
+                       seed=_SEED.value, video=_VIDEO.value, labels_csv=_LABELS_CSV.value,
+                       image_folder=_IMAGE_FOLDER.value)
   if task.family == "noscope" and _VIDEO.value is None and _LABELS_CSV.value is None:
     scene = SceneOptions(frames_per_chunk=_FRAMES_PER_CHUNK.value,
                          objects_per_100_frames=_OBJECT_RATE.value)
     video, labels_csv = data.scene_video_paths(task.id, _DATA_DIR.value, seed=_SEED.value,
                                                scene=scene, progress=_PROGRESS.value)
     print(f"synthetic scene video: {video}\n                labels: {labels_csv}")
-    sources.update(video=video, labels_csv=labels_csv)
-  directory = data.prepare_dataset(task.id, _DATA_DIR.value, progress=_PROGRESS.value, **sources)
+    source = dataclasses.replace(source, video=video, labels_csv=labels_csv)
+  directory = data.prepare_dataset(task.id, source, progress=_PROGRESS.value)
   print(f"{task.id} ({task.name}): {directory}")
   for split in data.SPLITS:
-    labels = data.split_labels(task.id, split, data_dir=_DATA_DIR.value, **sources)
+    labels = data.split_labels(task.id, split, source)
     counts = ", ".join(f"{name}:{(labels == index).sum()}"
                        for index, name in enumerate(task.class_names))
     print(f"  {split}: {len(labels)} examples ({counts})")
   if _PREVIEW.value:
-    path = data.write_preview(task.id, _DATA_DIR.value, split=_PREVIEW_SPLIT.value,
-                              progress=_PROGRESS.value, **sources)
+    path = data.write_preview(task.id, source, split=_PREVIEW_SPLIT.value,
+                              progress=_PROGRESS.value)
     print(f"contact sheet: {path}")
 
 

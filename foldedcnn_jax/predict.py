@@ -175,10 +175,14 @@ def load_split(predictor: Predictor, split: str = "test", *, limit: int | None =
   """The (images, labels) of `split` of the dataset the predictor was trained on."""
   from foldedcnn_jax import data  # the data pipeline loads only when asked for
 
-  settings = predictor.config.get("data", {})
-  source = {key: settings[key] for key in ("video", "labels_csv", "image_folder")
-            if settings.get(key)}
-  return data.load_split(predictor.task_id, split,
-                         data_dir=data_dir or settings.get("data_dir") or None,
-                         scale=settings.get("scale", 1.0), seed=settings.get("seed", 0),
-                         limit=limit, **source)
+  settings = dict(predictor.config.get("data", {}))
+  settings.setdefault("scale", 1.0)
+  # Runs from before `eval_scale` existed generated val/test at `scale` too.
+  settings.setdefault("eval_scale", settings["scale"])
+  settings.setdefault("seed", 0)
+  for field in ("data_dir", "video", "labels_csv", "image_folder"):
+    settings.setdefault(field, "")
+  if data_dir:
+    settings["data_dir"] = data_dir
+  source = data.Source.from_config(settings)
+  return data.load_split(predictor.task_id, split, source, limit=limit)

@@ -45,7 +45,7 @@ def _tiny_runs(tmp_path):
 
 
 def _test_images(run_config):
-  return data.num_examples(run_config.task, "test", **train.make_plan(run_config).data_kwargs)
+  return data.num_examples(run_config.task, "test", train.make_plan(run_config).source)
 
 
 def _build(tmp_path, runs, **kwargs):

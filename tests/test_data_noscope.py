@@ -2,6 +2,7 @@
 and clear errors for bad input."""
 
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
@@ -62,11 +63,10 @@ def _frames(location, split):
 
 def test_ingest_labels_and_split_boundaries(clip, tmp_path):
   video, labels_csv = clip
-  kwargs = dict(data_dir=str(tmp_path), video=video, labels_csv=labels_csv, progress=False)
-  location = prepare.prepare("n2", prepare.Source(str(tmp_path), video=video,
-                                                  labels_csv=labels_csv), progress=False)
+  source = data.Source(str(tmp_path), video=video, labels_csv=labels_csv)
+  location = prepare.prepare("n2", source, progress=False)
   for split, first in (("train", 5), ("val", 10), ("test", 15)):
-    images, labels = data.load_split("n2", split, **kwargs)
+    images, labels = data.load_split("n2", split, source, progress=False)
     frames = _frames(location, split)
     assert frames == list(range(first, first + 5))
     assert images.shape == (5, 50, 50, 3) and images.dtype == np.uint8
@@ -75,11 +75,15 @@ def test_ingest_labels_and_split_boundaries(clip, tmp_path):
     assert [_decoded_index(image) for image in images] == frames
 
 
-def test_scale_keeps_every_other_frame(clip, tmp_path):
+def test_scale_strides_train_and_eval_scale_strides_val_and_test(clip, tmp_path):
   video, labels_csv = clip
-  source = prepare.Source(str(tmp_path), scale=0.5, video=video, labels_csv=labels_csv)
+  source = data.Source(str(tmp_path), scale=0.5, video=video, labels_csv=labels_csv)
   location = prepare.prepare("n2", source, progress=False)
-  assert _frames(location, "val") == [10, 12, 14]
+  assert _frames(location, "train") == [5, 7, 9]
+  assert _frames(location, "val") == list(range(10, 15))  # eval_scale 1: every frame
+  both = prepare.prepare("n2", dataclasses.replace(source, eval_scale=0.5), progress=False)
+  assert both.data_dir != location.data_dir
+  assert _frames(both, "train") == [5, 7, 9] and _frames(both, "test") == [15, 17, 19]
 
 
 def test_splits_read_in_any_order(clip):
@@ -190,11 +194,11 @@ def test_night_scene_is_dark_and_cars_carry_lights(tmp_path):
 
 
 def test_default_embedded_scene_video_builds(tmp_path):
-  directory = data.prepare_dataset("n2", str(tmp_path), progress=False)
+  directory = data.prepare_dataset("n2", data.Source(str(tmp_path)), progress=False)
   assert os.path.isfile(os.path.join(directory, "dataset_info.json"))
   per_split = scene_video.SceneOptions().frames_per_chunk
   for split in ("train", "val", "test"):
-    labels = data.split_labels("n2", split, data_dir=str(tmp_path), progress=False)
+    labels = data.split_labels("n2", split, data.Source(str(tmp_path)), progress=False)
     assert len(labels) == per_split and 0 < labels.mean() < 1  # both classes present
   assert os.listdir(tmp_path / "videos")
 
@@ -243,8 +247,8 @@ def test_bad_input_is_one_clear_error(clip, tmp_path, problem, message):
   elif problem == "only_video":
     labels_csv = None
   with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
-    data.prepare_dataset("n2", str(tmp_path / "data"), video=video, labels_csv=labels_csv,
-                         progress=False)
+    data.prepare_dataset("n2", data.Source(str(tmp_path / "data"), video=video,
+                                     labels_csv=labels_csv), progress=False)
   assert "\n" not in str(error.value)
   named = labels_csv if problem in ("missing_columns", "bad_frame", "csv_beyond_video") else video
   if named is not None and problem != "only_video":

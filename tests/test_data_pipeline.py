@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from configs import base
 from foldedcnn_jax import data
 from foldedcnn_jax.data import builders
 from foldedcnn_jax.data.common import DatasetError
@@ -20,23 +21,23 @@ TINY_SIZES = {"train": 64 * 4, "val": 16 * 4, "test": 16 * 4}
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
   directory = str(tmp_path_factory.mktemp("data"))
-  data.prepare_dataset("tiny", directory, progress=False)
+  data.prepare_dataset("tiny", data.Source(directory), progress=False)
   return directory
 
 
 def _batches(data_dir, split="train", **kwargs):
   kwargs.setdefault("batch_size", 32)
-  return list(data.make_batches("tiny", split, data_dir=data_dir, progress=False, **kwargs))
+  return list(data.make_batches("tiny", split, data.Source(data_dir), progress=False, **kwargs))
 
 
 def test_prepare_is_idempotent_and_counts_match(data_dir):
-  first = data.prepare_dataset("tiny", data_dir, progress=False)
+  first = data.prepare_dataset("tiny", data.Source(data_dir), progress=False)
   mtime = os.path.getmtime(os.path.join(first, "dataset_info.json"))
-  assert data.prepare_dataset("tiny", data_dir, progress=False) == first
+  assert data.prepare_dataset("tiny", data.Source(data_dir), progress=False) == first
   assert os.path.getmtime(os.path.join(first, "dataset_info.json")) == mtime
   for split, size in TINY_SIZES.items():
-    assert data.num_examples("tiny", split, data_dir=data_dir, progress=False) == size
-  images, labels = data.load_split("tiny", "val", data_dir=data_dir, progress=False)
+    assert data.num_examples("tiny", split, data.Source(data_dir), progress=False) == size
+  images, labels = data.load_split("tiny", "val", data.Source(data_dir), progress=False)
   assert images.shape == (64, 8, 8, 3) and images.dtype == np.uint8 and labels.dtype == np.int32
   assert np.bincount(labels).tolist() == [16, 16, 16, 16]
 
@@ -54,11 +55,11 @@ def test_batch_shapes_respect_the_fold_factor(data_dir, fold):
 
 def test_batch_size_must_be_a_multiple_of_fold(data_dir):
   with pytest.raises(DatasetError, match="multiple of the fold factor 4"):
-    data.make_batches("tiny", "train", data_dir=data_dir, batch_size=30, fold=4)
+    data.make_batches("tiny", "train", data.Source(data_dir), batch_size=30, fold=4)
 
 
 def test_pad_covers_every_example_exactly_once(data_dir):
-  images, labels = data.load_split("tiny", "test", data_dir=data_dir, progress=False)
+  images, labels = data.load_split("tiny", "test", data.Source(data_dir), progress=False)
   batches = _batches(data_dir, "test", batch_size=24, fold=4, remainder="pad", shuffle=False)
   assert len(batches) == 3 and all(b["image"].shape == (24, 8, 8, 3) for b in batches)
   mask = np.concatenate([b["mask"] for b in batches])
@@ -106,9 +107,9 @@ def test_curriculum_keeps_only_the_first_classes(data_dir):
   batches = _batches(data_dir, num_classes=2, batch_size=16, remainder="pad")
   labels = np.concatenate([b["label"][b["mask"]] for b in batches])
   assert set(labels.tolist()) == {0, 1} and len(labels) == 2 * 64
-  assert data.num_examples("tiny", "train", data_dir=data_dir, num_classes=2) == 128
+  assert data.num_examples("tiny", "train", data.Source(data_dir), num_classes=2) == 128
   with pytest.raises(DatasetError, match="num_classes must be an integer in 1..4"):
-    data.make_batches("tiny", "train", data_dir=data_dir, batch_size=8, num_classes=5)
+    data.make_batches("tiny", "train", data.Source(data_dir), batch_size=8, num_classes=5)
 
 
 def test_host_shards_are_disjoint_and_complete(data_dir):
@@ -128,8 +129,8 @@ def test_worker_processes_give_the_same_batches(data_dir):
 
 
 def test_tiny_is_trivially_learnable(data_dir):
-  train_x, train_y = data.load_split("tiny", "train", data_dir=data_dir, progress=False)
-  test_x, test_y = data.load_split("tiny", "test", data_dir=data_dir, progress=False)
+  train_x, train_y = data.load_split("tiny", "train", data.Source(data_dir), progress=False)
+  test_x, test_y = data.load_split("tiny", "test", data.Source(data_dir), progress=False)
   # Nearest class mean on (colour, horizontal/vertical edge energy) features.
   def features(images):
     images = images.astype(np.float32)
@@ -154,33 +155,63 @@ def test_a_failed_build_never_looks_complete(tmp_path, monkeypatch):
 
   monkeypatch.setattr(builders, "synthetic_examples", failing)
   with pytest.raises(DatasetError, match="simulated crash"):
-    data.prepare_dataset("tiny", str(tmp_path), progress=False)
+    data.prepare_dataset("tiny", data.Source(str(tmp_path)), progress=False)
   completed = [root for root, _, files in os.walk(tmp_path) if "dataset_info.json" in files]
   assert completed == []
   monkeypatch.setattr(builders, "synthetic_examples", real)
-  directory = data.prepare_dataset("tiny", str(tmp_path), progress=False)
-  assert data.num_examples("tiny", "val", data_dir=str(tmp_path)) == 64
+  directory = data.prepare_dataset("tiny", data.Source(str(tmp_path)), progress=False)
+  assert data.num_examples("tiny", "val", data.Source(str(tmp_path))) == 64
   assert os.path.isfile(os.path.join(directory, "dataset_info.json"))
 
 
 def test_different_recipes_do_not_collide(tmp_path):
-  directories = {data.prepare_dataset("tiny", str(tmp_path), scale=scale, seed=seed,
+  directories = {data.prepare_dataset("tiny", data.Source(str(tmp_path), scale=scale, seed=seed),
                                       progress=False)
                  for scale, seed in ((1.0, 0), (0.5, 0), (1.0, 1))}
   assert len(directories) == 3
-  assert data.num_examples("tiny", "train", data_dir=str(tmp_path), scale=0.5) == 128
+  assert data.num_examples("tiny", "train", data.Source(str(tmp_path), scale=0.5)) == 128
+
+
+def test_scale_shrinks_train_and_eval_scale_val_and_test(tmp_path):
+  small_train = data.Source(str(tmp_path), scale=0.5)
+  counts = {split: data.num_examples("tiny", split, small_train, progress=False)
+            for split in data.SPLITS}
+  assert counts == {"train": 128, "val": 64, "test": 64}  # val/test keep the full size
+  both = data.Source(str(tmp_path), scale=0.5, eval_scale=0.5)
+  assert [data.num_examples("tiny", split, both, progress=False)
+          for split in data.SPLITS] == [128, 32, 32]
+  names = {os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(
+      data.prepare_dataset("tiny", source, progress=False))))) for source in (small_train, both)}
+  # Equal scales keep the directory name they had before eval_scale existed.
+  assert names == {"synthetic_scale-0.5_eval-1_seed-0", "synthetic_scale-0.5_seed-0"}
+  # The half val split is a subset of the full one (image i is the same at every scale).
+  full_val, _ = data.load_split("tiny", "val", small_train, progress=False)
+  half_val, _ = data.load_split("tiny", "val", both, progress=False)
+  assert {image.tobytes() for image in half_val} < {image.tobytes() for image in full_val}
+
+
+def test_source_from_a_training_config():
+  config = base.get_config()
+  config.data.update(data_dir="/somewhere", scale=0.25, eval_scale=0.5, seed=3,
+                     image_folder="")
+  assert data.Source.from_config(config.data) == data.Source(
+      "/somewhere", scale=0.25, eval_scale=0.5, seed=3)
+  assert data.Source.from_config(base.get_config().data) == data.Source()
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda d: data.prepare_dataset("v9", d), "unknown task 'v9'"),
-    (lambda d: data.prepare_dataset("g32", d), "benchmark-only"),
-    (lambda d: data.prepare_dataset("tiny", d, scale=0), "scale must be"),
-    (lambda d: data.prepare_dataset("tiny", d, video="x.mp4", labels_csv="x.csv"),
+    (lambda d: data.prepare_dataset("v9", data.Source(d)), "unknown task 'v9'"),
+    (lambda d: data.prepare_dataset("g32", data.Source(d)), "benchmark-only"),
+    (lambda d: data.prepare_dataset("tiny", data.Source(d, scale=0)), "scale must be"),
+    (lambda d: data.prepare_dataset("tiny", data.Source(d, eval_scale=-1)),
+     "eval_scale must be"),
+    (lambda d: data.prepare_dataset("tiny", data.Source(d, video="x.mp4", labels_csv="x.csv")),
      "only apply to NoScope"),
-    (lambda d: data.make_batches("tiny", "dev", data_dir=d, batch_size=8), "unknown split"),
-    (lambda d: data.make_batches("tiny", "train", data_dir=d, batch_size=8, remainder="keep"),
+    (lambda d: data.make_batches("tiny", "dev", data.Source(d), batch_size=8), "unknown split"),
+    (lambda d: data.make_batches("tiny", "train", data.Source(d), batch_size=8, remainder="keep"),
      "remainder must be"),
-    (lambda d: data.make_batches("tiny", "train", data_dir=d, batch_size=512), "fewer than one"),
+    (lambda d: data.make_batches("tiny", "train", data.Source(d), batch_size=512),
+     "fewer than one"),
 ])
 def test_bad_arguments_raise_one_clear_line(data_dir, call, message):
   with pytest.raises(UserInputError, match=message) as error:
@@ -192,14 +223,14 @@ def test_unwritable_data_dir_is_named(tmp_path):
   blocker = tmp_path / "a-file"
   blocker.write_text("")
   with pytest.raises(DatasetError, match="is not writable") as error:
-    data.prepare_dataset("tiny", str(blocker / "data"), progress=False)
+    data.prepare_dataset("tiny", data.Source(str(blocker / "data")), progress=False)
   assert str(blocker / "data") in str(error.value)
 
 
 def test_importing_and_reading_never_imports_tensorflow(data_dir):
   code = ("import sys; from foldedcnn_jax import data; "
           "assert not {'tensorflow_datasets', 'cv2', 'grain'} & set(sys.modules); "
-          f"data.load_split('tiny', 'val', data_dir={data_dir!r}, progress=False); "
+          f"data.load_split('tiny', 'val', data.Source({data_dir!r}), progress=False); "
           "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
   subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -74,7 +74,7 @@ def test_image_seeds_never_repeat_across_splits():
 def _split_hashes(task_id, data_dir, **kwargs):
   hashes = {}
   for split in SPLITS:
-    images, _ = data.load_split(task_id, split, data_dir=data_dir, progress=False, **kwargs)
+    images, _ = data.load_split(task_id, split, data.Source(data_dir, **kwargs), progress=False)
     hashes[split] = [hashlib.sha1(image.tobytes()).hexdigest() for image in images]
   return hashes
 
@@ -85,16 +85,18 @@ def _record_file_digests(directory):
 
 
 def test_same_seed_same_bytes_and_splits_never_overlap(tmp_path):
-  first = data.prepare_dataset("v2", str(tmp_path / "a"), scale=0.01, progress=False)
-  second = data.prepare_dataset("v2", str(tmp_path / "b"), scale=0.01, progress=False)
+  first = data.prepare_dataset("v2", data.Source(str(tmp_path / "a"), scale=0.01, eval_scale=0.01),
+                               progress=False)
+  second = data.prepare_dataset("v2", data.Source(str(tmp_path / "b"), scale=0.01, eval_scale=0.01),
+                                progress=False)
   digests = _record_file_digests(first)
   assert len(digests) == 3 and digests == _record_file_digests(second)
-  hashes = _split_hashes("v2", str(tmp_path / "a"), scale=0.01)
+  hashes = _split_hashes("v2", str(tmp_path / "a"), scale=0.01, eval_scale=0.01)
   sizes = {split: len(hashes[split]) for split in SPLITS}
   assert sizes == {"train": 10 * 22, "val": 1 * 22, "test": 1 * 22}
   every = [digest for split in SPLITS for digest in hashes[split]]
   assert len(set(every)) == len(every)  # no image twice, within or across splits
-  other_seed = _split_hashes("v2", str(tmp_path / "a"), scale=0.01, seed=1)
+  other_seed = _split_hashes("v2", str(tmp_path / "a"), scale=0.01, eval_scale=0.01, seed=1)
   assert not set(other_seed["train"]) & set(hashes["train"])
 
 

@@ -32,7 +32,7 @@ def run(tmp_path_factory):
   config = tiny.get_config("quick")
   config.fold, config.progress, config.workdir, config.data.data_dir = 2, False, workdir, data_dir
   summary = loop.train_and_evaluate(config)
-  images, labels = data.load_split("tiny", "test", data_dir=data_dir)
+  images, labels = data.load_split("tiny", "test", data.Source(data_dir))
   order = pipeline.fixed_permutation(len(labels), config.eval_permutation_seed)
   return workdir, summary, images[order], labels[order]  # the order training evaluates in
 

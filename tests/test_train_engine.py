@@ -17,7 +17,7 @@ from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
   directory = str(tmp_path_factory.mktemp("data"))
-  data.prepare_dataset("tiny", directory, progress=False)
+  data.prepare_dataset("tiny", data.Source(directory), progress=False)
   return directory
 
 

@@ -38,7 +38,7 @@ def _free_port():
 
 def test_two_processes_train_like_one(tmp_path):
   data_dir = str(tmp_path / "data")
-  data.prepare_dataset("tiny", data_dir, progress=False)
+  data.prepare_dataset("tiny", data.Source(data_dir), progress=False)
   one, two = str(tmp_path / "one"), str(tmp_path / "two")
   reference = subprocess.run(_command(one, data_dir), cwd=ROOT, env=_env(2), capture_output=True,
                              text=True, timeout=300)

@@ -29,7 +29,8 @@ _CHUNK = 512
 @dataclasses.dataclass(frozen=True)
 class SyntheticRecipe:
   seed: int = 0
-  scale: float = 1.0
+  scale: float = 1.0  # the train split's
+  eval_scale: float = 1.0  # val's and test's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +113,8 @@ def _render_chunk(job: tuple[str, int, str, list[tuple[int, int]]]) -> list[np.n
 
 def synthetic_examples(task: Task, split: str, recipe: SyntheticRecipe) -> Iterator[tuple]:
   """(key, label, image) for every generated image of a split, in a fixed order."""
-  per_class = scaled_count(getattr(task.split_sizes, split), recipe.scale)
+  scale = recipe.scale if split == "train" else recipe.eval_scale
+  per_class = scaled_count(getattr(task.split_sizes, split), scale)
   items = [(label, index) for label in range(task.num_classes) for index in range(per_class)]
   chunks = [items[start:start + _CHUNK] for start in range(0, len(items), _CHUNK)]
   jobs = [(task.id, recipe.seed, split, chunk) for chunk in chunks]

@@ -1,8 +1,10 @@
-"""Small shared pieces of the data package: the error type, the data dir, seeds, atomic writes."""
+"""Small shared pieces of the data package: the data source, the error type, the data dir, seeds,
+atomic writes."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,15 +25,56 @@ def default_data_dir() -> str:
   return os.environ.get("FOLDEDCNN_DATA_DIR") or "data"
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """Which data of a task to build or read; every function of `foldedcnn_jax.data` takes one.
+
+  data_dir     where datasets live ("" or None → $FOLDEDCNN_DATA_DIR or ./data)
+  scale        fraction of the paper's train split to generate (NoScope: 1/scale is the frame
+               stride of the train chunk)
+  eval_scale   the same for val and test; 1.0 keeps them at the paper's size, so a scaled-down
+               training run is still measured on the full evaluation sets
+  seed         dataset generation (game/toy images, the scene video) and shuffle order
+  video, labels_csv   NoScope: a real video and its label CSV (None → the synthetic scene)
+  image_folder the authors' released images, <root>/<task>/{train,val,test}/<class>/*.png
+  """
+
+  data_dir: str | None = None
+  scale: float = 1.0
+  eval_scale: float = 1.0
+  seed: int = 0
+  video: str | None = None
+  labels_csv: str | None = None
+  image_folder: str | None = None
+
+  @classmethod
+  def from_config(cls, data_config) -> Source:
+    """The source named by a training config's `data` fields (a ConfigDict or a dict of them;
+    "" means unset)."""
+    fields = {field.name: data_config[field.name] for field in dataclasses.fields(cls)}
+    return cls(**{name: value or None for name, value in fields.items()
+                  if name in ("data_dir", "video", "labels_csv", "image_folder")},
+               scale=float(fields["scale"]), eval_scale=float(fields["eval_scale"]),
+               seed=int(fields["seed"]))
+
+  def split_scale(self, split: str) -> float:
+    """The scale a split is generated at: `scale` for train, `eval_scale` for val and test."""
+    return self.scale if check_split(split) == "train" else self.eval_scale
+
+  @property
+  def root(self) -> str:
+    return self.data_dir or default_data_dir()
+
+
 def check_split(split: str) -> str:
   if split not in SPLITS:
     raise DatasetError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
   return split
 
 
-def check_scale(scale: float) -> float:
+def check_scale(scale: float, name: str = "scale") -> float:
   if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 100:
-    raise DatasetError(f"scale must be a number in (0, 100], got {scale!r}")
+    raise DatasetError(f"{name} must be a number in (0, 100], got {scale!r}")
   return float(scale)
 
 

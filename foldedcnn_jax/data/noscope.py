@@ -86,32 +86,41 @@ def count_frames(video: str) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class ChunkPlan:
-  """Frame ranges [start, stop) of the train/val/test chunks, and the frame stride."""
+  """Frame ranges [start, stop) of the train/val/test chunks, and the frame stride of each."""
 
   num_frames: int
   chunk_size: int
   ranges: dict[str, tuple[int, int]]
-  stride: int
+  strides: dict[str, int]
 
   def frames(self, split: str) -> range:
     start, stop = self.ranges[split]
-    return range(start, stop, self.stride)
+    return range(start, stop, self.strides[split])
 
 
-def chunk_plan(task: Task, num_frames: int, scale: float = 1.0, video: str = "video") -> ChunkPlan:
-  """Cuts `num_frames` into the task's equal contiguous chunks (1-based split chunks)."""
+def _stride(scale: float) -> int:
+  return max(1, int(round(1 / scale))) if scale < 1 else 1
+
+
+def chunk_plan(task: Task, num_frames: int, scale: float = 1.0, video: str = "video", *,
+               eval_scale: float = 1.0) -> ChunkPlan:
+  """Cuts `num_frames` into the task's equal contiguous chunks (1-based split chunks).
+
+  The train chunk keeps every (1/scale)-th frame, val and test every (1/eval_scale)-th.
+  """
   source = task.noscope
   chunk_size = num_frames // source.num_chunks
-  stride = max(1, int(round(1 / scale))) if scale < 1 else 1
+  strides = {split: _stride(scale if split == "train" else eval_scale) for split in SPLITS}
   chunks = "/".join(map(str, source.split_chunks))
-  if chunk_size < stride:
+  if chunk_size < max(strides.values()):
     raise DatasetError(
         f"video {video!r} has {num_frames} frames: task {task.id} cuts it into "
         f"{source.num_chunks} chunks and uses chunks {chunks} as train/val/test, so it needs at "
-        f"least {source.num_chunks * stride} frames (at scale {scale:g})")
+        f"least {source.num_chunks * max(strides.values())} frames (at scale "
+        f"{min(scale, eval_scale):g})")
   ranges = {split: ((chunk - 1) * chunk_size, chunk * chunk_size)
             for split, chunk in zip(SPLITS, source.split_chunks, strict=True)}
-  return ChunkPlan(num_frames, chunk_size, ranges, stride)
+  return ChunkPlan(num_frames, chunk_size, ranges, strides)
 
 
 def to_model_frame(frame_bgr: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -130,10 +139,10 @@ class Ingest:
   """
 
   def __init__(self, task: Task, video: str, labels_csv: str, *, scale: float = 1.0,
-               progress: bool = True):
+               eval_scale: float = 1.0, progress: bool = True):
     self.task, self.video, self.progress = task, video, progress
     self.positives, last_labelled = positive_frames(labels_csv, task.noscope.object_name)
-    self.plan = chunk_plan(task, count_frames(video), scale, video)
+    self.plan = chunk_plan(task, count_frames(video), scale, video, eval_scale=eval_scale)
     if last_labelled >= self.plan.num_frames:
       raise DatasetError(f"labels CSV {labels_csv!r} labels frame {last_labelled} but video "
                          f"{video!r} has only {self.plan.num_frames} frames: a mismatched pair?")

@@ -20,27 +20,15 @@ import numpy as np
 
 from foldedcnn_jax.data.common import (
     DatasetError,
+    Source,
     atomic_path,
     check_scale,
     check_split,
-    default_data_dir,
     ensure_writable_dir,
 )
 from foldedcnn_jax.tasks import Task, get_task
 
 _HASH_BYTES = 4 << 20  # a video's digest reads its first and last 4 MiB (plus its size)
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-  """Which data to build or read for a task: the keyword arguments of the public API."""
-
-  data_dir: str | None = None
-  scale: float = 1.0
-  seed: int = 0
-  video: str | None = None
-  labels_csv: str | None = None
-  image_folder: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +101,8 @@ def _slug(text: str) -> str:
 def _variant(task: Task, source: Source) -> str:
   """The directory name that separates this recipe's files from every other recipe's."""
   scale = f"scale-{source.scale:g}"
+  if source.eval_scale != source.scale:  # equal scales keep the name they always had
+    scale += f"_eval-{source.eval_scale:g}"
   if source.image_folder is not None:
     root = os.path.abspath(source.image_folder)
     return f"folder-{_slug(os.path.basename(root))}-{_folder_digest(root, task.id)}"
@@ -132,6 +122,7 @@ def _variant(task: Task, source: Source) -> str:
 def _checked(task_id: str, source: Source) -> tuple[Task, Source]:
   task = get_task(task_id)
   check_scale(source.scale)
+  check_scale(source.eval_scale, "eval_scale")
   if isinstance(source.seed, bool) or not isinstance(source.seed, (int, np.integer)):
     raise DatasetError(f"seed must be an integer, got {source.seed!r}")
   if source.seed < 0:
@@ -161,9 +152,8 @@ def _with_synthetic_video(task: Task, source: Source, progress: bool) -> Source:
     return source
   from foldedcnn_jax.data import scene_video
 
-  root = source.data_dir or default_data_dir()
   video, labels_csv = scene_video.ensure_scene_video(
-      task, os.path.join(root, "videos"), seed=source.seed, progress=progress)
+      task, os.path.join(source.root, "videos"), seed=source.seed, progress=progress)
   return dataclasses.replace(source, video=video, labels_csv=labels_csv)
 
 
@@ -184,16 +174,15 @@ def _recipe(task: Task, source: Source, progress: bool):
     from foldedcnn_jax.data import noscope  # OpenCV loads only for video tasks
 
     return noscope.Ingest(task, source.video, source.labels_csv, scale=source.scale,
-                          progress=progress)
-  return builders.SyntheticRecipe(source.seed, source.scale)
+                          eval_scale=source.eval_scale, progress=progress)
+  return builders.SyntheticRecipe(source.seed, source.scale, source.eval_scale)
 
 
 def _resolve(task_id: str, source: Source, progress: bool) -> tuple[Task, Source, Location]:
   task, source = _checked(task_id, source)
   source = _with_synthetic_video(task, source, progress)
-  root = source.data_dir or default_data_dir()
   location = Location(_builder_class(task, source).name,
-                      os.path.join(root, _variant(task, source)), task.id)
+                      os.path.join(source.root, _variant(task, source)), task.id)
   return task, source, location
 
 

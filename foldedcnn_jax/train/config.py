@@ -11,6 +11,7 @@ import json
 import os
 
 from foldedcnn_jax import tasks as tasks_lib
+from foldedcnn_jax.data import common as data_common
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import spec as spec_lib
 from foldedcnn_jax.train import curriculum as curriculum_lib
@@ -26,6 +27,8 @@ RESUMABLE_FIELDS = ("num_epochs", "progress", "tensorboard", "workdir", "data.wo
                     "data.engine", "data.device_budget_mb", "checkpoint.every_epochs",
                     "checkpoint.keep")
 ENGINES = ("auto", "device", "stream")
+SCHEDULES = ("constant", "cosine")
+FORMULATIONS = ("auto", "model", "sliced_pool")
 
 
 class ConfigError(UserInputError):
@@ -57,7 +60,7 @@ class Plan:
   num_epochs: int
   workdir: str
   curriculum: Curriculum
-  data_kwargs: dict  # data_dir, scale, seed, video, labels_csv for foldedcnn_jax.data
+  source: data_common.Source  # which data (config.data) for foldedcnn_jax.data
 
   @property
   def num_classes(self) -> int:
@@ -140,13 +143,24 @@ def _check_numbers(config) -> None:
   _require(_is_int(config.checkpoint.every_epochs) and config.checkpoint.every_epochs >= 1,
            f"config.checkpoint.every_epochs must be an integer >= 1, got "
            f"{config.checkpoint.every_epochs!r}")
-  _require(config.data.scale > 0, f"config.data.scale must be > 0, got {config.data.scale}")
+  for field in ("scale", "eval_scale"):
+    value = config.data[field]
+    _require(0 < value <= 100, f"config.data.{field} must be in (0, 100], got {value}")
   _require(bool(config.data.video) == bool(config.data.labels_csv),
            "config.data.video and config.data.labels_csv must be given together")
   _require(not (config.data.image_folder and config.data.video),
            "config.data.image_folder and config.data.video are two different sources; give one")
   _require(_is_int(config.data.worker_count) and config.data.worker_count >= 0,
            f"config.data.worker_count must be >= 0, got {config.data.worker_count!r}")
+  _choice(config.optimizer.schedule, "optimizer.schedule", SCHEDULES)
+  _require(0 <= config.optimizer.warmup_fraction < 1,
+           f"config.optimizer.warmup_fraction must be in [0, 1), got "
+           f"{config.optimizer.warmup_fraction}")
+  _require(0 <= config.label_smoothing < 1,
+           f"config.label_smoothing must be in [0, 1), got {config.label_smoothing}")
+  _require(_is_int(config.augment.shift) and config.augment.shift >= 0,
+           f"config.augment.shift must be an integer >= 0 (pixels), got {config.augment.shift!r}")
+  _choice(config.model.formulation, "model.formulation", FORMULATIONS)
   warm_start = config.warm_start
   _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= 0,
            f"config.warm_start.slot_epochs must be an integer >= 0 (0 = off), got "
@@ -201,6 +215,14 @@ def _resolve_curriculum(config, task: tasks_lib.Task) -> Curriculum:
   return Curriculum(enabled, initial, step, settings.step_epochs)
 
 
+def resolve_formulation(name: str, backend: str) -> str:
+  """The `execution.FORMULATIONS` entry a run uses: "auto" slices max pools on CPU (measured
+  faster there for every task's train step), and keeps the model's pools elsewhere."""
+  if name == "auto":
+    return "sliced_pool" if backend == "cpu" else ""
+  return "" if name == "model" else name
+
+
 def warm_starts(config) -> bool:
   """Whether a fresh run of `config` begins with the slot-wise warm start."""
   return config.warm_start.slot_epochs > 0 and config.fold > 1
@@ -234,12 +256,6 @@ def make_plan(config, workdir: str | None = None) -> Plan:
   curriculum = _resolve_curriculum(config, task)
   spec = _model_spec(config, task)
   fold = config.fold
-  data_kwargs = dict(data_dir=config.data.data_dir or None, scale=float(config.data.scale),
-                     seed=int(config.data.seed))
-  if config.data.video:
-    data_kwargs.update(video=config.data.video, labels_csv=config.data.labels_csv)
-  if config.data.image_folder:
-    data_kwargs.update(image_folder=config.data.image_folder)
   return Plan(
       task=task, spec=spec, fold=fold,
       batch_size=config.batch_size // fold * fold,
@@ -247,7 +263,7 @@ def make_plan(config, workdir: str | None = None) -> Plan:
       num_epochs=config.num_epochs,
       workdir=workdir or config.workdir or default_workdir(config),
       curriculum=curriculum,
-      data_kwargs=data_kwargs,
+      source=data_common.Source.from_config(config.data),
   )
 
 

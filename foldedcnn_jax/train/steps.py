@@ -20,6 +20,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from foldedcnn_jax import folding
+from foldedcnn_jax.bench import execution
 
 TrainState = dict[str, Any]  # {"params": nnx.State, "opt_state": optax state, "step": int32}
 
@@ -33,9 +34,56 @@ class Distillation:
   alpha: float
 
 
-def make_optimizer(optimizer_config) -> optax.GradientTransformation:
-  """Adam / RMSprop / SGD with L2 weight decay added to the gradient (as PyTorch's Adam)."""
-  name, learning_rate = optimizer_config.name, optimizer_config.learning_rate
+@dataclasses.dataclass(frozen=True)
+class Augment:
+  """Random changes to each training image, drawn from (seed, step): a shift of up to `shift`
+  pixels each way (edges repeated) and, with `flip`, a left-right mirror half of the time."""
+
+  shift: int = 0
+  flip: bool = False
+  seed: int = 0
+
+  @property
+  def active(self) -> bool:
+    return self.shift > 0 or self.flip
+
+
+def augment_images(images: jax.Array, step: jax.Array, augment: Augment) -> jax.Array:
+  """`augment` applied to a (B, H, W, C) batch of unfolded images; a pure function of step."""
+  key = jax.random.fold_in(jax.random.key(augment.seed), step)
+  shift_key, flip_key = jax.random.split(key)
+  if augment.flip:
+    mirrored = jax.random.bernoulli(flip_key, 0.5, (images.shape[0], 1, 1, 1))
+    images = jnp.where(mirrored, images[:, :, ::-1], images)
+  if augment.shift:
+    pad = augment.shift
+    height, width = images.shape[1:3]
+    padded = jnp.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    offsets = jax.random.randint(shift_key, (images.shape[0], 2), 0, 2 * pad + 1)
+    crop = lambda image, offset: jax.lax.dynamic_slice(
+        image, (offset[0], offset[1], 0), (height, width, image.shape[-1]))
+    images = jax.vmap(crop)(padded, offsets)
+  return images
+
+
+def learning_rate_schedule(optimizer_config, total_steps: int | None) -> optax.Schedule | float:
+  """The optimizer's learning rate: constant, or linear warm-up then cosine decay to 0."""
+  learning_rate = optimizer_config.learning_rate
+  if optimizer_config.schedule == "constant":
+    return learning_rate
+  if not total_steps:
+    raise ValueError("a cosine schedule needs the run's total number of steps")
+  warmup = int(round(optimizer_config.warmup_fraction * total_steps))
+  return optax.warmup_cosine_decay_schedule(0.0, learning_rate, warmup,
+                                            max(total_steps, warmup + 1))
+
+
+def make_optimizer(optimizer_config, total_steps: int | None = None
+                   ) -> optax.GradientTransformation:
+  """Adam / RMSprop / SGD with L2 weight decay added to the gradient (as PyTorch's Adam), at
+  the config's learning-rate schedule over `total_steps`."""
+  name = optimizer_config.name
+  learning_rate = learning_rate_schedule(optimizer_config, total_steps)
   momentum = optimizer_config.momentum or None
   if name == "adam":
     base = optax.adam(learning_rate, eps=optimizer_config.eps)
@@ -81,10 +129,11 @@ def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 def unfolded_logits(graphdef: nnx.GraphDef, params: nnx.State, images: jax.Array,
-                    fold: int) -> jax.Array:
-  """(B, H, W, C) images → (B, K) float32 logits of the folded model."""
-  model = nnx.merge(graphdef, params)
-  return folding.unfold(model(folding.fold(images, fold)), fold).astype(jnp.float32)
+                    fold: int, formulation: str = "") -> jax.Array:
+  """(B, H, W, C) images → (B, K) float32 logits of the folded model, its slow layers written
+  as `formulation` (an `execution.FORMULATIONS` entry; the same logits)."""
+  logits = execution.forward(graphdef, params, folding.fold(images, fold), formulation)
+  return folding.unfold(logits, fold).astype(jnp.float32)
 
 
 def distillation_loss(student: jax.Array, teacher: jax.Array, distillation: Distillation):
@@ -100,18 +149,26 @@ def distillation_loss(student: jax.Array, teacher: jax.Array, distillation: Dist
 def train_step(graphdef: nnx.GraphDef, state: TrainState, batch: dict[str, jax.Array],
                teacher_params: nnx.State | None = None, *, tx: optax.GradientTransformation,
                fold: int, distillation: Distillation | None = None,
-               teacher_graphdef: nnx.GraphDef | None = None) -> tuple[TrainState, dict]:
+               teacher_graphdef: nnx.GraphDef | None = None, formulation: str = "",
+               augment: Augment = Augment(), label_smoothing: float = 0.0
+               ) -> tuple[TrainState, dict]:
   """One optimizer step on a batch; returns the new state and summed metrics."""
   images, labels, mask = batch["image"], batch["label"], batch["mask"].astype(jnp.float32)
+  if augment.active:
+    images = augment_images(images, state["step"], augment)
   teacher_logits = None
   if distillation is not None:
     teacher_logits = jax.lax.stop_gradient(
-        unfolded_logits(teacher_graphdef, teacher_params, images, 1))
+        unfolded_logits(teacher_graphdef, teacher_params, images, 1, formulation))
 
   def loss_fn(params):
-    logits = unfolded_logits(graphdef, params, images, fold)
+    logits = unfolded_logits(graphdef, params, images, fold, formulation)
     cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    loss = _masked_mean(cross_entropy, mask)
+    objective = cross_entropy
+    if label_smoothing:
+      targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), label_smoothing)
+      objective = optax.softmax_cross_entropy(logits, targets)
+    loss = _masked_mean(objective, mask)
     if distillation is not None:
       distilled = _masked_mean(distillation_loss(logits, teacher_logits, distillation), mask)
       loss = (1 - distillation.alpha) * loss + distillation.alpha * distilled
@@ -133,10 +190,10 @@ def train_step(graphdef: nnx.GraphDef, state: TrainState, batch: dict[str, jax.A
 
 
 def eval_step(graphdef: nnx.GraphDef, params: nnx.State, batch: dict[str, jax.Array],
-              num_seen: jax.Array, *, fold: int, top_k: int) -> dict:
+              num_seen: jax.Array, *, fold: int, top_k: int, formulation: str = "") -> dict:
   """Summed loss, top-1/top-k hits on all classes and on the classes seen so far."""
   images, labels, mask = batch["image"], batch["label"], batch["mask"].astype(jnp.float32)
-  logits = unfolded_logits(graphdef, params, images, fold)
+  logits = unfolded_logits(graphdef, params, images, fold, formulation)
   cross_entropy = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
   correct = (jnp.argmax(logits, -1) == labels) * mask
   seen = mask * (labels < num_seen)

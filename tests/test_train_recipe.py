@@ -1,0 +1,103 @@
+"""Training recipe options: augmentation, label smoothing, the learning-rate schedule and the
+sliced-pool formulation of the train/eval steps."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from foldedcnn_jax.models import cnn
+from foldedcnn_jax.tasks import get_task
+from foldedcnn_jax.models import spec as spec_lib
+from foldedcnn_jax.train import config as config_lib
+from foldedcnn_jax.train import steps
+
+
+def _images(count=6, height=5, width=7):
+  return jnp.asarray(np.arange(count * height * width * 3, dtype=np.uint8)
+                     .reshape(count, height, width, 3))
+
+
+def test_augmentation_is_a_pure_function_of_seed_and_step():
+  images = _images()
+  augment = steps.Augment(shift=2, flip=True, seed=3)
+  first = steps.augment_images(images, jnp.int32(5), augment)
+  np.testing.assert_array_equal(first, steps.augment_images(images, jnp.int32(5), augment))
+  assert first.shape == images.shape and first.dtype == images.dtype
+  assert not np.array_equal(first, steps.augment_images(images, jnp.int32(6), augment))
+  other_seed = steps.Augment(shift=2, flip=True, seed=4)
+  assert not np.array_equal(first, steps.augment_images(images, jnp.int32(5), other_seed))
+
+
+def test_flip_mirrors_whole_images_and_shift_moves_them():
+  images = _images(count=32)
+  flipped = np.asarray(steps.augment_images(images, jnp.int32(0), steps.Augment(flip=True)))
+  mirrored = [np.array_equal(out, image[:, ::-1]) for out, image in zip(flipped, images)]
+  unchanged = [np.array_equal(out, image) for out, image in zip(flipped, images)]
+  assert all(m or u for m, u in zip(mirrored, unchanged)) and 0 < sum(mirrored) < 32
+  shifted = np.asarray(steps.augment_images(images, jnp.int32(0), steps.Augment(shift=1)))
+  for out, image in zip(shifted, np.asarray(images)):
+    padded = np.pad(image, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    windows = [padded[dy:dy + 5, dx:dx + 7] for dy in range(3) for dx in range(3)]
+    assert any(np.array_equal(out, window) for window in windows)
+  assert any(not np.array_equal(out, image) for out, image in zip(shifted, np.asarray(images)))
+
+
+def _optimizer_config(schedule="constant", warmup_fraction=0.0):
+  return ml_collections.ConfigDict(dict(
+      name="sgd", learning_rate=0.5, weight_decay=0.0, momentum=0.0, rmsprop_decay=0.9, eps=1e-8,
+      schedule=schedule, warmup_fraction=warmup_fraction))
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+  schedule = steps.learning_rate_schedule(_optimizer_config("cosine", 0.1), total_steps=100)
+  assert float(schedule(0)) == 0.0 and float(schedule(10)) == pytest.approx(0.5)
+  assert float(schedule(55)) == pytest.approx(0.25, abs=1e-6)
+  assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+  assert steps.learning_rate_schedule(_optimizer_config(), total_steps=None) == 0.5
+  with pytest.raises(ValueError, match="total number of steps"):
+    steps.learning_rate_schedule(_optimizer_config("cosine"), total_steps=None)
+
+
+def _state_and_batch(task="v1", fold=2, batch=8):
+  spec = spec_lib.ModelSpec.for_task(task, fold=fold)
+  graphdef, params = nnx.split(cnn.create_model(spec, seed=0))
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (batch, *get_task(task).input_shape), dtype=np.uint8)
+  labels = rng.integers(0, 11, batch).astype(np.int32)
+  tx = optax.sgd(0.1)
+  state = {"params": params, "opt_state": tx.init(params), "step": jnp.int32(0)}
+  return graphdef, state, tx, {"image": jnp.asarray(images), "label": jnp.asarray(labels),
+                               "mask": jnp.ones(batch, bool)}
+
+
+def test_sliced_pool_formulation_trains_like_the_model():
+  graphdef, state, tx, batch = _state_and_batch()
+  model_logits = steps.unfolded_logits(graphdef, state["params"], batch["image"], 2)
+  sliced_logits = steps.unfolded_logits(graphdef, state["params"], batch["image"], 2,
+                                        "sliced_pool")
+  np.testing.assert_allclose(sliced_logits, model_logits, rtol=1e-5, atol=1e-5)
+  plain, plain_metrics = steps.train_step(graphdef, state, batch, tx=tx, fold=2)
+  sliced, sliced_metrics = steps.train_step(graphdef, state, batch, tx=tx, fold=2,
+                                            formulation="sliced_pool")
+  for a, b in zip(jax.tree.leaves(plain["params"]), jax.tree.leaves(sliced["params"])):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+  assert float(plain_metrics["loss_sum"]) == pytest.approx(float(sliced_metrics["loss_sum"]))
+
+
+def test_label_smoothing_changes_the_loss_not_the_reported_cross_entropy():
+  graphdef, state, tx, batch = _state_and_batch()
+  _, plain = steps.train_step(graphdef, state, batch, tx=tx, fold=2)
+  _, smoothed = steps.train_step(graphdef, state, batch, tx=tx, fold=2, label_smoothing=0.2)
+  assert float(smoothed["cross_entropy_sum"]) == pytest.approx(float(plain["cross_entropy_sum"]))
+  assert float(smoothed["loss_sum"]) != pytest.approx(float(plain["loss_sum"]))
+
+
+def test_formulation_auto_slices_pools_only_on_cpu():
+  assert config_lib.resolve_formulation("auto", "cpu") == "sliced_pool"
+  assert config_lib.resolve_formulation("auto", "gpu") == ""
+  assert config_lib.resolve_formulation("model", "cpu") == ""
+  assert config_lib.resolve_formulation("sliced_pool", "gpu") == "sliced_pool"
