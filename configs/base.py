@@ -108,6 +108,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.video = ""  # NoScope: a real video; "" → the embedded synthetic scene
   config.data.labels_csv = ""
   config.data.image_folder = ""  # the authors' <root>/<task>/{train,val,test}/<class>/*.png
+  # How the f images of a folded training input are chosen (data/pipeline.py TRAIN_GROUPINGS):
+  # independent (the paper) | consecutive records (f consecutive video frames, as a stream
+  # filter folds them) | mix (each group consecutive with probability consecutive_share).
+  config.data.train_grouping = "independent"
+  config.data.consecutive_share = 0.5
   config.data.worker_count = 0  # grain worker processes of the streaming path
   # A split whose images fit this budget is put on the devices once (sharded over "data") and
   # batched in-graph; a larger one streams through grain. "device"/"stream" force one path.

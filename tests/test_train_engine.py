@@ -66,7 +66,7 @@ def test_device_and_stream_paths_give_the_same_batches(data_dir, tmp_path, fold)
     for ours, theirs in pairs:
       for key in ("image", "label", "mask"):
         np.testing.assert_array_equal(ours[key], theirs[key])
-  eval_plan = trainer.eval_plan("val", permuted=True)
+  eval_plan = trainer.eval_plan("val", "permuted")
   val_device = trainer.splits["val"]
   val_stream = loop.feeds.StreamSplit(trainer.dataset, "val", trainer.mesh)
   for ours, theirs in zip(val_device.batches(eval_plan), val_stream.batches(eval_plan),
@@ -121,8 +121,8 @@ def test_checkpoints_every_n_epochs_plus_best_and_last(data_dir, tmp_path):
 def test_eval_permutation_mixes_folded_groups_and_leaves_f1_accuracy(data_dir, tmp_path):
   folded, _ = _trainer(tiny_config(data_dir, tmp_path / "f2", fold=2))
   consecutive = lambda plan: [row[1] - row[0] == 1 for row in plan.indices.reshape(-1, 2)]
-  assert all(consecutive(folded.eval_plan("val", permuted=False))[:32])  # record order
-  assert sum(consecutive(folded.eval_plan("val", permuted=True))) < 4  # groups are mixed
+  assert all(consecutive(folded.eval_plan("val", "consecutive"))[:32])  # record order
+  assert sum(consecutive(folded.eval_plan("val", "permuted"))) < 4  # groups are mixed
   sorted_labels = np.repeat(np.arange(4), 16)  # e.g. a video's consecutive frames
   mixed = sorted_labels[pipeline.fixed_permutation(64, 19)].reshape(-1, 2)
   assert (mixed[:, 0] != mixed[:, 1]).sum() > 16
@@ -130,8 +130,8 @@ def test_eval_permutation_mixes_folded_groups_and_leaves_f1_accuracy(data_dir, t
   loop.train_and_evaluate(config)
   trainer, _ = _trainer(config)
   params = steps.replicate(predict.load(str(tmp_path), which="latest").params, trainer.mesh)
-  permuted = trainer.evaluate(params, "val", 4, permuted=True)
-  record_order = trainer.evaluate(params, "val", 4, permuted=False)
+  permuted = trainer.evaluate(params, "val", 4, "permuted")
+  record_order = trainer.evaluate(params, "val", 4, "consecutive")
   assert permuted["correct"] == record_order["correct"] and permuted["count"] == 64
 
 

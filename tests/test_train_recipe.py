@@ -10,8 +10,8 @@ import pytest
 from flax import nnx
 
 from foldedcnn_jax.models import cnn
-from foldedcnn_jax.tasks import get_task
 from foldedcnn_jax.models import spec as spec_lib
+from foldedcnn_jax.tasks import get_task
 from foldedcnn_jax.train import config as config_lib
 from foldedcnn_jax.train import steps
 
@@ -35,15 +35,17 @@ def test_augmentation_is_a_pure_function_of_seed_and_step():
 def test_flip_mirrors_whole_images_and_shift_moves_them():
   images = _images(count=32)
   flipped = np.asarray(steps.augment_images(images, jnp.int32(0), steps.Augment(flip=True)))
-  mirrored = [np.array_equal(out, image[:, ::-1]) for out, image in zip(flipped, images)]
-  unchanged = [np.array_equal(out, image) for out, image in zip(flipped, images)]
-  assert all(m or u for m, u in zip(mirrored, unchanged)) and 0 < sum(mirrored) < 32
+  pairs = list(zip(flipped, np.asarray(images), strict=True))
+  mirrored = [np.array_equal(out, image[:, ::-1]) for out, image in pairs]
+  unchanged = [np.array_equal(out, image) for out, image in pairs]
+  assert all(m or u for m, u in zip(mirrored, unchanged, strict=True)) and 0 < sum(mirrored) < 32
   shifted = np.asarray(steps.augment_images(images, jnp.int32(0), steps.Augment(shift=1)))
-  for out, image in zip(shifted, np.asarray(images)):
+  for out, image in zip(shifted, np.asarray(images), strict=True):
     padded = np.pad(image, ((1, 1), (1, 1), (0, 0)), mode="edge")
     windows = [padded[dy:dy + 5, dx:dx + 7] for dy in range(3) for dx in range(3)]
     assert any(np.array_equal(out, window) for window in windows)
-  assert any(not np.array_equal(out, image) for out, image in zip(shifted, np.asarray(images)))
+  assert any(not np.array_equal(out, image)
+             for out, image in zip(shifted, np.asarray(images), strict=True))
 
 
 def _optimizer_config(schedule="constant", warmup_fraction=0.0):
@@ -83,7 +85,8 @@ def test_sliced_pool_formulation_trains_like_the_model():
   plain, plain_metrics = steps.train_step(graphdef, state, batch, tx=tx, fold=2)
   sliced, sliced_metrics = steps.train_step(graphdef, state, batch, tx=tx, fold=2,
                                             formulation="sliced_pool")
-  for a, b in zip(jax.tree.leaves(plain["params"]), jax.tree.leaves(sliced["params"])):
+  leaves = zip(jax.tree.leaves(plain["params"]), jax.tree.leaves(sliced["params"]), strict=True)
+  for a, b in leaves:
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
   assert float(plain_metrics["loss_sum"]) == pytest.approx(float(sliced_metrics["loss_sum"]))
 

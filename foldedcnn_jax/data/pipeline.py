@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from foldedcnn_jax.data import prepare as prepare_lib
-from foldedcnn_jax.data.common import DatasetError, check_split
+from foldedcnn_jax.data.common import EVAL_GROUPINGS, TRAIN_GROUPINGS, DatasetError, check_split
 from foldedcnn_jax.tasks import get_task
 
 _REMAINDERS = ("drop", "pad")
@@ -62,12 +62,50 @@ def selected_indices(labels: np.ndarray, num_classes: int | None, task_classes: 
 
 
 def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
-                shuffle: bool = True, num_classes: int | None = None) -> np.ndarray:
-  """The records of one epoch in order: the curriculum's subset, permuted by (seed, epoch)."""
+                shuffle: bool = True, num_classes: int | None = None, fold: int = 1,
+                grouping: str = "independent", consecutive_share: float = 0.5) -> np.ndarray:
+  """The records of one epoch in order: the curriculum's subset, permuted by (seed, epoch).
+
+  With fold > 1 and a consecutive `grouping`, the order is made of aligned groups of f: each
+  group is f consecutive records of the subset (cut at an epoch-dependent offset) or, for "mix",
+  f independent records with probability 1 − consecutive_share; the groups are shuffled.
+  """
+  if grouping not in TRAIN_GROUPINGS:
+    raise DatasetError(f"unknown training grouping {grouping!r}; use one of "
+                       f"{', '.join(TRAIN_GROUPINGS)}")
   indices = selected_indices(labels, num_classes, task_classes)
   if not shuffle:
     return indices
-  return np.random.default_rng(epoch_seed(seed, epoch)).permutation(indices)
+  rng = np.random.default_rng(epoch_seed(seed, epoch))
+  if fold == 1 or grouping == "independent":
+    return rng.permutation(indices)
+  offset = int(rng.integers(fold))
+  count = (len(indices) - offset) // fold
+  blocks = indices[offset:offset + count * fold].reshape(count, fold)
+  leftover = np.concatenate([indices[:offset], indices[offset + count * fold:]])
+  if grouping == "mix":
+    independent = rng.random(count) >= consecutive_share
+    pool = rng.permutation(np.concatenate([blocks[independent].ravel(), leftover]))
+    groups = len(pool) // fold
+    blocks = np.concatenate([blocks[~independent], pool[:groups * fold].reshape(groups, fold)])
+    leftover = pool[groups * fold:]
+  return np.concatenate([blocks[rng.permutation(len(blocks))].ravel(), rng.permutation(leftover)])
+
+
+def eval_order(size: int, *, grouping: str, fold: int, seed: int = 19) -> np.ndarray:
+  """The order a split of `size` records is evaluated in (see EVAL_GROUPINGS): consecutive f
+  entries form one folded input. A ragged tail (size not a multiple of f) comes last in record
+  order."""
+  if grouping == "permuted":
+    return fixed_permutation(size, seed)
+  if grouping == "consecutive" or fold == 1:
+    return np.arange(size)
+  if grouping != "strided":
+    raise DatasetError(f"unknown evaluation grouping {grouping!r}; use one of "
+                       f"{', '.join(EVAL_GROUPINGS)}")
+  per_segment = size // fold
+  strided = np.arange(per_segment * fold).reshape(fold, per_segment).T.ravel()
+  return np.concatenate([strided, np.arange(per_segment * fold, size)])
 
 
 def fixed_permutation(size: int, seed: int) -> np.ndarray:

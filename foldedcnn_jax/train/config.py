@@ -161,6 +161,9 @@ def _check_numbers(config) -> None:
   _require(_is_int(config.augment.shift) and config.augment.shift >= 0,
            f"config.augment.shift must be an integer >= 0 (pixels), got {config.augment.shift!r}")
   _choice(config.model.formulation, "model.formulation", FORMULATIONS)
+  _choice(config.data.train_grouping, "data.train_grouping", data_common.TRAIN_GROUPINGS)
+  _require(0 <= config.data.consecutive_share <= 1,
+           f"config.data.consecutive_share must be in [0, 1], got {config.data.consecutive_share}")
   warm_start = config.warm_start
   _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= 0,
            f"config.warm_start.slot_epochs must be an integer >= 0 (0 = off), got "

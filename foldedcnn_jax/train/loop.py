@@ -142,7 +142,7 @@ class Trainer:
     self.splits = {split: feeds.open_split(self.dataset, split, mesh, config.data.engine, budget)
                    for split in ("train", "val", "test")}
     self.steps_per_call = config.steps_per_call or (1 if jax.default_backend() == "cpu" else 100)
-    self._eval_plans: dict[tuple[str, bool], pipeline.BatchIndices] = {}
+    self._eval_plans: dict[tuple[str, str], pipeline.BatchIndices] = {}
     self._train_sums = self._eval_sums = None
 
   def describe(self) -> str:
@@ -158,7 +158,9 @@ class Trainer:
     plan = self.plan
     order = pipeline.epoch_order(
         self.dataset.labels("train"), task_classes=plan.num_classes, seed=plan.source.seed,
-        epoch=epoch, num_classes=num_classes if plan.curriculum.enabled else None)
+        epoch=epoch, num_classes=num_classes if plan.curriculum.enabled else None,
+        fold=plan.fold, grouping=self.config.data.train_grouping,
+        consecutive_share=self.config.data.consecutive_share)
     batches = pipeline.batch_indices(order, plan.batch_size, remainder="drop",
                                      padding_index=self.splits["train"].padding_index,
                                      row_multiple=self.row_multiple)
@@ -168,13 +170,12 @@ class Trainer:
           "split; lower it or raise config.data.scale")
     return batches
 
-  def eval_plan(self, split: str, permuted: bool) -> pipeline.BatchIndices:
-    """A split in the fixed evaluation permutation (or in record order), padded batches."""
-    key = (split, permuted)
+  def eval_plan(self, split: str, grouping: str) -> pipeline.BatchIndices:
+    """A split grouped as `grouping` (pipeline.EVAL_GROUPINGS), in padded batches."""
+    key = (split, grouping)
     if key not in self._eval_plans:
-      size = self.dataset.size(split)
-      order = (pipeline.fixed_permutation(size, self.config.eval_permutation_seed) if permuted
-               else np.arange(size))
+      order = pipeline.eval_order(self.dataset.size(split), grouping=grouping,
+                                  fold=self.plan.fold, seed=self.config.eval_permutation_seed)
       self._eval_plans[key] = pipeline.batch_indices(
           order, self.plan.eval_batch_size, remainder="pad",
           padding_index=self.splits[split].padding_index, row_multiple=self.row_multiple)
@@ -195,8 +196,8 @@ class Trainer:
       progress.close()
     return state, _fetch(sums)
 
-  def evaluate(self, params, split: str, num_classes_seen: int, permuted: bool) -> dict:
-    batches = self.eval_plan(split, permuted)
+  def evaluate(self, params, split: str, num_classes_seen: int, grouping: str) -> dict:
+    batches = self.eval_plan(split, grouping)
     if self._eval_sums is None:
       self._eval_sums = self.steps.zero_eval_sums(
           params, feeds.example_batch(self.dataset, batches.batch_size))
@@ -205,14 +206,17 @@ class Trainer:
                                               num_classes_seen))
 
   def evaluate_split(self, params, split: str, num_classes_seen: int) -> dict:
-    """The split's record fields: accuracies under the eval permutation, plus the stream-order
-    accuracy of folded NoScope models (consecutive frames folded together)."""
+    """The split's record fields: accuracies under the eval permutation, plus, for folded
+    NoScope models, the stream-order accuracy (consecutive frames folded together) and the
+    strided one (frame t of f equal segments folded together)."""
     permuted = self.config.eval_permutation_seed >= 0
-    record = metrics_lib.summarize(self.evaluate(params, split, num_classes_seen, permuted),
+    grouping = "permuted" if permuted else "consecutive"
+    record = metrics_lib.summarize(self.evaluate(params, split, num_classes_seen, grouping),
                                    split, num_classes_seen, TOP_K)
-    if permuted and self.plan.fold > 1 and self.plan.task.family == "noscope":
-      stream = self.evaluate(params, split, num_classes_seen, permuted=False)
-      record[f"{split}_accuracy_stream"] = stream["correct"] / max(stream["count"], 1.0)
+    if self.plan.fold > 1 and self.plan.task.family == "noscope":
+      for grouping, suffix in (("consecutive", "stream"), ("strided", "strided")):
+        sums = self.evaluate(params, split, num_classes_seen, grouping)
+        record[f"{split}_accuracy_{suffix}"] = sums["correct"] / max(sums["count"], 1.0)
     return record
 
 
