@@ -11,6 +11,34 @@ import numpy as np
 
 from foldedcnn_jax.errors import UserInputError, check_fold_factor
 
+# Which images share a folded input when a sequence is grouped (see `group_order`): a fixed
+# permutation (the authors' evaluation protocol), record order ("consecutive": what a stream
+# deployment folds), or "strided": group g holds images g, g + n/f, g + 2n/f, ... (image t of
+# each of f equal segments).
+GROUPINGS = ("permuted", "consecutive", "strided")
+PERMUTATION_SEED = 19  # the authors' evaluation permutation
+
+
+def fixed_permutation(size: int, seed: int = PERMUTATION_SEED) -> np.ndarray:
+  """A fixed order of a whole split (the authors permute eval splits with seed 19 before
+  folding, so a folded group does not hold consecutive, near-identical frames)."""
+  return np.random.default_rng(seed).permutation(size)
+
+
+def group_order(size: int, *, grouping: str, fold: int,
+                seed: int = PERMUTATION_SEED) -> np.ndarray:
+  """The order to fold `size` images in under `grouping`: consecutive f entries of the result
+  form one folded input. A strided ragged tail (size not a multiple of f) comes last, in order."""
+  if grouping not in GROUPINGS:
+    raise UserInputError(f"unknown grouping {grouping!r}; use one of {', '.join(GROUPINGS)}")
+  if grouping == "permuted":
+    return fixed_permutation(size, seed)
+  if grouping == "consecutive" or fold == 1:
+    return np.arange(size)
+  per_segment = size // fold
+  strided = np.arange(per_segment * fold).reshape(fold, per_segment).T.ravel()
+  return np.concatenate([strided, np.arange(per_segment * fold, size)])
+
 
 def padded_size(num_images: int, fold: int) -> int:
   """The smallest multiple of `fold` that holds `num_images`."""

@@ -107,9 +107,19 @@ class Predictor:
     """Folded inputs per call, rounded up to a power of two so few shapes get compiled."""
     return min(1 << max(num_groups - 1, 0).bit_length(), self.batch_images // self.fold)
 
-  def logits(self, images) -> np.ndarray:
-    """(N, K) float32 logits for uint8 images (N, H, W, C)."""
+  def logits(self, images, grouping: str = "consecutive") -> np.ndarray:
+    """(N, K) float32 logits for uint8 images (N, H, W, C), in the images' order.
+
+    `grouping` (folding.GROUPINGS) says which images share a folded input: "consecutive"
+    (images t..t+f-1: a live stream, lowest latency), "strided" (image t of f equal segments:
+    decorrelated groups of one recording) or "permuted" (the authors' evaluation protocol).
+    """
     images = self._check(images)
+    if grouping != "consecutive" and self.fold > 1:
+      order = folding.group_order(len(images), grouping=grouping, fold=self.fold)
+      logits = np.empty((len(images), self.spec.num_classes), np.float32)
+      logits[order] = self.logits(images[order])
+      return logits
     outputs = []
     for start in range(0, len(images), self.batch_images):
       chunk = images[start:start + self.batch_images]
@@ -124,18 +134,42 @@ class Predictor:
       return np.zeros((0, self.spec.num_classes), np.float32)
     return np.concatenate(outputs).astype(np.float32)
 
-  def __call__(self, images) -> Prediction:
-    logits = self.logits(images)
+  def __call__(self, images, grouping: str = "consecutive") -> Prediction:
+    return self._prediction(self.logits(images, grouping))
+
+  def _prediction(self, logits: np.ndarray) -> Prediction:
     probabilities = np.asarray(jax.nn.softmax(logits, axis=-1)) if len(logits) else logits
     labels = probabilities.argmax(-1).astype(np.int32)
     return Prediction(labels, probabilities, tuple(self.class_names[i] for i in labels))
 
-  def accuracy(self, images, labels) -> float:
-    """Top-1 accuracy on labelled images."""
+  def interleaved(self, streams) -> list[Prediction]:
+    """Predictions for several streams (e.g. cameras or game streams), one per stream in frame
+    order, where each folded input holds frame t of f different streams (the production setting
+    of game scraping). Streams may differ in length; missing frames are zero-padded."""
+    streams = [self._check(stream) for stream in streams]
+    if not streams:
+      return []
+    length, count = max(len(stream) for stream in streams), len(streams)
+    sets = -(-count // self.fold)  # groups of f streams folded together
+    stacked = np.zeros((sets * self.fold, length, *self.input_shape), np.uint8)
+    for index, stream in enumerate(streams):
+      stacked[index, :len(stream)] = stream
+    # (set, stream in set, t) → (set, t, stream in set): consecutive f images = one group
+    grouped = stacked.reshape(sets, self.fold, length, *self.input_shape).swapaxes(1, 2)
+    logits = self.logits(grouped.reshape(-1, *self.input_shape))
+    logits = logits.reshape(sets, length, self.fold, -1).swapaxes(1, 2).reshape(
+        sets * self.fold, length, -1)
+    return [self._prediction(logits[index, :len(stream)])
+            for index, stream in enumerate(streams)]
+
+  def accuracy(self, images, labels, grouping: str = "consecutive") -> float:
+    """Top-1 accuracy on labelled images folded as `grouping`."""
     labels = np.asarray(labels)
     if len(labels) != len(images):
       raise UserInputError(f"{len(images)} images but {len(labels)} labels")
-    return float(np.mean(self(images).labels == labels)) if len(labels) else float("nan")
+    if not len(labels):
+      return float("nan")
+    return float(np.mean(self(images, grouping).labels == labels))
 
   def images_per_second(self, num_images: int = 4096, repeats: int = 5) -> float:
     """Throughput of `folded_logits` on device-resident random full batches: `repeats` trials

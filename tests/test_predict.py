@@ -10,7 +10,6 @@ import foldedcnn_jax
 from configs import tiny
 from foldedcnn_jax import data, folding, predict
 from foldedcnn_jax.bench import execution, tune
-from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
 from foldedcnn_jax.train import loop, steps
@@ -33,7 +32,7 @@ def run(tmp_path_factory):
   config.fold, config.progress, config.workdir, config.data.data_dir = 2, False, workdir, data_dir
   summary = loop.train_and_evaluate(config)
   images, labels = data.load_split("tiny", "test", data.Source(data_dir))
-  order = pipeline.fixed_permutation(len(labels), config.eval_permutation_seed)
+  order = folding.fixed_permutation(len(labels), config.eval_permutation_seed)
   return workdir, summary, images[order], labels[order]  # the order training evaluates in
 
 
@@ -116,3 +115,43 @@ def test_folded_logits_run_the_tuned_model_on_device_batches(run, tune_cache):
   np.testing.assert_allclose(untuned.folded_logits(folded), logits, rtol=1e-5, atol=1e-5)
   ragged = predictor.folded_logits(np.asarray(folded)[:3])  # another shape compiles once more
   np.testing.assert_allclose(ragged, np.asarray(logits)[:3], rtol=1e-5, atol=1e-5)
+
+
+def _grouped_logits(predictor, images, order):
+  """Logits of `images` folded in `order` (consecutive f entries share an input), per image."""
+  folded_in_order = predictor.logits(images[order])
+  logits = np.empty_like(folded_in_order)
+  logits[order] = folded_in_order
+  return logits
+
+
+@pytest.mark.parametrize("grouping", ["strided", "permuted"])
+def test_groupings_fold_the_expected_images_and_keep_frame_order(run, grouping):
+  workdir, _, images, _ = run
+  predictor = foldedcnn_jax.load(workdir)
+  frames = images[:9]  # ragged: 9 frames at f = 2
+  order = folding.group_order(9, grouping=grouping, fold=2)
+  np.testing.assert_allclose(predictor.logits(frames, grouping),
+                             _grouped_logits(predictor, frames, order), rtol=1e-6)
+  assert not np.allclose(predictor.logits(frames, grouping), predictor.logits(frames))
+  assert predictor(frames, grouping).labels.shape == (9,)
+
+
+def test_interleaved_streams_fold_frame_t_of_each_stream(run):
+  workdir, _, images, _ = run
+  predictor = foldedcnn_jax.load(workdir)
+  first, second, third = images[:4], images[4:7], images[7:12]  # lengths 4, 3, 5
+  results = predictor.interleaved([first, second, third])
+  assert [len(result) for result in results] == [4, 3, 5]
+  # stream 0 is paired with stream 1 (frame t with frame t), stream 2 with zero frames.
+  zero = np.zeros_like(images[:1])
+  pairs = np.concatenate([np.stack([first[t], second[t] if t < 3 else zero[0]])
+                          for t in range(4)])
+  expected = predictor.logits(pairs).reshape(4, 2, -1)
+  np.testing.assert_allclose(results[0].probabilities,
+                             jax.nn.softmax(expected[:, 0]), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(results[1].probabilities,
+                             jax.nn.softmax(expected[:3, 1]), rtol=1e-5, atol=1e-6)
+  alone = np.concatenate([np.stack([frame, zero[0]]) for frame in third])
+  np.testing.assert_allclose(results[2].probabilities,
+                             jax.nn.softmax(predictor.logits(alone)[::2]), rtol=1e-5, atol=1e-6)

@@ -19,10 +19,6 @@ SPLITS = ("train", "val", "test")
 # the split (the paper), "consecutive" records of the split (for a video: f consecutive frames, as
 # a filter folds a stream), or "mix": each group consecutive with probability `consecutive_share`.
 TRAIN_GROUPINGS = ("independent", "consecutive", "mix")
-# How an evaluation split is grouped: a fixed permutation (the authors' protocol), record order
-# ("consecutive": what a stream deployment folds), or "strided": group g holds records
-# g, g + n/f, g + 2n/f, ... (frame t of each of f equal segments of the split).
-EVAL_GROUPINGS = ("permuted", "consecutive", "strided")
 
 
 class DatasetError(UserInputError):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from foldedcnn_jax.data import prepare as prepare_lib
-from foldedcnn_jax.data.common import EVAL_GROUPINGS, TRAIN_GROUPINGS, DatasetError, check_split
+from foldedcnn_jax.data.common import TRAIN_GROUPINGS, DatasetError, check_split
 from foldedcnn_jax.tasks import get_task
 
 _REMAINDERS = ("drop", "pad")
@@ -92,26 +92,6 @@ def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
   return np.concatenate([blocks[rng.permutation(len(blocks))].ravel(), rng.permutation(leftover)])
 
 
-def eval_order(size: int, *, grouping: str, fold: int, seed: int = 19) -> np.ndarray:
-  """The order a split of `size` records is evaluated in (see EVAL_GROUPINGS): consecutive f
-  entries form one folded input. A ragged tail (size not a multiple of f) comes last in record
-  order."""
-  if grouping == "permuted":
-    return fixed_permutation(size, seed)
-  if grouping == "consecutive" or fold == 1:
-    return np.arange(size)
-  if grouping != "strided":
-    raise DatasetError(f"unknown evaluation grouping {grouping!r}; use one of "
-                       f"{', '.join(EVAL_GROUPINGS)}")
-  per_segment = size // fold
-  strided = np.arange(per_segment * fold).reshape(fold, per_segment).T.ravel()
-  return np.concatenate([strided, np.arange(per_segment * fold, size)])
-
-
-def fixed_permutation(size: int, seed: int) -> np.ndarray:
-  """A fixed order of a whole split (the authors permute eval splits with seed 19 before
-  folding, so a folded group does not hold consecutive, near-identical frames)."""
-  return np.random.default_rng(seed).permutation(size)
 
 
 def batch_indices(order: np.ndarray, batch_size: int, *, remainder: str = "drop",

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from foldedcnn_jax import folding
 from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.models import cnn
 from foldedcnn_jax.train import checkpoints as checkpoints_lib
@@ -171,10 +172,10 @@ class Trainer:
     return batches
 
   def eval_plan(self, split: str, grouping: str) -> pipeline.BatchIndices:
-    """A split grouped as `grouping` (pipeline.EVAL_GROUPINGS), in padded batches."""
+    """A split grouped as `grouping` (folding.GROUPINGS), in padded batches."""
     key = (split, grouping)
     if key not in self._eval_plans:
-      order = pipeline.eval_order(self.dataset.size(split), grouping=grouping,
+      order = folding.group_order(self.dataset.size(split), grouping=grouping,
                                   fold=self.plan.fold, seed=self.config.eval_permutation_seed)
       self._eval_plans[key] = pipeline.batch_indices(
           order, self.plan.eval_batch_size, remainder="pad",
