@@ -22,5 +22,5 @@ from configs import base
 
 def get_config(arg: str | None = None):
   config = base.task_config(
-      "n1", arg, family="noscope", quick_epochs=5, quick_scale=1.0)
+      "n1", arg, family="noscope", quick_epochs=10, quick_scale=1.0)
   return config

@@ -22,5 +22,5 @@ from configs import base
 
 def get_config(arg: str | None = None):
   config = base.task_config(
-      "n3", arg, family="noscope", quick_epochs=5, quick_scale=1.0)
+      "n3", arg, family="noscope", quick_epochs=8, quick_scale=0.5)
   return config

@@ -46,5 +46,5 @@ from configs import base
 
 def get_config(arg: str | None = None):
   config = base.task_config(
-      "v1", arg, family="game", quick_epochs=10, quick_scale=0.05, quick_learning_rate=0.001)
+      "v1", arg, family="game", quick_epochs=12, quick_scale=0.08)
   return config

@@ -19,5 +19,5 @@ from configs import base
 
 def get_config(arg: str | None = None):
   config = base.task_config(
-      "v5", arg, family="game", quick_epochs=20, quick_scale=0.05, quick_learning_rate=0.0003)
+      "v5", arg, family="game", quick_epochs=12, quick_scale=0.1)
   return config

@@ -18,7 +18,7 @@ from configs import base
 
 def get_config(arg: str | None = None):
   config = base.task_config(
-      "v6", arg, family="game", quick_epochs=15, quick_scale=0.1, quick_learning_rate=0.0003)
+      "v6", arg, family="game", quick_epochs=12, quick_scale=0.15)
   # The authors' v6 recipe (run at f = 4): start with 4 classes, add 3 every 120 epochs
   # (all 62 by epoch 2400), 3000 epochs. The quick variant adds K // 10 = 6 per epoch instead.
   if arg != "quick":

@@ -8,6 +8,7 @@ import pytest
 
 from configs import base, n1, n2, n3, n4, tiny, v1, v2, v3, v4, v5, v6
 from foldedcnn_jax.train import ConfigError, make_plan
+from foldedcnn_jax.train import config as config_lib
 
 CONFIGS = {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "v5": v5, "v6": v6, "n1": n1, "n2": n2,
            "n3": n3, "n4": n4, "tiny": tiny}
@@ -16,37 +17,53 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.parametrize("task_id", sorted(CONFIGS))
 def test_config_loads_and_plans_at_several_folds(task_id):
-  for variant in (None, "quick"):
+  for variant in (None, "quick", "paper"):
     config = CONFIGS[task_id].get_config(variant)
     assert config.task == task_id
     for fold in (1, 2, 4):
       config.fold = fold
       plan = make_plan(config)
       assert plan.spec.fold == fold and plan.batch_size % fold == 0
-      suffix = "_quick" if variant else ""
+      suffix = f"_{variant}" if variant else ""
       assert plan.workdir == os.path.join("runs", task_id, f"f{fold}{suffix}")
 
 
 @pytest.mark.parametrize("task_id", ["v1", "v2", "v3", "v4", "v5"])
-def test_game_recipe(task_id):
-  config = CONFIGS[task_id].get_config()
+def test_game_paper_recipe_is_the_authors(task_id):
+  config = CONFIGS[task_id].get_config("paper")
   assert (config.optimizer.name, config.optimizer.learning_rate) == ("adam", 1e-4)
   assert config.optimizer.weight_decay == 1e-5 and config.num_epochs == 1500
   assert config.batch_size == 32 and config.curriculum.step_epochs == 60
+  assert config.optimizer.schedule == "constant" and config.warm_start.slot_epochs == 0
+  config.fold = 4
+  assert make_plan(config).curriculum.enabled  # folded: the class curriculum, as the authors
 
 
 @pytest.mark.parametrize("task_id", ["n1", "n2", "n3", "n4"])
-def test_noscope_recipe(task_id):
-  config = CONFIGS[task_id].get_config()
+def test_noscope_paper_recipe_is_the_authors(task_id):
+  config = CONFIGS[task_id].get_config("paper")
   assert config.optimizer.name == "rmsprop"
   assert config.optimizer.learning_rate == pytest.approx(0.001 / 1.5)
   assert config.num_epochs == 50 and config.batch_size == 32
+
+
+@pytest.mark.parametrize("task_id", ["v1", "n2"])
+def test_practical_default_recipe_warm_starts_folded_runs(task_id):
+  config = CONFIGS[task_id].get_config()
+  assert (config.optimizer.name, config.optimizer.schedule) == ("adam", "cosine")
+  assert config.augment.shift > 0
+  assert config_lib.optimizer_config(config).learning_rate == 1e-3  # f = 1: no warm start
+  config.fold = 4
+  assert config_lib.warm_starts(config) and config_lib.slot_epochs(config) == config.num_epochs
+  assert config_lib.optimizer_config(config).learning_rate == 1e-4  # the folded phase
+  assert not make_plan(config).curriculum.enabled
 
 
 def test_quick_variant_is_smaller_and_named():
   full, quick = n2.get_config(), n2.get_config("quick")
   assert quick.num_epochs < full.num_epochs and quick.variant == "quick"
   assert v1.get_config("quick").data.scale < 1
+  assert v1.get_config("quick").data.eval_scale == 1  # val/test keep the paper's size
   with pytest.raises(ValueError, match="unknown config variant 'fast'"):
     v1.get_config("fast")
 

@@ -100,7 +100,8 @@ def test_a_run_killed_in_the_slot_phase_resumes_it_to_the_same_trajectory(data_d
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("warm_start.slot_epochs", -1, "warm_start.slot_epochs"),
+    ("warm_start.slot_epochs", -2, "warm_start.slot_epochs"),
+    ("warm_start.folded_learning_rate", -1.0, "warm_start.folded_learning_rate"),
     ("warm_start.learning_rate", -1e-3, "warm_start.learning_rate"),
     ("model.slots_of_fold", -2, "model.slots_of_fold"),
     ("model.slots_of_fold", 4, "needs config.fold=1"),

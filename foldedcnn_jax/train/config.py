@@ -22,9 +22,9 @@ CURRICULUM_MODES = ("auto", "on", "off")
 DISTILLATION_LOSSES = ("mse", "kl")
 TRAINABLE_FAMILIES = ("game", "noscope", "toy")
 # Fields that may change when a run is resumed; anything else must match the saved config.
-RESUMABLE_FIELDS = ("num_epochs", "progress", "tensorboard", "workdir", "data.worker_count",
-                    "data.data_dir", "distributed", "steps_per_call", "profile_epoch",
-                    "data.engine", "data.device_budget_mb", "checkpoint.every_epochs",
+RESUMABLE_FIELDS = ("num_epochs", "variant", "progress", "tensorboard", "workdir",
+                    "data.worker_count", "data.data_dir", "distributed", "steps_per_call",
+                    "profile_epoch", "data.engine", "data.device_budget_mb", "checkpoint.every_epochs",
                     "checkpoint.keep")
 ENGINES = ("auto", "device", "stream")
 SCHEDULES = ("constant", "cosine")
@@ -165,9 +165,12 @@ def _check_numbers(config) -> None:
   _require(0 <= config.data.consecutive_share <= 1,
            f"config.data.consecutive_share must be in [0, 1], got {config.data.consecutive_share}")
   warm_start = config.warm_start
-  _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= 0,
-           f"config.warm_start.slot_epochs must be an integer >= 0 (0 = off), got "
-           f"{warm_start.slot_epochs!r}")
+  _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= -1,
+           f"config.warm_start.slot_epochs must be an integer >= -1 (0 = off, -1 = num_epochs), "
+           f"got {warm_start.slot_epochs!r}")
+  _require(warm_start.folded_learning_rate >= 0,
+           f"config.warm_start.folded_learning_rate must be >= 0 (0 = optimizer.learning_rate), "
+           f"got {warm_start.folded_learning_rate}")
   _require(warm_start.learning_rate >= 0,
            f"config.warm_start.learning_rate must be >= 0 (0 = optimizer.learning_rate), got "
            f"{warm_start.learning_rate}")
@@ -228,7 +231,22 @@ def resolve_formulation(name: str, backend: str) -> str:
 
 def warm_starts(config) -> bool:
   """Whether a fresh run of `config` begins with the slot-wise warm start."""
-  return config.warm_start.slot_epochs > 0 and config.fold > 1
+  return config.warm_start.slot_epochs != 0 and config.fold > 1
+
+
+def slot_epochs(config) -> int:
+  """Epochs of the warm start's slot run (-1: as many as the folded run's num_epochs)."""
+  epochs = config.warm_start.slot_epochs
+  return config.num_epochs if epochs == -1 else epochs
+
+
+def optimizer_config(config):
+  """`config.optimizer`, at the warm start's folded learning rate when the run warm-starts."""
+  optimizer = config.optimizer
+  if warm_starts(config) and config.warm_start.folded_learning_rate:
+    optimizer = optimizer.copy_and_resolve_references()
+    optimizer.learning_rate = config.warm_start.folded_learning_rate
+  return optimizer
 
 
 def _model_spec(config, task: tasks_lib.Task) -> spec_lib.ModelSpec:

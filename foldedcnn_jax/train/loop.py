@@ -243,10 +243,11 @@ def slot_config(config, workdir: str):
   """The warm start's own run: the f = 1 slot model of `config`'s folded model, in a subfolder."""
   slot = copy.deepcopy(config)
   slot.model.slots_of_fold, slot.fold = config.fold, 1
-  slot.num_epochs = config.warm_start.slot_epochs
+  slot.num_epochs = config_lib.slot_epochs(config)
   slot.optimizer.learning_rate = (config.warm_start.learning_rate or
                                   config.optimizer.learning_rate)
   slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
+  slot.warm_start.folded_learning_rate = 0.0
   slot.workdir = os.path.join(workdir, SLOT_WORKDIR)
   return slot
 
@@ -332,7 +333,7 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   _prepare_workdir(plan, config_dict)
   location = _prepare_dataset(plan, config.progress)
   mesh = steps_lib.make_mesh()
-  tx = steps_lib.make_optimizer(config.optimizer, total_steps(plan, location))
+  tx = steps_lib.make_optimizer(config_lib.optimizer_config(config), total_steps(plan, location))
   graphdef, state = _initial_state(config, plan, tx, mesh)
   trainer = Trainer(config, plan, mesh, graphdef, tx, location)
   _log(f"task {plan.task.id} ({plan.task.name}) f={plan.fold}: {plan.spec.params:,} params, "
