@@ -22,10 +22,10 @@ CURRICULUM_MODES = ("auto", "on", "off")
 DISTILLATION_LOSSES = ("mse", "kl")
 TRAINABLE_FAMILIES = ("game", "noscope", "toy")
 # Fields that may change when a run is resumed; anything else must match the saved config.
-RESUMABLE_FIELDS = ("num_epochs", "variant", "progress", "tensorboard", "workdir",
-                    "data.worker_count", "data.data_dir", "distributed", "steps_per_call",
-                    "profile_epoch", "data.engine", "data.device_budget_mb", "checkpoint.every_epochs",
-                    "checkpoint.keep")
+RESUMABLE_FIELDS = (
+    "num_epochs", "variant", "progress", "tensorboard", "workdir", "data.worker_count",
+    "data.data_dir", "distributed", "steps_per_call", "profile_epoch", "data.engine",
+    "data.device_budget_mb", "checkpoint.every_epochs", "checkpoint.keep")
 ENGINES = ("auto", "device", "stream")
 SCHEDULES = ("constant", "cosine")
 FORMULATIONS = ("auto", "model", "sliced_pool")
