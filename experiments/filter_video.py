@@ -30,8 +30,9 @@ _EVALUATION = flags.DEFINE_string("evaluation", "", "START:STOP measuring the ca
                                   "(default: the task's test chunk).")
 _REFERENCE = flags.DEFINE_float("reference_images_per_second", 0.0, "The reference model's "
                                 "images/s (0: measure a random ResNet-50 on this device).")
-_GROUPING = flags.DEFINE_enum("grouping", "consecutive", ["consecutive", "strided"],
-                              "Which frames share a folded input.")
+_GROUPING = flags.DEFINE_enum("grouping", "strided", ["consecutive", "strided"],
+                              "Which frames share a folded input: frame t of f equal segments "
+                              "(strided, for a recorded video) or f consecutive frames (live).")
 _BATCH = flags.DEFINE_integer("batch_images", 256, "Frames per model call.")
 _WORKERS = flags.DEFINE_integer("decode_workers", 0, "Decoding threads (0: one per CPU core).")
 _BOUNDS = flags.DEFINE_bool("bounds", False, "Also measure decode-only and model-only frames/s.")

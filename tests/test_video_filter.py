@@ -61,7 +61,8 @@ def test_rows_are_the_frames_and_decisions_the_predictors(clip, runs, tmp_path, 
   predictor = predict.load(runs[2], batch_images=batch_images)
   video = Video(clip[0])
   frames = video.frame_range("3:100")  # 97 frames: a ragged last batch and a half-empty group
-  options = FilterOptions(batch_images=batch_images, decode_workers=workers, progress=False)
+  options = FilterOptions("consecutive", batch_images=batch_images, decode_workers=workers,
+                          progress=False)
   result = video_filter.filter_video(predictor, video, frames, options)
   out = tmp_path / "filter.csv"
   result.write_csv(str(out))
@@ -84,7 +85,7 @@ def test_strided_grouping_folds_one_frame_of_each_segment():
   three_workers = FilterOptions(grouping="strided", batch_images=6, decode_workers=3)
   assert video_filter.streams(range(0, 16), 1, three_workers) == [  # f = 1: consecutive
       range(0, 6), range(6, 12), range(12, 16)]
-  consecutive = FilterOptions(batch_images=4, decode_workers=2)
+  consecutive = FilterOptions("consecutive", batch_images=4, decode_workers=2)
   assert video_filter.streams(range(0, 13), 2, consecutive) == [range(0, 8), range(8, 13)]
   np.testing.assert_array_equal(video_filter.slots(range(0, 5), 2, consecutive),
                                 [0, 1, 2, 3, 4, -1])
