@@ -2,8 +2,9 @@
 
 Not a task of its own: `configs/<task>.py` calls `task_config("<task>", arg)`. Any field can be
 overridden on the command line, e.g. `--config.fold=4 --config.optimizer.learning_rate=3e-4`.
-The `:quick` argument (`--config=configs/n2.py:quick`) selects the CPU smoke-run variant: fewer
-epochs on a smaller generated dataset, written to `runs/<task>/f<fold>_quick`.
+Three variants: the default is the practical recipe, `:paper` (`--config=configs/n2.py:paper`)
+the authors', `:quick` the practical recipe for a few epochs on a scaled-down train split (the cpu
+accuracy table's cell); each writes to `runs/<task>/f<fold>[_<variant>]`.
 
 `model.init` = "authors" (conv xavier_uniform with ReLU gain, dense N(0, 0.01), zero biases) is
 the default, as in the paper; "flax" is nnx's lecun_normal with zero biases. Measured with the

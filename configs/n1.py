@@ -1,20 +1,24 @@
-"""n1 coral (2 classes, 50x50): configs/n1.py[:quick].
+"""n1 coral (2 classes, 50x50): configs/n1.py[:quick|:paper].
 
-Quick smoke run (5 epochs on data.scale=1), measured at f=1 (scene video v2) on a shared 2-core CPU
-in 21 s including dataset generation:
+Measured with the former quick variant (the authors' RMSprop, 5 epochs on data.scale=1), at f=1
+(scene video v2) on a shared 2-core CPU in 21 s including dataset generation:
 
-  python -m experiments.train --config=configs/n1.py:quick
   -> done: best val accuracy 0.9700 at epoch 3 (test accuracy 0.9467)
 
-Full recipe (the authors'): RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the
-best-validation checkpoint is kept. Measured at f=1 on the previous embedded scene video (v2:
-600 frames and ~6 objects per split; not yet re-measured on v3, 3,000 frames and ~60 objects
-per split, a harder and less noisy measure; see configs/n2.py) in 124 s on a shared 2-core CPU:
+The authors' recipe, now `:paper` (RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the best-
+validation checkpoint is kept; `python -m experiments.train --config=configs/n1.py:paper`).
+Measured at f=1 on the previous embedded scene video (v2: 600 frames and ~6 objects per split; not
+yet re-measured on v3, 3,000 frames and ~60 objects per split, a harder and less noisy measure; see
+configs/n2.py) in 124 s on a shared 2-core CPU:
 
-  python -m experiments.train --config=configs/n1.py
   -> done: best val accuracy 0.9733 at epoch 21 (test accuracy 0.9617)
 
-Sweep f with --config.fold=4 (not measured here).
+Recipes now (configs/base.py): the default is the practical recipe (Adam 1e-3, warm-up + cosine
+decay, 3-pixel shifts and mirroring, 30 epochs; folded runs warm-start), `:quick` the same for 10
+epochs on every training frame, one cell of the cpu accuracy table (results/accuracy/cpu.md has its
+numbers at f = 1..4):
+
+  python -m experiments.train --config=configs/n1.py:quick [--config.fold=4]
 """
 
 from configs import base

@@ -1,16 +1,21 @@
-"""v3 sot-coin (15 classes, 17x40): configs/v3.py[:quick].
+"""v3 sot-coin (15 classes, 17x40): configs/v3.py[:quick|:paper].
 
-Quick smoke run (10 epochs on data.scale=0.1, lr 0.001), measured at f=1 on a shared 2-core CPU
-in 25 s including dataset generation:
+Recipes (configs/base.py). Default: the practical recipe, Adam 1e-3 with warm-up + cosine decay
+and 2-pixel random shifts, 30 epochs on the full train split; a folded run (--config.fold=4)
+first trains its slot model for as long, then the folded model at 1e-4 (the warm start). `:quick`:
+the same for 12 epochs on data.scale=0.7 (8,400 training images; val and test keep the paper's
+size), one cell of the cpu accuracy table (results/accuracy/cpu.md has its numbers at f = 1..4):
 
-  python -m experiments.train --config=configs/v3.py:quick
+  python -m experiments.train --config=configs/v3.py:quick [--config.fold=4]
+
+`:paper`: the authors' recipe, Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
+class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1
+(not run here: far beyond a 2-core CPU session).
+
+Measured with the former quick variant (10 epochs on data.scale=0.1, lr 0.001, the same scale for
+val and test, no schedule or augmentation), at f=1 on a shared 2-core CPU in 25 s including dataset
+generation:
   -> done: best val accuracy 0.3133 at epoch 10 (test accuracy 0.2933)
-
-Full recipe (the authors'): Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
-class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1;
-the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
-
-  python -m experiments.train --config=configs/v3.py --config.fold=4
 """
 
 from configs import base

@@ -1,16 +1,25 @@
-"""v4 sot-time (27 classes, 22x30): configs/v4.py[:quick].
+"""v4 sot-time (27 classes, 22x30): configs/v4.py[:quick|:paper].
 
-Quick smoke run (10 epochs on data.scale=0.05, lr 0.0003), measured at f=1 on a shared 2-core CPU
-in 56 s including dataset generation (flax init, before the authors' became the default):
+Recipes (configs/base.py). Default: the practical recipe, Adam 1e-3 with warm-up + cosine decay
+and 2-pixel random shifts, 30 epochs on the full train split; a folded run (--config.fold=4)
+first trains its slot model for as long, then the folded model at 1e-4 (the warm start). `:quick`:
+the same for 12 epochs on data.scale=0.15 (8,100 training images; val and test keep the paper's
+size), one cell of the cpu accuracy table (results/accuracy/cpu.md has its numbers at f = 1..4):
 
-  python -m experiments.train --config=configs/v4.py:quick
+  python -m experiments.train --config=configs/v4.py:quick [--config.fold=4]
+
+`:paper`: the authors' recipe, Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
+class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1
+(not run here: far beyond a 2-core CPU session).
+
+Measured with the former quick variant (10 epochs on data.scale=0.05, lr 0.0003, the same scale for
+val and test, no schedule or augmentation), at f=1 on a shared 2-core CPU in 56 s including dataset
+generation (flax init, before the authors' became the default):
   -> done: best val accuracy 0.6222 at epoch 10 (test accuracy 0.4889)
 
-Full recipe (the authors'): Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
-class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1;
-the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
-
-  python -m experiments.train --config=configs/v4.py --config.fold=4
+The init comparison and the warm-start measurements below used that former quick variant too:
+in their commands `:quick` meant constant-lr Adam without augmentation (with the same scale for
+all three splits), and the folded phase ran at `optimizer.learning_rate`.
 
 Init comparison (configs/base.py), :quick at data.scale=0.1 (val/test 270 images), seed 0:
 authors init best val 0.8926 (test 0.8444), flax init 0.8593 (test 0.8222); at f=4 (4 epochs)

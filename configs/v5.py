@@ -1,17 +1,22 @@
-"""v5 lol-gold2 (111 classes, 22x52): configs/v5.py[:quick].
+"""v5 lol-gold2 (111 classes, 22x52): configs/v5.py[:quick|:paper].
 
-Quick smoke run (20 epochs on data.scale=0.05, lr 0.0003), measured at f=1 on a shared 2-core CPU
-in 528 s including dataset generation (the 111 classes sit near chance for the
-first ~8 epochs; 10 epochs reached only 0.029 val accuracy):
+Recipes (configs/base.py). Default: the practical recipe, Adam 1e-3 with warm-up + cosine decay
+and 2-pixel random shifts, 30 epochs on the full train split; a folded run (--config.fold=4)
+first trains its slot model for as long, then the folded model at 1e-4 (the warm start). `:quick`:
+the same for 12 epochs on data.scale=0.1 (11,100 training images; val and test keep the paper's
+size), one cell of the cpu accuracy table (results/accuracy/cpu.md has its numbers at f = 1..4):
 
-  python -m experiments.train --config=configs/v5.py:quick
+  python -m experiments.train --config=configs/v5.py:quick [--config.fold=4]
+
+`:paper`: the authors' recipe, Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
+class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1
+(not run here: far beyond a 2-core CPU session).
+
+Measured with the former quick variant (20 epochs on data.scale=0.05, lr 0.0003, the same scale for
+val and test, no schedule or augmentation), at f=1 on a shared 2-core CPU in 528 s including
+dataset generation (the 111 classes sit near chance for the first ~8 epochs; 10 epochs reached only
+0.029 val accuracy):
   -> done: best val accuracy 0.4811 at epoch 20 (test accuracy 0.4973)
-
-Full recipe (the authors'): Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
-class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1;
-the best-validation checkpoint is kept. Not run here (far beyond a 2-core CPU session):
-
-  python -m experiments.train --config=configs/v5.py --config.fold=4
 """
 
 from configs import base
