@@ -135,6 +135,24 @@ def test_eval_permutation_mixes_folded_groups_and_leaves_f1_accuracy(data_dir, t
   assert permuted["correct"] == record_order["correct"] and permuted["count"] == 64
 
 
+def test_training_grouping_reaches_both_data_paths(data_dir, tmp_path):
+  config = tiny_config(data_dir, tmp_path, fold=2, engine="device")
+  config.data.train_grouping = "consecutive"
+  trainer, _ = _trainer(config)
+  plan = trainer.train_plan(epoch=1, num_classes=4)
+  groups = plan.indices[plan.mask].reshape(-1, 2)
+  assert (groups[:, 1] - groups[:, 0] == 1).all()  # every folded group: 2 consecutive records
+  stream = loop.feeds.StreamSplit(trainer.dataset, "train", trainer.mesh)
+  device_batch = next(iter(trainer.splits["train"].batches(plan)))
+  stream_batch = next(iter(stream.batches(plan)))
+  np.testing.assert_array_equal(np.asarray(device_batch["image"]),
+                                np.asarray(stream_batch["image"]))
+  config.data.train_grouping = "independent"
+  independent, _ = _trainer(config)
+  groups = independent.train_plan(epoch=1, num_classes=4).indices.reshape(-1, 2)
+  assert (groups[:, 1] - groups[:, 0] == 1).mean() < 0.2
+
+
 @pytest.mark.parametrize("field", ["dtype", "param_dtype"])
 def test_float16_training_is_refused_with_one_line(data_dir, tmp_path, field):
   config = tiny_config(data_dir, tmp_path)
