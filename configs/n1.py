@@ -13,10 +13,8 @@ configs/n2.py) in 124 s on a shared 2-core CPU:
 
   -> done: best val accuracy 0.9733 at epoch 21 (test accuracy 0.9617)
 
-Recipes now (configs/base.py): the default is the practical recipe (Adam 1e-3, warm-up + cosine
-decay, 3-pixel shifts and mirroring, 30 epochs; folded runs warm-start), `:quick` the same for 10
-epochs on every training frame, one cell of the cpu accuracy table (results/accuracy/cpu.md has its
-numbers at f = 1..4):
+Recipes now: configs/base.py. `:quick` (every training frame, 10 epochs) is this task's cell
+of the cpu accuracy table, results/accuracy/cpu.md:
 
   python -m experiments.train --config=configs/n1.py:quick [--config.fold=4]
 """

@@ -13,10 +13,8 @@ configs/n2.py) in 240 s on a shared 2-core CPU:
 
   -> done: best val accuracy 0.8717 at epoch 10 (test accuracy 0.8333)
 
-Recipes now (configs/base.py): the default is the practical recipe (Adam 1e-3, warm-up + cosine
-decay, 3-pixel shifts and mirroring, 30 epochs; folded runs warm-start), `:quick` the same for 8
-epochs on every other training frame (data.scale=0.5), one cell of the cpu accuracy table
-(results/accuracy/cpu.md has its numbers at f = 1..4):
+Recipes now: configs/base.py. `:quick` (every other training frame, data.scale=0.5, 8 epochs)
+is this task's cell of the cpu accuracy table, results/accuracy/cpu.md:
 
   python -m experiments.train --config=configs/n3.py:quick [--config.fold=4]
 """

@@ -1,16 +1,12 @@
 """v2 apex-count (22 classes, 19x25): configs/v2.py[:quick|:paper].
 
-Recipes (configs/base.py). Default: the practical recipe, Adam 1e-3 with warm-up + cosine decay
-and 2-pixel random shifts, 30 epochs on the full train split; a folded run (--config.fold=4)
-first trains its slot model for as long, then the folded model at 1e-4 (the warm start). `:quick`:
-the same for 12 epochs on data.scale=0.4 (8,800 training images; val and test keep the paper's
-size), one cell of the cpu accuracy table (results/accuracy/cpu.md has its numbers at f = 1..4):
+Recipes: configs/base.py. `:quick` (data.scale=0.4: 8,800 training images, 12 epochs) is
+this task's cell of the cpu accuracy table, results/accuracy/cpu.md:
 
   python -m experiments.train --config=configs/v2.py:quick [--config.fold=4]
 
-`:paper`: the authors' recipe, Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32,
-class curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1
-(not run here: far beyond a 2-core CPU session).
+`:paper` (not run here): Adam lr 0.0001, weight decay 1e-05, 1500 epochs, minibatch 32, class
+curriculum (I = max(K//10, f), Δ = max(K//10, 1), E = 60) at f > 1.
 
 Measured with the former quick variant (10 epochs on data.scale=0.1, lr 0.001, the same scale for
 val and test, no schedule or augmentation), at f=1 on a shared 2-core CPU in 32 s including dataset
