@@ -126,3 +126,13 @@ def test_slot_plan_of_a_game_task():
   assert not make_plan(config).curriculum.enabled  # "auto": the slots already know every class
   config.curriculum.mode = "on"
   assert make_plan(config).curriculum.enabled
+
+
+def test_default_recipe_slot_run_is_as_long_as_the_folded_run_at_its_own_rate():
+  config = v1.get_config()  # the practical recipe: slot_epochs = -1
+  config.fold = 4
+  slot = loop.slot_config(config, "/tmp/run")
+  assert slot.fold == 1 and slot.model.slots_of_fold == 4
+  assert slot.num_epochs == config.num_epochs and slot.optimizer.learning_rate == 1e-3
+  assert slot.warm_start.slot_epochs == 0 and slot.warm_start.folded_learning_rate == 0
+  assert slot.workdir == os.path.join("/tmp/run", loop.SLOT_WORKDIR)
