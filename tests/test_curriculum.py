@@ -55,8 +55,8 @@ def test_schedule_matches_adding_classes_every_period(num_classes, data):
     assert classes_at_epoch(first_full - 1, num_classes, initial, step, every) < num_classes
 
 
-def test_v6_config_uses_the_authors_f4_recipe():
-  config = v6.get_config()
+def test_v6_paper_config_uses_the_authors_f4_recipe():
+  config = v6.get_config("paper")
   config.fold = 4
   plan = make_plan(config)
   assert plan.curriculum.enabled
@@ -66,7 +66,7 @@ def test_v6_config_uses_the_authors_f4_recipe():
 
 
 def test_curriculum_applies_to_game_tasks_with_fold_above_one():
-  config = v1.get_config()
+  config = v1.get_config("paper")  # the practical default warm-starts instead (curriculum off)
   assert not make_plan(config).curriculum.enabled  # f = 1
   config.fold = 2
   plan = make_plan(config)
