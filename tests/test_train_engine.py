@@ -85,6 +85,7 @@ def test_device_resident_run_equals_streaming_run(data_dir, tmp_path):
     config = tiny_config(data_dir, tmp_path / engine, engine=engine)
     config.curriculum.mode, config.curriculum.initial_classes = "on", 2
     config.curriculum.step_classes, config.steps_per_call = 1, 3  # chunks of 3 steps
+    config.curriculum.step_epochs = 1
     loop.train_and_evaluate(config)
     runs[engine] = str(tmp_path / engine)
   device, stream = (_without_timings(read_metrics(runs[e])) for e in ("device", "stream"))
