@@ -36,6 +36,7 @@ class AccuracyRow:
   status: str  # "done" (all epochs), "partial" (stopped early, resumable) or "failed: ..."
   epochs: int  # epochs trained so far
   num_epochs: int  # epochs the budget asks for
+  warm_start_epochs: int  # epochs of a folded run's slot model before its own (0: none)
   best_epoch: int
   data_scale: float
   val_accuracy: float
@@ -99,6 +100,7 @@ def read_row(run: Run, summary: dict, test_images: int, status: str) -> Accuracy
   return AccuracyRow(
       task=run.task, fold=run.fold, seed=run.seed, status=status,
       epochs=int(summary["epochs"]), num_epochs=int(run.config.num_epochs),
+      warm_start_epochs=len(warm_start),
       best_epoch=int(summary["best_epoch"]), data_scale=float(run.config.data.scale),
       val_accuracy=float(summary["best_val_accuracy"]), test_accuracy=test,
       test_images=test_images, test_interval=wilson_half_width(test, test_images),
@@ -113,7 +115,7 @@ def read_row(run: Run, summary: dict, test_images: int, status: str) -> Accuracy
 def failed_row(run: Run, error: BaseException) -> AccuracyRow:
   nan = math.nan
   return AccuracyRow(run.task, run.fold, run.seed, f"failed: {error}".splitlines()[0], 0,
-                     int(run.config.num_epochs), 0, float(run.config.data.scale), nan, nan, 0,
+                     int(run.config.num_epochs), 0, 0, float(run.config.data.scale), nan, nan, 0,
                      nan, nan, nan, nan, PAPER_TEST_ACCURACY.get((run.task, run.fold), nan),
                      _paper_drop(run.task, run.fold), 0.0, str(run.config.workdir))
 
@@ -158,6 +160,8 @@ def markdown(rows: Sequence[AccuracyRow], title: str, command: str) -> str:
       "Val and test are grouped as the authors do (a fixed permutation, seed 19, before folding); "
       "for folded NoScope models, stream = test with consecutive frames folded together (what a "
       "video filter folds) and strided = frame t of f equal segments folded together. "
+      "Epochs: a+b = a epochs of the slot model (the warm start) before b folded ones, so a "
+      "folded run trained longer than its f = 1 row and its drop is not at an equal budget. "
       "Minutes include a folded run's warm start.", "",
       "| task | f | seed | test | ± | val | drop | stream | strided | paper test | paper drop "
       "| epochs | scale | test images | minutes | status |",
@@ -169,12 +173,18 @@ def markdown(rows: Sequence[AccuracyRow], title: str, command: str) -> str:
         f"| {_points(100 * row.test_interval)} | {_points(100 * row.val_accuracy)} "
         f"| {_points(row.drop_vs_f1, signed=True)} | {_points(100 * row.test_accuracy_stream)} "
         f"| {_points(100 * row.test_accuracy_strided)} | {_points(row.paper_test_accuracy)} "
-        f"| {_points(row.paper_drop, signed=True)} | {row.epochs}/{row.num_epochs} "
+        f"| {_points(row.paper_drop, signed=True)} | {_epochs(row)} "
         f"| {row.data_scale:g} | {row.test_images} | {row.wall_seconds / 60:.1f} "
         f"| {row.status} |")
   total = sum(row.wall_seconds for row in rows) / 60
   lines += ["", f"{len(rows)} runs, {total:.1f} minutes of training and evaluation in all."]
   return "\n".join(lines) + "\n"
+
+
+def _epochs(row: AccuracyRow) -> str:
+  """"12/12", or "24+4/4" for a folded run whose slot model trained 24 epochs first."""
+  slot = f"{row.warm_start_epochs}+" if row.warm_start_epochs else ""
+  return f"{slot}{row.epochs}/{row.num_epochs}"
 
 
 def write_markdown(rows: Sequence[AccuracyRow], path: str, title: str, command: str) -> None:
