@@ -88,9 +88,10 @@ def _paper_drop(task: str, fold: int) -> float:
 def read_row(run: Run, summary: dict, test_images: int, status: str) -> AccuracyRow:
   """The table row of a trained run from `train_and_evaluate`'s summary and its metrics."""
   from foldedcnn_jax.train import metrics as metrics_lib
+  from foldedcnn_jax.train.config import SLOT_WORKDIR
 
   records = metrics_lib.read_metrics(summary["workdir"])
-  slot_run = os.path.join(summary["workdir"], "slot_warm_start")  # loop.SLOT_WORKDIR
+  slot_run = os.path.join(summary["workdir"], SLOT_WORKDIR)
   warm_start = metrics_lib.read_metrics(slot_run) if os.path.isdir(slot_run) else []
   wall = sum(record.get("epoch_seconds", 0.0) + record.get("eval_seconds", 0.0)
              for record in records + warm_start)

@@ -27,6 +27,7 @@ RESUMABLE_FIELDS = (
     "data.data_dir", "distributed", "steps_per_call", "profile_epoch", "data.engine",
     "data.device_budget_mb", "checkpoint.every_epochs", "checkpoint.keep")
 ENGINES = ("auto", "device", "stream")
+SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
 FORMULATIONS = ("auto", "model", "sliced_pool")
 

@@ -236,7 +236,7 @@ def _initial_state(config, plan, tx, mesh):
   return graphdef, steps_lib.replicate(state, mesh)
 
 
-SLOT_WORKDIR = "slot_warm_start"
+SLOT_WORKDIR = config_lib.SLOT_WORKDIR
 
 
 def slot_config(config, workdir: str):
@@ -317,6 +317,11 @@ def train_epoch(trainer: Trainer, state, epoch: int) -> tuple[dict, dict]:
   return state, record
 
 
+def run_optimizer(config, plan: config_lib.Plan, location):
+  """The run's optimizer: its phase's learning rate, its schedule over the whole run."""
+  return steps_lib.make_optimizer(config_lib.optimizer_config(config), total_steps(plan, location))
+
+
 def total_steps(plan: config_lib.Plan, location) -> int:
   """Optimizer steps of the whole run on the full train split (the schedule's length; the
   class curriculum's early epochs take fewer)."""
@@ -333,7 +338,7 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   _prepare_workdir(plan, config_dict)
   location = _prepare_dataset(plan, config.progress)
   mesh = steps_lib.make_mesh()
-  tx = steps_lib.make_optimizer(config_lib.optimizer_config(config), total_steps(plan, location))
+  tx = run_optimizer(config, plan, location)
   graphdef, state = _initial_state(config, plan, tx, mesh)
   trainer = Trainer(config, plan, mesh, graphdef, tx, location)
   _log(f"task {plan.task.id} ({plan.task.name}) f={plan.fold}: {plan.spec.params:,} params, "

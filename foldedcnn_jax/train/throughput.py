@@ -39,7 +39,7 @@ def _trainer(config, engine: str):
   plan = config_lib.make_plan(config, "/nonexistent-benchmark-workdir")
   location = loop._prepare_dataset(plan, progress=False)
   mesh = steps.make_mesh()
-  tx = steps.make_optimizer(config_lib.optimizer_config(config), loop.total_steps(plan, location))
+  tx = loop.run_optimizer(config, plan, location)
   graphdef, state = loop._initial_state(config, plan, tx, mesh)
   return loop.Trainer(config, plan, mesh, graphdef, tx, location), state
 
