@@ -22,6 +22,7 @@ from __future__ import annotations
 import ml_collections
 
 from configs import base, n1, n2, n3, n4, tiny, v1, v2, v3, v4, v5, v6
+from foldedcnn_jax.data.common import TRAIN_GROUPINGS
 from foldedcnn_jax.tasks import get_task
 
 TASK_CONFIGS = {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "v5": v5, "v6": v6,
@@ -58,6 +59,10 @@ def get_config(budget: str | None = None) -> ml_collections.ConfigDict:
   config.tasks = _BUDGETS[budget]["tasks"]
   config.folds = (1, 2, 3, 4) if budget != "tiny" else (1, 2)
   config.seeds = (0,)
+  # How folded NoScope runs form training groups (data.train_grouping): every grouping listed
+  # adds a row per folded NoScope cell, trained into f<fold>_s<seed>_<grouping> ("independent",
+  # the paper's, keeps f<fold>_s<seed>). Game tasks and f = 1 train independent groups only.
+  config.train_groupings = ("independent",)
   config.runs_dir = f"runs/accuracy/{budget}"
   config.out_dir = "results/accuracy"
   config.deadline_minutes = 0.0  # 0 → no deadline; else start no run after this long
@@ -69,28 +74,39 @@ def run_configs(config: ml_collections.ConfigDict) -> list[tuple[str, int, int,
                                                                   ml_collections.ConfigDict]]:
   """(task, fold, seed, training config) for every cell of the table, in table order."""
   budget = _BUDGETS[config.budget]
+  groupings = _items(config.train_groupings, str)
+  unknown = sorted(set(groupings) - set(TRAIN_GROUPINGS))
+  if unknown:
+    raise ValueError(f"unknown training grouping {unknown[0]!r} in config.train_groupings; "
+                     f"use: {', '.join(TRAIN_GROUPINGS)}")
   runs = []
   for task in _items(config.tasks, str):
     if task not in TASK_CONFIGS:
       raise ValueError(f"unknown task {task!r} in config.tasks; known: {', '.join(TASK_CONFIGS)}")
     module = TASK_CONFIGS[task]
-    variant, overrides = budget[get_task(task).family]
+    family = get_task(task).family
+    variant, overrides = budget[family]
     for fold in _items(config.folds, int):
       for seed in _items(config.seeds, int):
-        run = module.get_config(variant or None)
-        run.fold = int(fold)
-        run.seed = int(seed)
-        run.data.data_dir = config.data_dir
-        for path, value in overrides.items():
-          base.set_field(run, path, value)
-        if fold > 1:
-          folded = budget.get("folded", {})
-          resolved = {path: value(run) if callable(value) else value
-                      for path, value in folded.items()}
-          for path, value in resolved.items():
+        for grouping in groupings:
+          if grouping != "independent" and (fold == 1 or family != "noscope"):
+            continue
+          run = module.get_config(variant or None)
+          run.fold = int(fold)
+          run.seed = int(seed)
+          run.data.data_dir = config.data_dir
+          run.data.train_grouping = grouping
+          for path, value in overrides.items():
             base.set_field(run, path, value)
-        run.workdir = f"{config.runs_dir}/{task}/f{fold}_s{seed}"
-        runs.append((task, int(fold), int(seed), run))
+          if fold > 1:
+            folded = budget.get("folded", {})
+            resolved = {path: value(run) if callable(value) else value
+                        for path, value in folded.items()}
+            for path, value in resolved.items():
+              base.set_field(run, path, value)
+          suffix = "" if grouping == "independent" else f"_{grouping}"
+          run.workdir = f"{config.runs_dir}/{task}/f{fold}_s{seed}{suffix}"
+          runs.append((task, int(fold), int(seed), run))
   return runs
 
 

@@ -2,8 +2,11 @@ r"""Filters a video with a trained FoldedCNN (the NoScope production job).
 
   python -m experiments.filter_video --workdir=runs/n2/f4 --video=night.mp4 --out=filter.csv \
       [--labels_csv=night.csv] [--frames=START:STOP] [--compare=runs/n2/f1] [--bounds]
+  python -m experiments.filter_video --workdir=runs/n2/f4 --video=cam1.mp4,cam2.mp4,... \
+      --out=filter.csv [--labels_csv=cam1.csv,cam2.csv,...]
 
-Writes one row per frame (frame, probability of the object, decision) and prints the end-to-end
+Writes one row per frame (frame, probability of the object, decision; with several videos a
+leading video column) and prints the end-to-end
 frames/s with the share of time in each stage. With labels: accuracy and the NoScope cascade
 (thresholds chosen on the task's val chunk for --target_error, measured on its test chunk) and,
 with --compare, §G with the measured speedup and accuracy difference. Bad input is one `error:`
@@ -18,10 +21,13 @@ from foldedcnn_jax import cli
 from foldedcnn_jax.cli import fail
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir (or checkpoint) of the filter.")
-_VIDEO = flags.DEFINE_string("video", None, "The video to filter.")
+_VIDEO = flags.DEFINE_list("video", None, "The video to filter, or several (comma-separated) "
+                           "filtered together as interleaved streams.")
 _OUT = flags.DEFINE_string("out", None, "CSV to write: frame,probability,decision.")
-_LABELS = flags.DEFINE_string("labels_csv", "", "NoScope label CSV: accuracy and the cascade.")
-_FRAMES = flags.DEFINE_string("frames", "", "START:STOP of the frames to filter (default: all).")
+_LABELS = flags.DEFINE_list("labels_csv", [], "NoScope label CSV, one per video: accuracy and "
+                            "the cascade.")
+_FRAMES = flags.DEFINE_string("frames", "", "START:STOP of the frames to filter in every video "
+                              "(default: all).")
 _COMPARE = flags.DEFINE_string("compare", "", "A second workdir (e.g. f=1) for §G.")
 _TARGET = flags.DEFINE_float("target_error", 0.01, "The cascade's allowed error.")
 _CALIBRATION = flags.DEFINE_string("calibration", "", "START:STOP choosing the thresholds "
@@ -30,9 +36,11 @@ _EVALUATION = flags.DEFINE_string("evaluation", "", "START:STOP measuring the ca
                                   "(default: the task's test chunk).")
 _REFERENCE = flags.DEFINE_float("reference_images_per_second", 0.0, "The reference model's "
                                 "images/s (0: measure a random ResNet-50 on this device).")
-_GROUPING = flags.DEFINE_enum("grouping", "strided", ["consecutive", "strided"],
+_GROUPING = flags.DEFINE_enum("grouping", "auto", ["auto", "strided", "interleaved", "consecutive"],
                               "Which frames share a folded input: frame t of f equal segments "
-                              "(strided, for a recorded video) or f consecutive frames (live).")
+                              "(strided, for a recorded video), frames of f different videos "
+                              "(interleaved streams) or f consecutive frames (live); auto: "
+                              "strided for one video, interleaved for several.")
 _BATCH = flags.DEFINE_integer("batch_images", 256, "Frames per model call.")
 _WORKERS = flags.DEFINE_integer("decode_workers", 0, "Decoding threads (0: one per CPU core).")
 _BOUNDS = flags.DEFINE_bool("bounds", False, "Also measure decode-only and model-only frames/s.")
@@ -51,7 +59,8 @@ def main(argv: list[str]) -> None:
   from foldedcnn_jax.video_filter import FilterOptions
 
   options = FilterOptions(_GROUPING.value, _BATCH.value, _WORKERS.value, _PROGRESS.value)
-  job = filter_job.Job(_WORKDIR.value, _VIDEO.value, _OUT.value, _LABELS.value, _FRAMES.value,
+  job = filter_job.Job(_WORKDIR.value, tuple(_VIDEO.value), _OUT.value, tuple(_LABELS.value),
+                       _FRAMES.value,
                        _COMPARE.value, _TARGET.value, _CALIBRATION.value, _EVALUATION.value,
                        _REFERENCE.value, _BOUNDS.value, options)
   filter_job.run(job, say=lambda line: print(line, flush=True))

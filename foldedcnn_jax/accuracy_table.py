@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from foldedcnn_jax.data.common import atomic_path
+from foldedcnn_jax.data.common import TRAIN_GROUPINGS, atomic_path
 
 # Test accuracy in percent from the paper's appendix, by (task, fold).
 PAPER_TEST_ACCURACY = {
@@ -33,6 +33,7 @@ class AccuracyRow:
   task: str
   fold: int
   seed: int
+  train_grouping: str  # how training formed folded groups (config.data.train_grouping)
   status: str  # "done" (all epochs), "partial" (stopped early, resumable) or "failed: ..."
   epochs: int  # epochs trained so far
   num_epochs: int  # epochs the budget asks for
@@ -99,7 +100,8 @@ def read_row(run: Run, summary: dict, test_images: int, status: str) -> Accuracy
   test = math.nan if test is None else float(test)
   best = next((r for r in records if r["epoch"] == summary["best_epoch"]), {})
   return AccuracyRow(
-      task=run.task, fold=run.fold, seed=run.seed, status=status,
+      task=run.task, fold=run.fold, seed=run.seed,
+      train_grouping=str(run.config.data.train_grouping), status=status,
       epochs=int(summary["epochs"]), num_epochs=int(run.config.num_epochs),
       warm_start_epochs=len(warm_start),
       best_epoch=int(summary["best_epoch"]), data_scale=float(run.config.data.scale),
@@ -115,7 +117,8 @@ def read_row(run: Run, summary: dict, test_images: int, status: str) -> Accuracy
 
 def failed_row(run: Run, error: BaseException) -> AccuracyRow:
   nan = math.nan
-  return AccuracyRow(run.task, run.fold, run.seed, f"failed: {error}".splitlines()[0], 0,
+  return AccuracyRow(run.task, run.fold, run.seed, str(run.config.data.train_grouping),
+                     f"failed: {error}".splitlines()[0], 0,
                      int(run.config.num_epochs), 0, 0, float(run.config.data.scale), nan, nan, 0,
                      nan, nan, nan, nan, PAPER_TEST_ACCURACY.get((run.task, run.fold), nan),
                      _paper_drop(run.task, run.fold), 0.0, str(run.config.workdir))
@@ -123,7 +126,8 @@ def failed_row(run: Run, error: BaseException) -> AccuracyRow:
 
 def add_drops(rows: Sequence[AccuracyRow]) -> None:
   """Fills drop_vs_f1 (points) from the f = 1 row of the same task and seed."""
-  originals = {(row.task, row.seed): row.test_accuracy for row in rows if row.fold == 1}
+  originals = {(row.task, row.seed): row.test_accuracy for row in rows
+               if row.fold == 1 and row.train_grouping == "independent"}
   for row in rows:
     original = originals.get((row.task, row.seed), math.nan)
     row.drop_vs_f1 = 100 * (original - row.test_accuracy)
@@ -140,9 +144,27 @@ def write_csv(rows: Sequence[AccuracyRow], path: str) -> None:
 def read_csv(path: str) -> list[AccuracyRow]:
   types = {field.name: field.type for field in dataclasses.fields(AccuracyRow)}
   convert = {"int": int, "float": float, "str": str}
+  defaults = {"train_grouping": "independent"}  # a table written before the column existed
   with open(path, newline="") as file:
-    return [AccuracyRow(**{key: convert[types[key]](value) for key, value in line.items()})
+    return [AccuracyRow(**{key: convert[types[key]](value)
+                           for key, value in {**defaults, **line}.items()})
             for line in csv.DictReader(file)]
+
+
+def row_key(row: AccuracyRow) -> tuple[str, int, int, str]:
+  return (row.task, row.fold, row.seed, row.train_grouping)
+
+
+def merge_rows(kept: Sequence[AccuracyRow], new: Sequence[AccuracyRow]) -> list[AccuracyRow]:
+  """`kept` with each row that `new` measured again replaced, then `new`'s other rows; grouped
+  by task in order of first appearance, then fold, seed and training grouping."""
+  replaced = {row_key(row): row for row in new}
+  rows = [replaced.pop(row_key(row), row) for row in kept] + list(replaced.values())
+  tasks = list(dict.fromkeys(row.task for row in rows))
+  groupings = list(TRAIN_GROUPINGS)
+  return sorted(rows, key=lambda row: (tasks.index(row.task), row.fold, row.seed,
+                                       groupings.index(row.train_grouping)
+                                       if row.train_grouping in groupings else len(groupings)))
 
 
 def _points(value: float, signed: bool = False) -> str:
@@ -163,14 +185,17 @@ def markdown(rows: Sequence[AccuracyRow], title: str, command: str) -> str:
       "video filter folds) and strided = frame t of f equal segments folded together. "
       "Epochs: a+b = a epochs of the slot model (the warm start) before b folded ones, so a "
       "folded run trained longer than its f = 1 row and its drop is not at an equal budget. "
-      "Minutes include a folded run's warm start.", "",
-      "| task | f | seed | test | ± | val | drop | stream | strided | paper test | paper drop "
-      "| epochs | scale | test images | minutes | status |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "Minutes include a folded run's warm start. Training groups: how a folded run's training "
+      "batches formed their groups of f: independent images (the paper), consecutive records (f "
+      "consecutive frames, as a stream filter folds them) or a mix of both.", "",
+      "| task | f | seed | training groups | test | ± | val | drop | stream | strided "
+      "| paper test | paper drop | epochs | scale | test images | minutes | status |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ]
   for row in rows:
     lines.append(
-        f"| {row.task} | {row.fold} | {row.seed} | {_points(100 * row.test_accuracy)} "
+        f"| {row.task} | {row.fold} | {row.seed} | {row.train_grouping} "
+        f"| {_points(100 * row.test_accuracy)} "
         f"| {_points(100 * row.test_interval)} | {_points(100 * row.val_accuracy)} "
         f"| {_points(row.drop_vs_f1, signed=True)} | {_points(100 * row.test_accuracy_stream)} "
         f"| {_points(100 * row.test_accuracy_strided)} | {_points(row.paper_test_accuracy)} "
@@ -200,17 +225,22 @@ def build_table(runs: Sequence[Run], *, out_csv: str, out_md: str, title: str, c
   """Trains (or resumes) each run in order and rewrites the table after every one.
 
   `train(config)` trains a run to completion (resuming from its workdir) and returns its summary;
-  `test_images(config)` counts its test split. Once `deadline_seconds` have passed, the remaining
-  runs are not started (run the command again to go on); a run that fails is recorded as failed
-  and the table goes on.
+  `test_images(config)` counts its test split. Rows already in `out_csv` that these runs do not
+  measure stay in the table, so a subset (`--config.tasks=n2 --config.folds=4`) updates its
+  cells without dropping the others. Once `deadline_seconds` have passed, the remaining runs are
+  not started (run the command again to go on); a run that fails is recorded as failed and the
+  table goes on. Returns the rows of `runs`.
   """
+  kept = read_csv(out_csv) if os.path.exists(out_csv) else []
   started = time.monotonic()
   rows: list[AccuracyRow] = []
   for index, run in enumerate(runs, 1):
     if time.monotonic() - started > deadline_seconds:
       progress(f"deadline reached: {len(runs) - index + 1} runs left; run again to go on")
       break
-    progress(f"[{index}/{len(runs)}] {run.task} f={run.fold} seed={run.seed} → "
+    grouping = run.config.data.train_grouping
+    progress(f"[{index}/{len(runs)}] {run.task} f={run.fold} seed={run.seed}"
+             f"{'' if grouping == 'independent' else ' ' + grouping + ' groups'} → "
              f"{run.config.workdir}")
     try:
       summary = train(run.config)
@@ -219,10 +249,11 @@ def build_table(runs: Sequence[Run], *, out_csv: str, out_md: str, title: str, c
     except Exception as error:  # noqa: BLE001 - one failed cell must not stop the table
       row = failed_row(run, error)
     rows.append(row)
-    add_drops(rows)
+    table = merge_rows(kept, rows)
+    add_drops(table)
     os.makedirs(os.path.dirname(os.path.abspath(out_csv)), exist_ok=True)
-    write_csv(rows, out_csv)
-    write_markdown(rows, out_md, title, command)
+    write_csv(table, out_csv)
+    write_markdown(table, out_md, title, command)
     progress(f"  {row.status}: test {_points(100 * row.test_accuracy)} "
              f"± {_points(100 * row.test_interval)}, val {_points(100 * row.val_accuracy)}, "
              f"drop {_points(row.drop_vs_f1, signed=True)} pt")

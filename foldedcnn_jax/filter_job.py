@@ -1,13 +1,14 @@
-"""The `filter_video` job: filter a video, write its per-frame CSV, and with labels report the
-cascade it feeds and §G against a second filter. Every input is checked before any work starts,
-so a bad one costs one `error:` line and leaves no output behind.
+"""The `filter_video` job: filter one video (or several, as interleaved streams), write the
+per-frame CSV, and with labels report the cascade it feeds and §G against a second filter. Every
+input is checked before any work starts, so a bad one costs one `error:` line and leaves no
+output behind.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from foldedcnn_jax import cascade, predict, video_filter
 from foldedcnn_jax.data import noscope
 from foldedcnn_jax.errors import UserInputError
-from foldedcnn_jax.video_filter import FilterOptions, FilterResult, Video
+from foldedcnn_jax.video_filter import Clip, FilterOptions, FilterResult, Video
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,14 +24,14 @@ class Job:
   """What the user asked for (the CLI's flags)."""
 
   workdir: str
-  video: str
+  video: str | Sequence[str]  # one video, or several filtered as interleaved streams
   out: str
-  labels_csv: str = ""
-  frames: str = ""  # "START:STOP"; "" = the whole video
+  labels_csv: str | Sequence[str] = ""  # one label CSV per video
+  frames: str = ""  # "START:STOP" of every video; "" = the whole video
   compare: str = ""  # a second workdir for §G
   target_error: float = 0.01
-  calibration: str = ""  # "START:STOP"; "" = the task's val chunk
-  evaluation: str = ""  # "START:STOP"; "" = the task's test chunk
+  calibration: str = ""  # "START:STOP" of every video; "" = the task's val chunk
+  evaluation: str = ""  # "START:STOP" of every video; "" = the task's test chunk
   reference_images_per_second: float = 0.0  # 0: measure a ResNet-50 on this device
   bounds: bool = False  # also measure decode-only and model-only frames/s
   options: FilterOptions = FilterOptions()
@@ -58,13 +59,49 @@ class _Filter:
     return f"{self.predictor.task_id} f={self.predictor.fold} ({self.workdir})"
 
 
+def _listed(value: str | Sequence[str]) -> list[str]:
+  return [value] if isinstance(value, str) else list(value)
+
+
 def _range_within(video: Video, text: str, default: range, frames: range, what: str) -> range:
   chosen = video.frame_range(text) if text else default
   inside = range(max(chosen.start, frames.start), min(chosen.stop, frames.stop))
   if not len(inside):
-    raise UserInputError(f"{what} frames {chosen.start}:{chosen.stop} do not overlap the "
-                         f"filtered frames {frames.start}:{frames.stop} (see --frames)")
+    raise UserInputError(f"{what} frames {chosen.start}:{chosen.stop} of {video.path!r} do not "
+                         f"overlap the filtered frames {frames.start}:{frames.stop} (see --frames)")
   return inside
+
+
+@dataclasses.dataclass(frozen=True)
+class _Labels:
+  """The labels of the filtered frames (clip after clip) and which rows calibrate the cascade
+  and which measure it: the task's val and test chunk of every video unless given."""
+
+  truth: np.ndarray  # (N,) 0/1
+  calibration: np.ndarray  # (N,) bool
+  evaluation: np.ndarray  # (N,) bool
+  where: dict[str, str]  # "calibration"/"evaluation" → the frames, in words
+
+
+def _labels(job: Job, task, clips: list[Clip]) -> _Labels:
+  files = _listed(job.labels_csv)
+  if len(files) != len(clips):
+    raise UserInputError(f"--labels_csv names {len(files)} label file(s) for {len(clips)} "
+                         f"video(s): give one per video, in the same order")
+  truth, masks, where = [], {"calibration": [], "evaluation": []}, {}
+  for clip, labels_csv in zip(clips, files, strict=True):
+    truth.append(video_filter.frame_labels(labels_csv, task, clip.video)[clip.frames])
+    plan = noscope.chunk_plan(task, clip.video.num_frames, video=clip.video.path)
+    for what, text, split in (("calibration", job.calibration, "val"),
+                              ("evaluation", job.evaluation, "test")):
+      span = _range_within(clip.video, text, range(*plan.ranges[split]), clip.frames, what)
+      mask = np.zeros(len(clip), bool)
+      mask[span.start - clip.frames.start:span.stop - clip.frames.start] = True
+      masks[what].append(mask)
+      where[what] = (f"frames {span.start}:{span.stop}" if len(clips) == 1 else
+                     f"{sum(m.sum() for m in masks[what])} frames of {len(clips)} videos")
+  return _Labels(np.concatenate(truth), np.concatenate(masks["calibration"]),
+                 np.concatenate(masks["evaluation"]), where)
 
 
 def _load(workdir: str, options: FilterOptions) -> _Filter:
@@ -78,26 +115,23 @@ def _percent(value: float) -> str:
   return f"{100 * value:.1f}%"
 
 
-def _cascade_lines(name: str, result: FilterResult, labels: np.ndarray, calibration: range,
-                   evaluation: range, target_error: float, reference: float):
+def _cascade_lines(name: str, result: FilterResult, labels: _Labels, target_error: float,
+                   reference: float):
   """Lines for one filter's accuracy and cascade, and the cascade's system frames/s."""
-  start = result.frames[0]
-  pick = {what: slice(span.start - start, span.stop - start)
-          for what, span in (("calibration", calibration), ("evaluation", evaluation))}
-  truth = labels[result.frames]
-  thresholds = cascade.choose_thresholds(result.probabilities[pick["calibration"]],
-                                         truth[pick["calibration"]], target_error)
-  outcome = cascade.evaluate(thresholds, result.probabilities[pick["evaluation"]],
-                             result.decisions[pick["evaluation"]], truth[pick["evaluation"]])
+  calibration, evaluation = labels.calibration, labels.evaluation
+  thresholds = cascade.choose_thresholds(result.probabilities[calibration],
+                                         labels.truth[calibration], target_error)
+  outcome = cascade.evaluate(thresholds, result.probabilities[evaluation],
+                             result.decisions[evaluation], labels.truth[evaluation])
   system = cascade.system_frames_per_second(result.frames_per_second, outcome.forwarded,
                                             reference)
   lines = [
-      f"accuracy ({name}): {np.mean(result.decisions == truth):.4f} on all "
-      f"{len(truth)} frames, {outcome.filter_accuracy:.4f} on frames "
-      f"{evaluation.start}:{evaluation.stop}",
+      f"accuracy ({name}): {np.mean(result.decisions == labels.truth):.4f} on all "
+      f"{len(labels.truth)} frames, {outcome.filter_accuracy:.4f} on "
+      f"{labels.where['evaluation']}",
       f"cascade ({name}): thresholds low {thresholds.low:.4g}, high {thresholds.high:.4g} "
-      f"chosen on frames {calibration.start}:{calibration.stop} for error <= {target_error:g}; "
-      f"on frames {evaluation.start}:{evaluation.stop}: error {outcome.error:.4f}, forwarded "
+      f"chosen on {labels.where['calibration']} for error <= {target_error:g}; "
+      f"on {labels.where['evaluation']}: error {outcome.error:.4f}, forwarded "
       f"{_percent(outcome.forwarded)} -> system {system:,.1f} frames/s"]
   return outcome, system, lines
 
@@ -106,8 +140,8 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
   """Runs the job, saying each report line as soon as it is known."""
   if os.path.isdir(job.out):
     raise UserInputError(f"--out={job.out} is a directory; name the CSV to write")
-  video = Video(job.video)
-  frames = video.frame_range(job.frames)
+  videos = [Video(path) for path in _listed(job.video)]
+  clips = [Clip(video, video.frame_range(job.frames)) for video in videos]
   main = _load(job.workdir, job.options)
   task = video_filter.noscope_task(main.predictor)
   filters = [main] + ([_load(job.compare, job.options)] if job.compare else [])
@@ -115,23 +149,19 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
     if other.predictor.task_id != task.id:
       raise UserInputError(f"--compare={job.compare} is task {other.predictor.task_id}, but "
                            f"--workdir={job.workdir} is task {task.id}")
-  labels = video_filter.frame_labels(job.labels_csv, task, video) if job.labels_csv else None
-  if labels is not None:
-    plan = noscope.chunk_plan(task, video.num_frames, video=video.path)
-    calibration = _range_within(video, job.calibration, range(*plan.ranges["val"]), frames,
-                                "calibration")
-    evaluation = _range_within(video, job.evaluation, range(*plan.ranges["test"]), frames,
-                               "evaluation")
-  elif job.compare:
+  labels = _labels(job, task, clips) if job.labels_csv else None
+  if labels is None and job.compare:
     raise UserInputError("--compare needs --labels_csv (a is an accuracy difference)")
 
   results = []
   for index, item in enumerate(filters):
-    result = video_filter.filter_video(item.predictor, video, frames, job.options)
+    result = video_filter.filter_clips(item.predictor, clips, job.options)
     results.append(result)
     if index == 0:
       result.write_csv(job.out)
-      say(f"wrote {job.out}: {len(result.frames)} rows (frames {frames.start}:{frames.stop})")
+      what = (f"frames {clips[0].frames.start}:{clips[0].frames.stop}" if len(clips) == 1
+              else f"{len(clips)} videos")
+      say(f"wrote {job.out}: {len(result.frames)} rows ({what})")
     shares = ", ".join(f"{stage} {_percent(share)}" for stage, share in
                        result.stage_shares().items())
     device = jax.devices()[0].platform
@@ -139,7 +169,7 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
         f"({len(result.frames)} frames in {result.seconds:.2f} s, {result.grouping} grouping, "
         f"{jax.local_device_count()} {device} device(s)); time share: {shares}")
   if job.bounds:
-    _say_bounds(main, results[0], video, frames, task, job.options, say)
+    _say_bounds(main, results[0], clips, task, job.options, say)
   if labels is None:
     return Report(results)
 
@@ -155,7 +185,7 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
   outcomes, systems = [], []
   for item, result in zip(filters, results, strict=True):
     outcome, system, lines = _cascade_lines(f"f={item.predictor.fold}", result, labels,
-                                            calibration, evaluation, job.target_error, reference)
+                                            job.target_error, reference)
     outcomes.append(outcome)
     systems.append(system)
     for line in lines:
@@ -166,14 +196,14 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
   return Report(results, outcomes, systems, comparison)
 
 
-def _say_bounds(item: _Filter, result: FilterResult, video: Video, frames: range, task,
+def _say_bounds(item: _Filter, result: FilterResult, clips: list[Clip], task,
                 options: FilterOptions, say: Callable[[str], None]) -> None:
   """The two ceilings of the end-to-end rate, each over the same frames: decoding alone (all
   decoding threads) and the model alone (inputs already on the devices)."""
-  decode = video_filter.decode_frames_per_second(video, frames, task.input_hw, item.predictor.fold,
-                                                 options)
-  model = video_filter.model_frames_per_second(item.predictor, len(frames), options)
-  workers = len(video_filter.streams(frames, item.predictor.fold, options))
+  fold = item.predictor.fold
+  decode = video_filter.decode_frames_per_second(clips, task.input_hw, fold, options)
+  model = video_filter.model_frames_per_second(item.predictor, len(result.frames), options)
+  workers = len(video_filter.lanes([len(clip) for clip in clips], fold, options))
   say(f"bounds: decode only {decode:,.0f} frames/s ({workers} decoding threads), model only "
       f"{model:,.0f} frames/s (batch {options.batch_images}); end to end "
       f"{result.frames_per_second:,.0f} = {result.frames_per_second / min(decode, model):.2f} x "

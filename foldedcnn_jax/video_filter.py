@@ -1,53 +1,62 @@
-"""A trained FoldedCNN over a video: the production filter job.
+"""A trained FoldedCNN over videos: the production filter job.
 
-Worker threads decode contiguous streams of frames (OpenCV releases the GIL while decoding)
-and turn each frame into the model input with the ingest's own `noscope.to_model_frame`; a
-feeder thread folds whole batches and copies them to the devices while the main thread runs
-the compiled model on the previous batch. Only a few batches of frames are ever in memory;
-the per-frame results (one probability and one decision per frame) come back in frame order.
+Decoding threads (`video_decode`) turn the frames of one or more clips into model inputs with the
+ingest's own function; a feeder thread folds whole batches and copies them to the devices while
+the main thread runs the compiled model on the previous batch. The per-frame results (one
+probability and one decision per frame) come back in frame order, clip after clip.
 
-Grouping (which frames share a folded input) is a `FilterOptions` choice: "strided" (the
-default for a recorded video) cuts the range into f equal segments and folds frame t of each
-(decorrelated groups at the same cost, the segments decoded in parallel); "consecutive" folds
-frames t..t+f-1 (lowest latency: a live stream). Measured on n2 (results/cpu/filter_video_n2.txt):
-a warm-started f = 4 model is 1.3 points more accurate strided than consecutive on the test chunk.
+Grouping (which frames share a folded input) is a `FilterOptions` choice:
+  strided      cut the frames into f equal segments and fold frame t of each: decorrelated groups
+               at the same cost, the segments decoded in parallel (a recorded video)
+  interleaved  fold frames of f different clips (cameras, game streams) taken at the same time;
+               with fewer clips than f, each clip is cut into segments as strided does
+  consecutive  fold frames t..t+f-1 of one clip: the lowest latency (a live stream)
+  auto         (the default) strided for one clip, interleaved for several
+Measured on n2 (results/cpu/filter_video_n2.txt): a warm-started f = 4 model is within 0.1 point
+of f = 1 strided and interleaved, and 1.3 points less accurate consecutive.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import os
 import queue
 import threading
 import time
+from collections.abc import Sequence
 
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg must not print before `error:`
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-from jax.sharding import NamedSharding, PartitionSpec  # noqa: E402
+from foldedcnn_jax import folding
+from foldedcnn_jax.data import noscope
+from foldedcnn_jax.data.common import DatasetError, atomic_path
+from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.predict import Predictor
+from foldedcnn_jax.tasks import Task, get_task
+from foldedcnn_jax.video_decode import (
+  END,
+  Clip,
+  DecodePipeline,
+  Positions,
+  StageTimes,
+  Video,
+  frame_numbers,
+)
 
-from foldedcnn_jax import folding  # noqa: E402
-from foldedcnn_jax.data import noscope  # noqa: E402
-from foldedcnn_jax.data.common import DatasetError, atomic_path  # noqa: E402
-from foldedcnn_jax.errors import UserInputError  # noqa: E402
-from foldedcnn_jax.predict import Predictor  # noqa: E402
-from foldedcnn_jax.tasks import Task, get_task  # noqa: E402
+__all__ = ["Clip", "FilterOptions", "FilterResult", "Video", "filter_clips", "filter_video"]
 
-GROUPINGS = ("consecutive", "strided")
+GROUPINGS = ("auto", "consecutive", "strided", "interleaved")
 STAGES = ("decode", "resize", "fold", "transfer", "model")
-_END = object()  # a stream's last item
-
-
-class _Stopped(Exception):
-  """Another thread failed first: this one only unwinds."""
 
 
 @dataclasses.dataclass(frozen=True)
 class FilterOptions:
   """How the filter runs; the defaults suit a CPU."""
 
-  grouping: str = "strided"
+  grouping: str = "auto"
   batch_images: int = 256  # frames per model call
   decode_workers: int = 0  # consecutive grouping: decoding threads (0: one per CPU core)
   progress: bool = True
@@ -60,52 +69,81 @@ class FilterOptions:
       raise UserInputError(f"need batch_images >= f = {fold} and decode_workers >= 0")
     return self
 
+  def resolved(self, num_clips: int, fold: int) -> str:
+    """The grouping that runs: "auto" picked for the number of clips, and at f = 1 always
+    consecutive (one image per input: nothing to group)."""
+    if fold == 1:
+      return "consecutive"
+    if self.grouping == "auto":
+      return "interleaved" if num_clips > 1 else "strided"
+    return self.grouping
 
-class Video:
-  """A video file: its frame count (from the container, checked on open) and decoders."""
 
-  def __init__(self, path: str):
-    if not os.path.isfile(path):
-      raise DatasetError(f"cannot read video {path!r}: no such file")
-    self.path = path
-    self.num_frames = noscope.count_frames(path)  # raises one DatasetError if unreadable
-    if self.num_frames < 1:
-      raise DatasetError(f"video {path!r} has no frames")
+def _equal_parts(span: range, parts: int) -> list[range]:
+  """`span` cut into `parts` contiguous ranges of ceil(len/parts) (the last shorter or empty)."""
+  length = -(-len(span) // parts)
+  return [span[j * length:(j + 1) * length] for j in range(parts)]
 
-  def frame_range(self, text: str = "") -> range:
-    """The frames of "START:STOP" (either may be empty), checked against the video."""
-    start, separator, stop = (text or ":").partition(":")
-    try:
-      first = int(start) if start.strip() else 0
-      last = int(stop) if stop.strip() else self.num_frames
-    except ValueError:
-      separator = ""
-    if not separator:
-      raise UserInputError(f"frames must be START:STOP, got {text!r}")
-    if not 0 <= first < last <= self.num_frames:
-      raise UserInputError(f"frames {first}:{last} are out of range: video {self.path!r} has "
-                           f"frames 0:{self.num_frames}")
-    return range(first, last)
 
-  def decode(self, frames: range):
-    """Yields (BGR frame, seconds spent decoding it) for each frame of `frames`."""
-    import cv2
+def lanes(lengths: Sequence[int], fold: int, options: FilterOptions) -> list[list[range]]:
+  """The position ranges each decoding thread decodes, for clips of these lengths (positions
+  number the clips' frames one clip after another).
 
-    capture = cv2.VideoCapture(self.path)
-    if not capture.isOpened():
-      raise DatasetError(f"cannot decode video {self.path!r}: OpenCV cannot open it as a video")
-    try:
-      if frames.start:
-        capture.set(cv2.CAP_PROP_POS_FRAMES, frames.start)
-      for frame in frames:
-        started = time.perf_counter()
-        image = capture.read()[1]
-        if image is None:
-          raise DatasetError(f"video {self.path!r} ended at frame {frame}, before the "
-                             f"{self.num_frames} frames its header promises (truncated?)")
-        yield image, time.perf_counter() - started
-    finally:
-      capture.release()
+  Consecutive: batches of `batch_images` (a clip starts a new batch), the batches split evenly
+  between the workers. Strided and interleaved: exactly f lanes, lane j filling slot j of every
+  folded input — strided: f equal segments of all positions; interleaved: clip j, j+f, … (with
+  fewer clips than f, each clip cut into equal segments, f in all).
+  """
+  positions = Positions(lengths)
+  spans = [range(positions.offsets[i], positions.offsets[i + 1]) for i in range(len(lengths))]
+  grouping = options.resolved(len(lengths), fold)
+  if grouping == "consecutive":
+    batches = [span[start:start + options.batch_images] for span in spans
+               for start in range(0, len(span), options.batch_images)]
+    workers = max(1, min(options.decode_workers or os.cpu_count() or 1, len(batches)))
+    per_worker = max(1, -(-len(batches) // workers))
+    return [batches[i:i + per_worker] for i in range(0, len(batches), per_worker)]
+  if grouping == "strided":
+    return [positions.split(part) for part in _equal_parts(range(len(positions)), fold)]
+  if len(spans) >= fold:
+    return [[span for span in spans[j::fold] if len(span)] for j in range(fold)]
+  segments = [part for i, span in enumerate(spans)
+              for part in _equal_parts(span, fold // len(spans) + (i < fold % len(spans)))]
+  return [[part] if len(part) else [] for part in segments]
+
+
+def slots(lengths: Sequence[int], fold: int, options: FilterOptions) -> np.ndarray:
+  """The position in each image slot, in folding order (-1: zero padding): folded input g
+  holds slots g·f … g·f+f−1. The order the filter feeds the model."""
+  plan = lanes(lengths, fold, options)
+  if options.resolved(len(lengths), fold) == "consecutive":  # each batch folded on its own
+    padded = []
+    for batch in (span for lane in plan for span in lane):
+      padded += [*batch, *[-1] * (folding.padded_size(len(batch), fold) - len(batch))]
+    return np.asarray(padded, np.int64)
+  columns = [np.concatenate([np.arange(s.start, s.stop) for s in lane] or [np.zeros(0, int)])
+             for lane in plan]
+  order = np.full((max(len(column) for column in columns), fold), -1)
+  for j, column in enumerate(columns):
+    order[:len(column), j] = column
+  return order.reshape(-1)
+
+
+def _pipeline(clips: Sequence[Clip], hw: tuple[int, int], fold: int, options: FilterOptions,
+              times: StageTimes, resize: bool = True) -> DecodePipeline:
+  consecutive = options.resolved(len(clips), fold) == "consecutive"
+  return DecodePipeline(
+      clips, lanes([len(clip) for clip in clips], fold, options), hw,
+      options.batch_images if consecutive else options.batch_images // fold, times,
+      chunk_per_range=consecutive, resize=resize)
+
+
+def _batches(pipeline: DecodePipeline, clips: Sequence[Clip], fold: int,
+             options: FilterOptions):
+  """(position of each slot, images in folding order) for every host batch."""
+  if options.resolved(len(clips), fold) == "consecutive":
+    return pipeline.round_robin()
+  return pipeline.side_by_side(fold)
 
 
 def noscope_task(predictor: Predictor) -> Task:
@@ -117,66 +155,18 @@ def noscope_task(predictor: Predictor) -> Task:
   return task
 
 
-def _strided(fold: int, options: FilterOptions) -> bool:
-  """Strided grouping, which at f = 1 is consecutive (one image per input)."""
-  return options.grouping == "strided" and fold > 1
-
-
-def streams(frames: range, fold: int, options: FilterOptions) -> list[range]:
-  """The contiguous ranges decoded by one worker each.
-
-  Consecutive: whole batches split evenly between the workers (the group boundaries stay
-  where one sequential pass would put them). Strided: f equal segments, the last shorter.
-  """
-  if _strided(fold, options):
-    length = -(-len(frames) // fold)
-    return [frames[j * length:(j + 1) * length] for j in range(fold)]
-  workers = options.decode_workers or os.cpu_count() or 1
-  batches = -(-len(frames) // options.batch_images)
-  per_worker = -(-batches // min(workers, batches)) * options.batch_images
-  return [frames[i:i + per_worker] for i in range(0, len(frames), per_worker)]
-
-
-def slots(frames: range, fold: int, options: FilterOptions) -> np.ndarray:
-  """The frame in each image slot, in folding order (-1: zero padding): folded input g holds
-  slots g·f … g·f+f−1. The order the filter feeds the model."""
-  parts = streams(frames, fold, options)
-  if not _strided(fold, options):
-    order = np.arange(frames.start, frames.stop)
-  else:
-    order = np.full((len(parts[0]), fold), -1)
-    for j, part in enumerate(parts):
-      order[:len(part), j] = part
-  order = order.reshape(-1)
-  return np.concatenate([order, np.full(folding.padded_size(len(order), fold) - len(order), -1)])
-
-
-@dataclasses.dataclass
-class StageTimes:
-  """Seconds spent in each stage, summed over the threads that run it (thread-safe)."""
-
-  seconds: dict[str, float] = dataclasses.field(default_factory=lambda: dict.fromkeys(STAGES, 0.))
-  _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
-
-  def add(self, stage: str, seconds: float) -> None:
-    with self._lock:
-      self.seconds[stage] += seconds
-
-  def shares(self) -> dict[str, float]:
-    total = sum(self.seconds.values()) or 1.0
-    return {stage: seconds / total for stage, seconds in self.seconds.items()}
-
-
 @dataclasses.dataclass(frozen=True)
 class FilterResult:
-  """Per-frame outputs in frame order, and how long the job took."""
+  """Per-frame outputs in frame order (clip after clip), and how long the job took."""
 
-  frames: np.ndarray  # (N,) frame numbers
+  frames: np.ndarray  # (N,) frame numbers within their videos
   probabilities: np.ndarray  # (N,) probability of the task's object
   decisions: np.ndarray  # (N,) the model's class (1: the object is there)
-  seconds: float  # end to end, from opening the video to the last result (compiled before)
+  seconds: float  # end to end, from opening the videos to the last result (compiled before)
   stage_seconds: dict[str, float]
   grouping: str
+  clip_of_frame: np.ndarray  # (N,) which clip each row belongs to
+  videos: tuple[str, ...]  # each clip's video file
 
   @property
   def frames_per_second(self) -> float:
@@ -186,113 +176,19 @@ class FilterResult:
     return StageTimes(dict(self.stage_seconds)).shares()
 
   def write_csv(self, path: str) -> None:
-    """frame,probability,decision rows, written to a temporary file renamed onto `path`."""
+    """frame,probability,decision rows (with a leading video column when there are several
+    clips), written to a temporary file renamed onto `path`."""
+    several = len(self.videos) > 1
     try:
-      with atomic_path(path) as temporary, open(temporary, "w") as handle:
-        handle.write("frame,probability,decision\n")
-        for frame, probability, decision in zip(self.frames, self.probabilities, self.decisions,
-                                                strict=True):
-          handle.write(f"{frame},{probability:.6f},{decision}\n")
+      with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow((["video"] if several else []) + ["frame", "probability", "decision"])
+        for clip, frame, probability, decision in zip(
+            self.clip_of_frame, self.frames, self.probabilities, self.decisions, strict=True):
+          writer.writerow(([self.videos[clip]] if several else []) +
+                          [int(frame), f"{probability:.6f}", int(decision)])
     except OSError as error:
       raise UserInputError(f"cannot write {path!r}: {error.strerror or error}") from None
-
-
-class _Pipeline:
-  """The decoding threads of one run and the stop signal they share with the feeder thread:
-  any error stops them all, and the first one reaches the main thread."""
-
-  def __init__(self, video: Video, frames: range, hw: tuple[int, int], fold: int,
-               options: FilterOptions, times: StageTimes, resize: bool = True):
-    self.video, self.hw, self.fold, self.options, self.times = video, hw, fold, options, times
-    self.resize, self.stop = resize, threading.Event()
-    self.parts = streams(frames, fold, options)
-    strided = _strided(fold, options)
-    self.chunk = options.batch_images // fold if strided else options.batch_images
-    self.queues = [queue.Queue(maxsize=2) for _ in self.parts]
-    self.threads = [threading.Thread(target=self._decode, args=(part, out), daemon=True)
-                    for part, out in zip(self.parts, self.queues, strict=True)]
-
-  def __enter__(self) -> _Pipeline:
-    for thread in self.threads:
-      thread.start()
-    return self
-
-  def __exit__(self, *exc) -> None:
-    self.stop.set()
-    for thread in self.threads:
-      thread.join()
-
-  def put(self, out: queue.Queue, item) -> None:
-    while not self.stop.is_set():
-      try:
-        out.put(item, timeout=0.05)
-        return
-      except queue.Full:
-        continue
-
-  def get(self, source: queue.Queue):
-    """The next item of `source`; raises a stream's error, or _Stopped once the run stops."""
-    while True:
-      try:
-        item = source.get(timeout=0.05)
-        break
-      except queue.Empty:
-        if self.stop.is_set():
-          raise _Stopped from None
-    if isinstance(item, BaseException):
-      raise item
-    return item
-
-  def _decode(self, part: range, out: queue.Queue) -> None:
-    decoded = self.video.decode(part)
-    try:
-      for begin in range(part.start, part.stop, self.chunk):
-        count = min(self.chunk, part.stop - begin)
-        images = np.empty((count, *self.hw, 3), np.uint8)
-        decode_seconds = resize_seconds = 0.0
-        for index in range(count):
-          image, seconds = next(decoded)
-          decode_seconds += seconds
-          if self.resize:
-            started = time.perf_counter()
-            images[index] = noscope.to_model_frame(image, self.hw)
-            resize_seconds += time.perf_counter() - started
-          if self.stop.is_set():
-            return
-        self.times.add("decode", decode_seconds)
-        self.times.add("resize", resize_seconds)
-        self.put(out, (np.arange(begin, begin + count), images))
-      self.put(out, _END)
-    except Exception as error:  # noqa: BLE001 - handed to the main thread
-      self.put(out, error)
-    finally:
-      decoded.close()  # releases the decoder now, not at garbage collection
-
-  def batches(self):
-    """Host batches (frame of each slot, images in folding order), until every stream ends."""
-    if not _strided(self.fold, self.options):  # round robin: every worker keeps decoding
-      active = list(self.queues)
-      while active:
-        for source in list(active):
-          if (item := self.get(source)) is _END:
-            active.remove(source)
-          else:
-            yield item
-      return
-    ended = [False] * len(self.queues)
-    while True:
-      items = [None if ended[j] else self.get(source) for j, source in enumerate(self.queues)]
-      for j, item in enumerate(items):
-        ended[j] = ended[j] or item is _END
-      if all(ended):
-        return
-      count = max(len(item[0]) for item in items if item is not _END and item is not None)
-      order = np.full((count, self.fold), -1)
-      images = np.zeros((count, self.fold, *self.hw, 3), np.uint8)
-      for j, item in enumerate(items):
-        if item is not _END and item is not None:
-          order[:len(item[0]), j], images[:len(item[0]), j] = item
-      yield order.reshape(-1), images.reshape(-1, *self.hw, 3)
 
 
 def _compiled(predictor: Predictor, batch_images: int):
@@ -325,24 +221,26 @@ def model_frames_per_second(predictor: Predictor, num_frames: int,
   return num_frames / (time.perf_counter() - started)
 
 
-def filter_video(predictor: Predictor, video: Video, frames: range,
+def filter_clips(predictor: Predictor, clips: Sequence[Clip],
                  options: FilterOptions = FilterOptions()) -> FilterResult:
-  """Runs the predictor's model over `frames` of `video`: per-frame probability and decision."""
+  """Runs the predictor's model over the frames of `clips`: per-frame probability and decision,
+  clip after clip in frame order."""
   from tqdm import tqdm
 
   task, fold = noscope_task(predictor), predictor.fold
   options.check(fold)
   predictor, sharding, zeros = _compiled(predictor, options.batch_images)
-  times, started = StageTimes(), time.perf_counter()
-  probabilities = np.zeros(len(frames), np.float32)
-  decisions = np.zeros(len(frames), np.int32)
+  times, started = StageTimes(dict.fromkeys(STAGES, 0.0)), time.perf_counter()
+  total = sum(len(clip) for clip in clips)
+  probabilities = np.zeros(total, np.float32)
+  decisions = np.zeros(total, np.int32)
   on_device: queue.Queue = queue.Queue(maxsize=2)
 
-  with _Pipeline(video, frames, task.input_hw, fold, options, times) as pipeline:
+  with _pipeline(clips, task.input_hw, fold, options, times) as pipeline:
 
     def feed() -> None:  # fold and copy batch i+1 while the model runs on batch i
       try:
-        for order, images in pipeline.batches():
+        for order, images in _batches(pipeline, clips, fold, options):
           begun = time.perf_counter()
           folded = folding.fold(images, fold)
           padded = np.zeros_like(zeros)
@@ -352,42 +250,51 @@ def filter_video(predictor: Predictor, video: Video, frames: range,
           inputs = jax.block_until_ready(jax.device_put(padded, sharding))
           times.add("transfer", time.perf_counter() - moved)
           pipeline.put(on_device, (order, inputs))
-        pipeline.put(on_device, _END)
+        pipeline.put(on_device, END)
       except Exception as error:  # noqa: BLE001 - handed to the main thread
         pipeline.put(on_device, error)
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     try:
-      with tqdm(total=len(frames), desc=f"{task.id} f={fold}", unit="frame",
+      with tqdm(total=total, desc=f"{task.id} f={fold}", unit="frame",
                 disable=not options.progress, leave=False) as bar:
-        while (item := pipeline.get(on_device)) is not _END:
+        while (item := pipeline.get(on_device)) is not END:
           order, inputs = item
           begun = time.perf_counter()
           logits = np.asarray(predictor.folded_logits(inputs))
           times.add("model", time.perf_counter() - begun)
           logits = folding.unfold(logits, fold)[:len(order)]
           kept = order >= 0
-          positions = order[kept] - frames.start
+          positions = order[kept]
           probabilities[positions] = _softmax(logits[kept])[:, 1]
           decisions[positions] = logits[kept].argmax(-1)
           bar.update(int(kept.sum()))
     finally:
       pipeline.stop.set()
       feeder.join()
-  return FilterResult(np.arange(frames.start, frames.stop), probabilities, decisions,
+  return FilterResult(frame_numbers(clips), probabilities, decisions,
                       time.perf_counter() - started, dict(times.seconds),
-                      "strided" if _strided(fold, options) else "consecutive")
+                      options.resolved(len(clips), fold),
+                      Positions([len(clip) for clip in clips]).clip_index(),
+                      tuple(clip.video.path for clip in clips))
 
 
-def decode_frames_per_second(video: Video, frames: range, hw: tuple[int, int], fold: int,
+def filter_video(predictor: Predictor, video: Video, frames: range,
+                 options: FilterOptions = FilterOptions()) -> FilterResult:
+  """`filter_clips` over frames `frames` of one video."""
+  return filter_clips(predictor, [Clip(video, frames)], options)
+
+
+def decode_frames_per_second(clips: Sequence[Clip], hw: tuple[int, int], fold: int,
                              options: FilterOptions = FilterOptions(), *,
                              resize: bool = False) -> float:
   """Frames/s of the decoding threads alone (with `resize`: of the whole input stage)."""
   options = dataclasses.replace(options, progress=False).check(fold)
   started, count = time.perf_counter(), 0
-  with _Pipeline(video, frames, hw, fold, options, StageTimes(), resize) as pipeline:
-    for order, _ in pipeline.batches():
+  times = StageTimes(dict.fromkeys(STAGES, 0.0))
+  with _pipeline(clips, hw, fold, options, times, resize) as pipeline:
+    for order, _ in _batches(pipeline, clips, fold, options):
       count += int((order >= 0).sum())
   return count / (time.perf_counter() - started)
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import ml_collections
 import pytest
 
 from configs import accuracy as accuracy_configs
@@ -103,10 +104,66 @@ def test_paper_figures_sit_beside_the_measured_ones():
 
 def test_a_warm_started_row_shows_its_slot_epochs_and_stream_columns():
   row = accuracy_table.AccuracyRow(
-      "n2", 4, 0, "done", 4, 4, 20, 3, 1.0, 0.95, 0.94, 3000, 0.008, 0.93, 0.935, 0.5,
+      "n2", 4, 0, "consecutive", "done", 4, 4, 20, 3, 1.0, 0.95, 0.94, 3000, 0.008, 0.93, 0.935, 0.5,
       math.nan, 0.21, 60.0, "runs/n2")
   line = accuracy_table.markdown([row], "t", "c").splitlines()[-3]
   assert "| 20+4/4 |" in line and "| 93.00 | 93.50 |" in line and "| +0.21 |" in line
+  assert line.startswith("| n2 | 4 | 0 | consecutive | 94.00 |")
+
+
+def test_training_groupings_add_folded_noscope_rows_in_their_own_workdirs():
+  config = accuracy_configs.get_config("cpu")
+  config.tasks, config.folds = ("v1", "n2"), (1, 4)
+  config.train_groupings = ("independent", "consecutive", "mix")
+  runs = accuracy_configs.run_configs(config)
+  cells = [(task, fold, run.data.train_grouping, run.workdir) for task, fold, _, run in runs]
+  assert cells == [
+      ("v1", 1, "independent", "runs/accuracy/cpu/v1/f1_s0"),
+      ("v1", 4, "independent", "runs/accuracy/cpu/v1/f4_s0"),
+      ("n2", 1, "independent", "runs/accuracy/cpu/n2/f1_s0"),
+      ("n2", 4, "independent", "runs/accuracy/cpu/n2/f4_s0"),
+      ("n2", 4, "consecutive", "runs/accuracy/cpu/n2/f4_s0_consecutive"),
+      ("n2", 4, "mix", "runs/accuracy/cpu/n2/f4_s0_mix")]
+  # The warm start's slot model does not depend on the grouping, so one serves every grouping.
+  from foldedcnn_jax.train import loop
+  slots = {loop.slot_config(run, "w").to_json() for task, fold, _, run in runs
+           if (task, fold) == ("n2", 4)}
+  assert len(slots) == 1
+  config.train_groupings = ("independent", "pairs")
+  with pytest.raises(ValueError, match="unknown training grouping 'pairs'"):
+    accuracy_configs.run_configs(config)
+
+
+def _row(task, fold, grouping, test):
+  return accuracy_table.AccuracyRow(
+      task, fold, 0, grouping, "done", 4, 4, 0, 3, 1.0, test, test, 3000, 0.01, math.nan,
+      math.nan, math.nan, math.nan, math.nan, 60.0, f"runs/{task}/{fold}{grouping}")
+
+
+def test_a_subset_updates_its_cells_and_keeps_the_others(tmp_path, monkeypatch):
+  kept = [_row("v1", 1, "independent", 0.97), _row("n2", 1, "independent", 0.95),
+          _row("n2", 4, "independent", 0.94), _row("n4", 1, "independent", 0.93)]
+  csv_path = tmp_path / "cpu.csv"
+  accuracy_table.write_csv(kept, str(csv_path))
+  fresh = [_row("n2", 4, "independent", 0.945), _row("n2", 4, "consecutive", 0.93)]
+  # Training is not what this test is about: each run's "summary" carries its finished row.
+  monkeypatch.setattr(accuracy_table, "read_row",
+                      lambda run, summary, images, status: summary["row"])
+  runs = [accuracy_table.Run(row.task, row.fold, row.seed, ml_collections.ConfigDict(
+      {"num_epochs": 4, "workdir": row.workdir, "data": {"train_grouping": row.train_grouping}}))
+          for row in fresh]
+  rows = accuracy_table.build_table(
+      runs, out_csv=str(csv_path), out_md=str(tmp_path / "cpu.md"), title="t", command="c",
+      train=lambda config: {"epochs": 4, "row": fresh[runs.index(
+          next(r for r in runs if r.config is config))]},
+      test_images=lambda config: 3000, progress=lambda line: None)
+  assert rows == fresh
+  table = accuracy_table.read_csv(str(csv_path))
+  assert [(r.task, r.fold, r.train_grouping, r.test_accuracy) for r in table] == [
+      ("v1", 1, "independent", 0.97), ("n2", 1, "independent", 0.95),
+      ("n2", 4, "independent", 0.945), ("n2", 4, "consecutive", 0.93),
+      ("n4", 1, "independent", 0.93)]
+  assert table[3].drop_vs_f1 == pytest.approx(2.0)  # against the kept f = 1 row
 
 
 @pytest.mark.parametrize("args, message", [

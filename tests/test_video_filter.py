@@ -1,5 +1,6 @@
 """The video filter: rows per frame, decisions equal to the predictor's, grouping, bad input."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -78,17 +79,40 @@ def test_rows_are_the_frames_and_decisions_the_predictors(clip, runs, tmp_path, 
 
 def test_strided_grouping_folds_one_frame_of_each_segment():
   options = FilterOptions(grouping="strided", batch_images=6)
-  assert video_filter.streams(range(10, 17), 3, options) == [range(10, 13), range(13, 16),
-                                                             range(16, 17)]
-  np.testing.assert_array_equal(video_filter.slots(range(10, 17), 3, options),
-                                [10, 13, 16, 11, 14, -1, 12, 15, -1])
+  assert video_filter.lanes([7], 3, options) == [[range(0, 3)], [range(3, 6)], [range(6, 7)]]
+  np.testing.assert_array_equal(video_filter.slots([7], 3, options),
+                                [0, 3, 6, 1, 4, -1, 2, 5, -1])
+  # Two clips of 4 and 3 frames cut into 2 segments: the first segment ends inside clip 1.
+  assert video_filter.lanes([4, 3], 2, options) == [[range(0, 4)], [range(4, 7)]]
+  assert video_filter.lanes([3, 4], 2, options) == [[range(0, 3), range(3, 4)], [range(4, 7)]]
   three_workers = FilterOptions(grouping="strided", batch_images=6, decode_workers=3)
-  assert video_filter.streams(range(0, 16), 1, three_workers) == [  # f = 1: consecutive
-      range(0, 6), range(6, 12), range(12, 16)]
+  assert video_filter.lanes([16], 1, three_workers) == [  # f = 1: consecutive
+      [range(0, 6)], [range(6, 12)], [range(12, 16)]]
   consecutive = FilterOptions("consecutive", batch_images=4, decode_workers=2)
-  assert video_filter.streams(range(0, 13), 2, consecutive) == [range(0, 8), range(8, 13)]
-  np.testing.assert_array_equal(video_filter.slots(range(0, 5), 2, consecutive),
-                                [0, 1, 2, 3, 4, -1])
+  assert video_filter.lanes([13], 2, consecutive) == [[range(0, 4), range(4, 8)],
+                                                      [range(8, 12), range(12, 13)]]
+  np.testing.assert_array_equal(video_filter.slots([5], 2, consecutive), [0, 1, 2, 3, 4, -1])
+  # A clip starts a new batch, so no folded input holds frames of two clips.
+  np.testing.assert_array_equal(video_filter.slots([3, 3], 2, consecutive),
+                                [0, 1, 2, -1, 3, 4, 5, -1])
+
+
+def test_interleaved_grouping_folds_one_frame_of_each_clip():
+  options = FilterOptions(grouping="interleaved", batch_images=8)
+  # As many clips as slots: clip j fills slot j; a shorter clip's slot is padding at the end.
+  assert video_filter.lanes([3, 2], 2, options) == [[range(0, 3)], [range(3, 5)]]
+  np.testing.assert_array_equal(video_filter.slots([3, 2], 2, options), [0, 3, 1, 4, 2, -1])
+  # More clips than slots: slot j takes clips j, j+f, ... one after another.
+  assert video_filter.lanes([2, 2, 2, 1], 2, options) == [[range(0, 2), range(4, 6)],
+                                                          [range(2, 4), range(6, 7)]]
+  # Fewer clips than slots: each clip is cut into segments, f lanes in all.
+  assert video_filter.lanes([4, 2], 3, options) == [[range(0, 2)], [range(2, 4)], [range(4, 6)]]
+  assert video_filter.lanes([1, 2], 3, options) == [[range(0, 1)], [], [range(1, 3)]]
+  np.testing.assert_array_equal(video_filter.slots([1, 2], 3, options), [0, -1, 1, -1, -1, 2])
+  # auto: strided for one clip, interleaved for several; f = 1 is always consecutive.
+  auto = FilterOptions(batch_images=8)
+  assert auto.resolved(1, 4) == "strided" and auto.resolved(3, 4) == "interleaved"
+  assert auto.resolved(3, 1) == "consecutive"
 
 
 def test_strided_results_come_back_in_frame_order(clip, runs):
@@ -96,7 +120,8 @@ def test_strided_results_come_back_in_frame_order(clip, runs):
   video, frames = Video(clip[0]), range(5, 60)
   options = FilterOptions(grouping="strided", batch_images=8, progress=False)
   result = video_filter.filter_video(predictor, video, frames, options)
-  slots = video_filter.slots(frames, 2, options)
+  slots = video_filter.slots([len(frames)], 2, options) + frames.start * (
+      video_filter.slots([len(frames)], 2, options) >= 0)
   images = _decoded(clip[0])
   arranged = np.where((slots >= 0)[:, None, None, None], images[np.maximum(slots, 0)], 0)
   by_frame = dict(zip(slots, predictor(arranged.astype(np.uint8)).labels, strict=True))
@@ -104,10 +129,31 @@ def test_strided_results_come_back_in_frame_order(clip, runs):
   np.testing.assert_array_equal(result.decisions, [by_frame[frame] for frame in frames])
 
 
+def test_interleaved_clips_match_the_predictors_interleaved_streams(clip, runs, tmp_path):
+  predictor = predict.load(runs[2], batch_images=8)
+  video = Video(clip[0])
+  clips = [video_filter.Clip(video, range(5, 40)), video_filter.Clip(video, range(50, 80))]
+  options = FilterOptions(batch_images=8, progress=False)  # auto: interleaved
+  result = video_filter.filter_clips(predictor, clips, options)
+  assert result.grouping == "interleaved"
+  images = _decoded(clip[0])
+  expected = predictor.interleaved([images[5:40], images[50:80]])
+  np.testing.assert_array_equal(result.frames, [*range(5, 40), *range(50, 80)])
+  np.testing.assert_array_equal(result.clip_of_frame, [0] * 35 + [1] * 30)
+  np.testing.assert_array_equal(result.decisions, np.concatenate([e.labels for e in expected]))
+  np.testing.assert_allclose(result.probabilities,
+                             np.concatenate([e.probabilities[:, 1] for e in expected]), atol=1e-5)
+  out = tmp_path / "several.csv"
+  result.write_csv(str(out))
+  lines = out.read_text().splitlines()
+  assert lines[0] == "video,frame,probability,decision" and len(lines) == 66
+  assert lines[1].startswith(f"{clip[0]},5,") and lines[36].startswith(f"{clip[0]},50,")
+
+
 def test_the_bounds_run(clip, runs):
   video = Video(clip[0])
-  assert video_filter.decode_frames_per_second(video, video.frame_range(""), (50, 50), 2,
-                                               resize=True) > 0
+  clips = [video_filter.Clip(video, video.frame_range(""))]
+  assert video_filter.decode_frames_per_second(clips, (50, 50), 2, resize=True) > 0
   predictor = predict.load(runs[2], batch_images=8)
   assert video_filter.model_frames_per_second(predictor, 20, FilterOptions(batch_images=8)) > 0
 
@@ -133,6 +179,28 @@ def test_the_job_reports_the_cascade_and_section_g(clip, runs, tmp_path):
   assert any(line.startswith("§G: x = ") for line in lines)
   assert sum("cascade (f=" in line for line in lines) == 2
   assert sum(line.startswith("bounds: decode only ") for line in lines) == 1
+
+
+def test_the_job_filters_several_videos_with_their_labels(clip, runs, tmp_path):
+  video, labels_csv = clip
+  job = filter_job.Job(runs[2], (video, video), str(tmp_path / "f.csv"),
+                       labels_csv=(labels_csv, labels_csv), frames="10:104",
+                       reference_images_per_second=50.0,
+                       options=FilterOptions(batch_images=16, progress=False))
+  lines = []
+  report = filter_job.run(job, say=lines.append)
+  (result,) = report.results
+  assert result.grouping == "interleaved" and len(result.frames) == 2 * 94
+  assert report.outcomes[0].frames == 26  # the test chunk of each video
+  labels = video_filter.frame_labels(labels_csv, get_task("n2"), Video(video))
+  test = np.r_[39 - 10:52 - 10, 94 + 39 - 10:94 + 52 - 10]
+  assert report.outcomes[0].filter_accuracy == np.mean(result.decisions[test] ==
+                                                        np.r_[labels[39:52], labels[39:52]])
+  assert "26 frames of 2 videos" in lines[-1]
+  with pytest.raises(UserInputError, match=r"names 1 label file\(s\) for 2 video\(s\)"):
+    filter_job.run(dataclasses.replace(job, labels_csv=labels_csv, out=str(tmp_path / "g.csv")),
+                   say=lambda line: None)
+  assert not (tmp_path / "g.csv").exists()
 
 
 def _truncated_avi(path) -> str:

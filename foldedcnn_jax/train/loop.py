@@ -248,6 +248,9 @@ def slot_config(config, workdir: str):
                                   config.optimizer.learning_rate)
   slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
   slot.warm_start.folded_learning_rate = 0.0
+  # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot
+  # model is the same run (and one trained slot model can seed runs of every grouping).
+  slot.data.train_grouping = "independent"
   slot.workdir = os.path.join(workdir, SLOT_WORKDIR)
   return slot
 
