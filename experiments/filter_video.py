@@ -30,6 +30,9 @@ _FRAMES = flags.DEFINE_string("frames", "", "START:STOP of the frames to filter 
                               "(default: all).")
 _COMPARE = flags.DEFINE_string("compare", "", "A second workdir (e.g. f=1) for §G.")
 _TARGET = flags.DEFINE_float("target_error", 0.01, "The cascade's allowed error.")
+_CONFIDENCE = flags.DEFINE_float("confidence", 0.95, "Confidence that the cascade's error on new "
+                                 "frames is within --target_error (a Clopper-Pearson margin on "
+                                 "the calibration frames; 0: no margin).")
 _CALIBRATION = flags.DEFINE_string("calibration", "", "START:STOP choosing the thresholds "
                                    "(default: the task's val chunk).")
 _EVALUATION = flags.DEFINE_string("evaluation", "", "START:STOP measuring the cascade "
@@ -59,10 +62,12 @@ def main(argv: list[str]) -> None:
   from foldedcnn_jax.video_filter import FilterOptions
 
   options = FilterOptions(_GROUPING.value, _BATCH.value, _WORKERS.value, _PROGRESS.value)
-  job = filter_job.Job(_WORKDIR.value, tuple(_VIDEO.value), _OUT.value, tuple(_LABELS.value),
-                       _FRAMES.value,
-                       _COMPARE.value, _TARGET.value, _CALIBRATION.value, _EVALUATION.value,
-                       _REFERENCE.value, _BOUNDS.value, options)
+  job = filter_job.Job(
+      workdir=_WORKDIR.value, video=tuple(_VIDEO.value), out=_OUT.value,
+      labels_csv=tuple(_LABELS.value), frames=_FRAMES.value, compare=_COMPARE.value,
+      target_error=_TARGET.value, confidence=_CONFIDENCE.value, calibration=_CALIBRATION.value,
+      evaluation=_EVALUATION.value, reference_images_per_second=_REFERENCE.value,
+      bounds=_BOUNDS.value, options=options)
   filter_job.run(job, say=lambda line: print(line, flush=True))
 
 

@@ -3,7 +3,10 @@
 The filter answers a frame itself when it is confident (probability < low: no object; > high:
 object) and forwards the frames in between to the reference model, whose answers the labels
 stand in for. The thresholds are the pair that forwards the fewest calibration frames while the
-cascade's error (wrong confident answers / all frames) stays within the target.
+cascade's error (wrong confident answers / all frames) stays within the target — with a
+confidence margin: the count of wrong answers allowed is the largest whose one-sided
+Clopper-Pearson upper bound is still within the target, so that the error on new frames stays
+within it too, not only on the frames the thresholds were fitted to.
 """
 
 from __future__ import annotations
@@ -33,8 +36,29 @@ class CascadeOutcome:
   forwarded: float  # fraction of frames sent to the reference model
 
 
-def choose_thresholds(probabilities, labels, target_error: float) -> Thresholds:
-  """The (low, high) forwarding the fewest frames with error <= target_error on these frames.
+def error_budget(count: int, target_error: float, confidence: float) -> int:
+  """How many wrong answers among `count` calibration frames still show, at `confidence`, an
+  error rate <= target_error: the largest k with P(Binomial(count, target_error) <= k) <=
+  1 - confidence (k errors' Clopper-Pearson upper bound is then <= target_error); -1 when not
+  even 0 errors do (too few frames). confidence 0: the plain floor(target_error · count)."""
+  plain = math.floor(target_error * count + 1e-9)
+  if confidence <= 0 or target_error <= 0:
+    return plain
+  log_p, log_q = math.log(target_error), math.log1p(-target_error)
+  cdf, budget = 0.0, -1
+  for k in range(plain + 1):  # the bound passes target_error before k reaches the mean
+    cdf += math.exp(math.lgamma(count + 1) - math.lgamma(k + 1) - math.lgamma(count - k + 1)
+                    + k * log_p + (count - k) * log_q)
+    if cdf > 1 - confidence:
+      break
+    budget = k
+  return budget
+
+
+def choose_thresholds(probabilities, labels, target_error: float,
+                      confidence: float = 0.95) -> Thresholds:
+  """The (low, high) forwarding the fewest frames with at most `error_budget` wrong answers on
+  these frames (confidence 0: error <= target_error on these frames).
 
   Thresholds sit halfway between neighbouring distinct probabilities (0 and 1 at the ends), so
   a cut never splits tied frames. Ties in forwarding go to the lower error.
@@ -45,6 +69,8 @@ def choose_thresholds(probabilities, labels, target_error: float) -> Thresholds:
                          f"{len(labels)} and {len(probabilities)}")
   if not 0 <= target_error < 1:
     raise UserInputError(f"target_error must be in [0, 1), got {target_error}")
+  if not 0 <= confidence < 1:
+    raise UserInputError(f"confidence must be in [0, 1), got {confidence}")
   order = np.argsort(probabilities, kind="stable")
   values, positive = probabilities[order], labels[order] == 1
   count = len(values)
@@ -52,7 +78,9 @@ def choose_thresholds(probabilities, labels, target_error: float) -> Thresholds:
   cuts = np.flatnonzero(np.r_[True, values[1:] > values[:-1], True])
   false_negatives = np.r_[0, np.cumsum(positive)][cuts]  # positives below a low cut
   false_positives = (~positive).sum() - np.r_[0, np.cumsum(~positive)][cuts]  # negatives above
-  budget = math.floor(target_error * count + 1e-9)
+  budget = error_budget(count, target_error, confidence)
+  if budget < 0:  # too few frames to show the target: the reference model answers them all
+    return Thresholds(_between(values, 0), _between(values, count))
   best = None
   for i, low_cut in enumerate(cuts):
     remaining = budget - false_negatives[i]

@@ -30,6 +30,7 @@ class Job:
   frames: str = ""  # "START:STOP" of every video; "" = the whole video
   compare: str = ""  # a second workdir for §G
   target_error: float = 0.01
+  confidence: float = 0.95  # the thresholds show target_error at this confidence (0: plain count)
   calibration: str = ""  # "START:STOP" of every video; "" = the task's val chunk
   evaluation: str = ""  # "START:STOP" of every video; "" = the task's test chunk
   reference_images_per_second: float = 0.0  # 0: measure a ResNet-50 on this device
@@ -115,12 +116,13 @@ def _percent(value: float) -> str:
   return f"{100 * value:.1f}%"
 
 
-def _cascade_lines(name: str, result: FilterResult, labels: _Labels, target_error: float,
+def _cascade_lines(name: str, result: FilterResult, labels: _Labels, job: Job,
                    reference: float):
   """Lines for one filter's accuracy and cascade, and the cascade's system frames/s."""
   calibration, evaluation = labels.calibration, labels.evaluation
   thresholds = cascade.choose_thresholds(result.probabilities[calibration],
-                                         labels.truth[calibration], target_error)
+                                         labels.truth[calibration], job.target_error,
+                                         job.confidence)
   outcome = cascade.evaluate(thresholds, result.probabilities[evaluation],
                              result.decisions[evaluation], labels.truth[evaluation])
   system = cascade.system_frames_per_second(result.frames_per_second, outcome.forwarded,
@@ -130,7 +132,8 @@ def _cascade_lines(name: str, result: FilterResult, labels: _Labels, target_erro
       f"{len(labels.truth)} frames, {outcome.filter_accuracy:.4f} on "
       f"{labels.where['evaluation']}",
       f"cascade ({name}): thresholds low {thresholds.low:.4g}, high {thresholds.high:.4g} "
-      f"chosen on {labels.where['calibration']} for error <= {target_error:g}; "
+      f"chosen on {labels.where['calibration']} for error <= {job.target_error:g}"
+      f"{f' at {_percent(job.confidence)} confidence' if job.confidence else ''}; "
       f"on {labels.where['evaluation']}: error {outcome.error:.4f}, forwarded "
       f"{_percent(outcome.forwarded)} -> system {system:,.1f} frames/s"]
   return outcome, system, lines
@@ -184,8 +187,8 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
     say(f"reference: {reference:,.1f} images/s (given)")
   outcomes, systems = [], []
   for item, result in zip(filters, results, strict=True):
-    outcome, system, lines = _cascade_lines(f"f={item.predictor.fold}", result, labels,
-                                            job.target_error, reference)
+    outcome, system, lines = _cascade_lines(f"f={item.predictor.fold}", result, labels, job,
+                                            reference)
     outcomes.append(outcome)
     systems.append(system)
     for line in lines:

@@ -104,8 +104,8 @@ def test_paper_figures_sit_beside_the_measured_ones():
 
 def test_a_warm_started_row_shows_its_slot_epochs_and_stream_columns():
   row = accuracy_table.AccuracyRow(
-      "n2", 4, 0, "consecutive", "done", 4, 4, 20, 3, 1.0, 0.95, 0.94, 3000, 0.008, 0.93, 0.935, 0.5,
-      math.nan, 0.21, 60.0, "runs/n2")
+      "n2", 4, 0, "consecutive", "done", 4, 4, 20, 3, 1.0, 0.95, 0.94, 3000, 0.008, 0.93, 0.935,
+      0.5, math.nan, 0.21, 60.0, "runs/n2")
   line = accuracy_table.markdown([row], "t", "c").splitlines()[-3]
   assert "| 20+4/4 |" in line and "| 93.00 | 93.50 |" in line and "| +0.21 |" in line
   assert line.startswith("| n2 | 4 | 0 | consecutive | 94.00 |")

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -14,14 +15,15 @@ MIXED = np.array([0, 0, 0, 1, 0, 1, 0, 1, 1, 1])  # positives at 3, 5, 7..9; neg
 
 
 def test_separable_scores_need_no_forwarding():
-  thresholds = cascade.choose_thresholds([0.1, 0.2, 0.3, 0.7, 0.8, 0.9], [0, 0, 0, 1, 1, 1], 0.0)
+  thresholds = cascade.choose_thresholds([0.1, 0.2, 0.3, 0.7, 0.8, 0.9], [0, 0, 0, 1, 1, 1], 0.0,
+                                         confidence=0.0)
   assert thresholds == cascade.Thresholds(pytest.approx(0.5), pytest.approx(0.5))
 
 
 def test_zero_error_forwards_exactly_the_mixed_middle():
   # No error allowed: everything below the first positive (0.35) is negative, everything
   # above the last negative (0.65) positive; thresholds halfway to the neighbours.
-  thresholds = cascade.choose_thresholds(TEN, MIXED, 0.0)
+  thresholds = cascade.choose_thresholds(TEN, MIXED, 0.0, confidence=0.0)
   assert (thresholds.low, thresholds.high) == (pytest.approx(0.30), pytest.approx(0.70))
   outcome = cascade.evaluate(thresholds, TEN, (TEN > 0.5).astype(int), MIXED)
   assert (outcome.error, outcome.forwarded, outcome.filter_accuracy) == (0.0, 0.4, 0.8)
@@ -32,9 +34,9 @@ def test_an_error_budget_is_spent_where_it_saves_most():
   # and saves forwarding 0.15…0.45; everything else is separable at 0.5.
   probabilities = np.r_[TEN, TEN + 0.001]
   labels = np.r_[[0, 1, 0, 0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]]
-  thresholds = cascade.choose_thresholds(probabilities, labels, 0.05)
+  thresholds = cascade.choose_thresholds(probabilities, labels, 0.05, confidence=0.0)
   assert (thresholds.low, thresholds.high) == (pytest.approx(0.5005), pytest.approx(0.5005))
-  strict = cascade.choose_thresholds(probabilities, labels, 0.0)
+  strict = cascade.choose_thresholds(probabilities, labels, 0.0, confidence=0.0)
   assert (strict.low, strict.high) == (pytest.approx(0.1005), pytest.approx(0.5005))
 
 
@@ -44,7 +46,7 @@ def test_search_matches_brute_force_on_random_scores():
     labels = rng.integers(0, 2, 30)
     probabilities = np.clip(labels * 0.4 + rng.random(30) * 0.6, 0, 1).round(2)  # with ties
     target = [0.0, 0.05, 0.1][trial % 3]
-    chosen = cascade.choose_thresholds(probabilities, labels, target)
+    chosen = cascade.choose_thresholds(probabilities, labels, target, confidence=0.0)
     values = np.r_[-1.0, np.unique(probabilities), 2.0]
     candidates = (values[1:] + values[:-1]) / 2
     best = min((cascade.evaluate(cascade.Thresholds(low, high), probabilities, labels, labels)
@@ -57,10 +59,37 @@ def test_search_matches_brute_force_on_random_scores():
 
 
 def test_ties_at_zero_and_one_stay_inside_the_cut():
-  thresholds = cascade.choose_thresholds([0.0, 0.0, 1.0, 1.0], [0, 1, 0, 1], 0.0)
+  thresholds = cascade.choose_thresholds([0.0, 0.0, 1.0, 1.0], [0, 1, 0, 1], 0.0, confidence=0.0)
   outcome = cascade.evaluate(thresholds, np.array([0.0, 0.0, 1.0, 1.0]), np.zeros(4),
                              np.array([0, 1, 0, 1]))
   assert (outcome.error, outcome.forwarded) == (0.0, 1.0)
+
+
+def _binomial_cdf(k: int, count: int, rate: Fraction) -> Fraction:
+  return sum(math.comb(count, i) * rate**i * (1 - rate)**(count - i) for i in range(k + 1))
+
+
+def test_the_error_budget_is_the_clopper_pearson_count():
+  # 3,000 calibration frames at 1 %: the largest k with P(Bin(3000, 0.01) <= k) <= 0.05, exactly.
+  budget = cascade.error_budget(3000, 0.01, 0.95)
+  assert _binomial_cdf(budget, 3000, Fraction(1, 100)) <= Fraction(5, 100)
+  assert _binomial_cdf(budget + 1, 3000, Fraction(1, 100)) > Fraction(5, 100)
+  assert 15 <= budget < 30 == cascade.error_budget(3000, 0.01, 0.0)
+  assert cascade.error_budget(200, 0.01, 0.95) == -1  # 0 of 200 does not show 1 % at 95 %
+  assert cascade.error_budget(200, 0.01, 0.0) == 2
+
+
+def test_a_margin_forwards_more_and_too_few_frames_forward_everything():
+  rng = np.random.default_rng(1)
+  labels = rng.integers(0, 2, 3000)
+  probabilities = labels * 0.3 + rng.random(3000) * 0.7  # overlapping in [0.3, 0.7]
+  plain = cascade.choose_thresholds(probabilities, labels, 0.01, confidence=0.0)
+  margin = cascade.choose_thresholds(probabilities, labels, 0.01)
+  outcomes = [cascade.evaluate(t, probabilities, labels, labels) for t in (plain, margin)]
+  assert outcomes[1].forwarded > outcomes[0].forwarded
+  assert outcomes[1].error * 3000 <= cascade.error_budget(3000, 0.01, 0.95) < 30
+  few = cascade.choose_thresholds(probabilities[:100], labels[:100], 0.01)
+  assert cascade.evaluate(few, probabilities[:100], labels[:100], labels[:100]).forwarded == 1.0
 
 
 def test_bad_calibration_input_is_a_user_error():
@@ -68,6 +97,8 @@ def test_bad_calibration_input_is_a_user_error():
     cascade.choose_thresholds([0.1, 0.2], [0], 0.01)
   with pytest.raises(UserInputError, match="target_error"):
     cascade.choose_thresholds([0.1], [0], 1.5)
+  with pytest.raises(UserInputError, match="confidence"):
+    cascade.choose_thresholds([0.1], [0], 0.01, confidence=1.0)
 
 
 def test_system_throughput_adds_the_forwarded_reference_cost():
