@@ -32,6 +32,10 @@ def test_budgets_cover_every_task_and_fold_with_full_eval_splits():
   assert len(workdirs) == len(runs)  # every cell trains into its own workdir
   for task, fold, seed, run in runs:
     assert (run.task, run.fold, run.seed) == (task, fold, seed)
+  # Equal epoch budgets: f = 1 trains as long as a folded run's slot phase plus its own epochs.
+  v1 = {fold: run for task, fold, _, run in runs if task == "v1"}
+  assert (v1[4].warm_start.slot_epochs, v1[4].num_epochs) == (24, 4)
+  assert v1[1].num_epochs == 24 + 4
   paper = accuracy_configs.run_configs(accuracy_configs.get_config("paper"))
   assert {run.num_epochs for task, *_, run in paper if task == "v1"} == {1500}
   with pytest.raises(ValueError, match="unknown budget"):
