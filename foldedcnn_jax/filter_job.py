@@ -201,16 +201,25 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
 
 def _say_bounds(item: _Filter, result: FilterResult, clips: list[Clip], task,
                 options: FilterOptions, say: Callable[[str], None]) -> None:
-  """The two ceilings of the end-to-end rate, each over the same frames: decoding alone (all
-  decoding threads) and the model alone (inputs already on the devices)."""
-  fold = item.predictor.fold
+  """The ceilings of the end-to-end rate, each over the same frames: decoding alone (all
+  decoding threads), the whole input stage (decoding and resizing), and the model alone (inputs
+  already on the devices). When the model runs on the CPU the stages share its cores, so they
+  cannot overlap: the input stage and the model then take 1/(1/input + 1/model) at best."""
+  fold, end_to_end = item.predictor.fold, result.frames_per_second
   decode = video_filter.decode_frames_per_second(clips, task.input_hw, fold, options)
+  inputs = video_filter.decode_frames_per_second(clips, task.input_hw, fold, options,
+                                                 resize=True)
   model = video_filter.model_frames_per_second(item.predictor, len(result.frames), options)
   workers = len(video_filter.lanes([len(clip) for clip in clips], fold, options))
-  say(f"bounds: decode only {decode:,.0f} frames/s ({workers} decoding threads), model only "
-      f"{model:,.0f} frames/s (batch {options.batch_images}); end to end "
-      f"{result.frames_per_second:,.0f} = {result.frames_per_second / min(decode, model):.2f} x "
-      f"min(bounds)")
+  say(f"bounds: decode only {decode:,.0f} frames/s ({workers} decoding threads), decode and "
+      f"resize {inputs:,.0f}, model only {model:,.0f} frames/s (batch {options.batch_images}); "
+      f"end to end {end_to_end:,.0f} = {end_to_end / min(decode, model):.2f} x min(decode, "
+      f"model)")
+  if jax.devices()[0].platform == "cpu":
+    shared = 1 / (1 / inputs + 1 / model)
+    say(f"bounds: the model runs on the same {os.cpu_count()} CPU cores as decoding, so the "
+        f"stages add up: at best 1/(1/{inputs:,.0f} + 1/{model:,.0f}) = {shared:,.0f} frames/s; "
+        f"end to end = {end_to_end / shared:.2f} x that")
 
 
 def _say_section_g(filters, results, outcomes, systems, reference: float,

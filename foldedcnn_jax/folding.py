@@ -61,6 +61,23 @@ def fold(images, fold: int):
   return grouped.transpose(0, 2, 3, 1, 4).reshape(-1, height, width, fold * channels)
 
 
+def fold_into(images: np.ndarray, fold: int, out: np.ndarray) -> int:
+  """`fold(images)` written into the leading rows of the numpy array `out` in one strided copy
+  (no padded or transposed temporaries: the video filter's host-side fold). Rows of `out` that
+  a ragged tail leaves unfilled must already be zero. Returns the folded inputs written."""
+  num, height, width, channels = images.shape
+  full, rest = divmod(num, fold)
+  if out.shape[1:] != (height, width, fold * channels) or len(out) < full + bool(rest):
+    raise UserInputError(f"cannot fold {images.shape} at f={fold} into {out.shape}")
+  target = out[:full].reshape(full, height, width, fold, channels)
+  target[...] = images[:full * fold].reshape(full, fold, height, width, channels).transpose(
+      0, 2, 3, 1, 4)
+  if rest:
+    out[full].reshape(height, width, fold, channels)[:, :, :rest] = images[full * fold:].transpose(
+        1, 2, 0, 3)
+  return full + bool(rest)
+
+
 def unfold(logits, fold: int, num_images: int | None = None):
   """(N/f, f·K) → (N, K), dropping padded images beyond `num_images`."""
   check_fold_factor(fold)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from foldedcnn_jax import folding
+from foldedcnn_jax.errors import UserInputError
 
 
 def images(n, h=3, w=4, c=2):
@@ -75,3 +76,15 @@ def test_bad_shapes():
     folding.fold(np.zeros((4, 3, 3)), 2)
   with pytest.raises(ValueError, match="f=2"):
     folding.unfold(np.zeros((4, 3)), 2)
+
+
+@pytest.mark.parametrize("fold, num", [(1, 5), (2, 6), (3, 7), (4, 2)])
+def test_fold_into_writes_what_fold_returns(fold, num):
+  images = np.random.default_rng(num).integers(0, 255, (num, 5, 6, 3), dtype=np.uint8)
+  expected = folding.fold(images, fold)
+  out = np.zeros((len(expected) + 2, 5, 6, 3 * fold), np.uint8)
+  assert folding.fold_into(images, fold, out) == len(expected)
+  np.testing.assert_array_equal(out[:len(expected)], expected)
+  assert not out[len(expected):].any()
+  with pytest.raises(UserInputError, match="cannot fold"):
+    folding.fold_into(images, fold, out[:len(expected) - 1])

@@ -179,6 +179,7 @@ def test_the_job_reports_the_cascade_and_section_g(clip, runs, tmp_path):
   assert any(line.startswith("§G: x = ") for line in lines)
   assert sum("cascade (f=" in line for line in lines) == 2
   assert sum(line.startswith("bounds: decode only ") for line in lines) == 1
+  assert sum("the stages add up" in line for line in lines) == 1  # the model runs on the CPU
 
 
 def test_the_job_filters_several_videos_with_their_labels(clip, runs, tmp_path):
