@@ -12,8 +12,9 @@ Grouping (which frames share a folded input) is a `FilterOptions` choice:
                with fewer clips than f, each clip is cut into segments as strided does
   consecutive  fold frames t..t+f-1 of one clip: the lowest latency (a live stream)
   auto         (the default) strided for one clip, interleaved for several
-Measured on n2 (results/cpu/filter_video_n2.txt): a warm-started f = 4 model is within 0.1 point
-of f = 1 strided and interleaved, and 1.3 points less accurate consecutive.
+Measured on n2 (results/cpu/filter_video_n2.txt, test chunks): the table's warm-started f = 4
+model is 0.4-0.6 point below f = 1 on its own video under every grouping; on unseen videos
+interleaved and strided are within 0.5 point of each other and consecutive 0.3-1.0 below them.
 """
 
 from __future__ import annotations
