@@ -13,9 +13,11 @@ Steps, most important first; each is a fresh process with its own time limit, an
 starts no step after `deadline_seconds`: (1) fp16 inference sweep, every task + g32/g64 + the
 compound baseline, f = 1..4, batch 1024, on the autotuned default path; (2) peers in the same
 run (PyTorch eager channels_last, torch.compile, ONNX Runtime) on n2, v1, v3, n4 at f = 1, 4;
-(3) training throughput for n2 and v1 at f = 1, 4; (4) batch sweep 64…2048 for n2, v1, n4 (the
-Figure 8 analog); (5) a per-layer profile and the compiled kernels of the slowest f = 4 task;
-(6) the bf16 sweep; then figures and a short table. At most 8 files come back: bench.csv
+(3) training throughput for n2 and v1 at f = 1, 4; (4) the video filter end to end with its
+bounds (an n2 scene video, a one-epoch f = 4 model; does decoding on the CPU overlap the model on
+the GPU?); (5) batch sweep 64…2048 for n2, v1, n4 (the Figure 8 analog); (6) a per-layer profile
+and the compiled kernels of the slowest f = 4 task; (7) the bf16 sweep; then figures and a short
+table. At most 8 files come back: bench.csv
 (every inference row), train_throughput.csv, profile.txt, suite.log and the figures.
 """
 
@@ -52,16 +54,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train_scale = 0.05  # game tasks' dataset scale (generated on the machine)
   config.train_trials = 3
   config.profile_fold = 4
+  config.filter_frames_per_chunk = 3000  # the default n2 scene: 8 chunks, 24,000 frames (~20 s)
+  config.filter_batch_images = 1024
   # Datasets and the tuning cache go here, not into the output folder (8 files come back).
   config.work_dir = "/tmp/foldedcnn_gpu_suite"
   config.step_seconds = ml_collections.ConfigDict(dict(
-      sweep=170.0, peers=120.0, train=70.0, batch_sweep=80.0, profile=40.0, second_dtype=80.0,
-      plots=40.0))
+      sweep=150.0, peers=100.0, train=50.0, filter_data=50.0, filter_train=50.0, filter=30.0,
+      batch_sweep=60.0, profile=30.0, second_dtype=60.0, plots=40.0))
   if variant == "dry_run":
-    config.deadline_seconds = 240.0  # a cap: about 80 s without torch (CI), 150 s with it
+    config.deadline_seconds = 360.0  # a cap: about 120 s without torch (CI), 200 s with it
     config.step_seconds = ml_collections.ConfigDict(dict(
-        sweep=60.0, peers=100.0, train=60.0, batch_sweep=40.0, profile=40.0, second_dtype=60.0,
-        plots=40.0))
+        sweep=60.0, peers=100.0, train=60.0, filter_data=60.0, filter_train=60.0, filter=60.0,
+        batch_sweep=40.0, profile=40.0, second_dtype=60.0, plots=40.0))
     config.tasks = ("tiny", "n2")
     config.folds = (1, 2)
     config.batch = 16
@@ -77,6 +81,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train_tasks = ("tiny",)
     config.train_folds = (1, 2)
     config.train_scale = 1.0
+    config.filter_frames_per_chunk = 40
+    config.filter_batch_images = 64
     config.train_trials = 1
     config.profile_fold = 2
   return config

@@ -120,6 +120,7 @@ def plan_steps(config, out_dir: str) -> list[Step]:
                 batches=(config.batch,), dtype=config.dtype, peers=config.peers),
       Step("train", "experiments.benchmark_train", train_args, seconds.train,
            ("train_throughput.csv",)),
+      *_filter_steps(config),
       benchmark("batch_sweep", "bench_batch_sweep.csv", tasks=config.sweep_tasks,
                 folds=(1, config.profile_fold), batches=config.sweep_batches,
                 dtype=config.dtype),
@@ -136,6 +137,35 @@ def plan_steps(config, out_dir: str) -> list[Step]:
                            folds=(1, config.profile_fold), batches=(config.batch,),
                            dtype=config.second_dtype))
   return steps
+
+
+def _filter_steps(config) -> list[Step]:
+  """The video filter end to end on the device (issue 14's overlap target): make an n2 scene
+  video of `filter_frames_per_chunk` frames per chunk, train a one-epoch f = 4 model on it, and
+  run `filter_video --bounds` over the whole video (its lines go to suite.log)."""
+  from foldedcnn_jax.data import scene_video
+  from foldedcnn_jax.tasks import get_task
+
+  data_dir, workdir = f"{config.work_dir}/filter_data", f"{config.work_dir}/filter_f4"
+  scene = scene_video.SceneOptions(frames_per_chunk=config.filter_frames_per_chunk)
+  video, labels_csv = scene_video.scene_files(get_task("n2"), f"{data_dir}/videos", options=scene)
+  seconds = config.step_seconds
+  return [
+      Step("filter_data", "experiments.make_dataset",
+           ("--task=n2", f"--data_dir={data_dir}",
+            f"--scene_frames_per_chunk={config.filter_frames_per_chunk}", "--progress=false"),
+           seconds.filter_data),
+      Step("filter_train", "experiments.train",
+           ("--config=configs/n2.py:quick", "--config.fold=4", "--config.num_epochs=1",
+            "--config.warm_start.slot_epochs=0", f"--config.workdir={workdir}",
+            f"--config.data.data_dir={data_dir}", f"--config.data.video={video}",
+            f"--config.data.labels_csv={labels_csv}", "--config.progress=False"),
+           seconds.filter_train),
+      Step("filter", "experiments.filter_video",
+           (f"--workdir={workdir}", f"--video={video}", f"--out={config.work_dir}/filter.csv",
+            "--bounds", "--progress=false", f"--batch_images={config.filter_batch_images}"),
+           seconds.filter),
+  ]
 
 
 def merge_bench_csvs(out_dir: str, results: Sequence[StepResult]) -> list:

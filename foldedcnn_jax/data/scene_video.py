@@ -311,15 +311,23 @@ def write_scene_video(task: Task, video_path: str, labels_csv: str, *, seed: int
   return num_frames
 
 
+def scene_files(task: Task, directory: str, *, seed: int = 0,
+                options: SceneOptions | None = None) -> tuple[str, str]:
+  """Where `ensure_scene_video` keeps the (video, labels CSV) of this scene: the name says
+  everything that shapes it, so a different scene never reuses a file."""
+  options = options or SceneOptions()
+  stem = (f"{task.id}-{task.name}_v3_seed-{seed}_frames-{options.frames_per_chunk}"
+          f"_rate-{options.objects_per_100_frames:g}-{options.distractors_per_100_frames:g}"
+          f"_{options.width}x{options.height}_fps-{options.fps}")
+  return os.path.join(directory, f"{stem}.mp4"), os.path.join(directory, f"{stem}.csv")
+
+
 def ensure_scene_video(task: Task, directory: str, *, seed: int = 0,
                        options: SceneOptions | None = None,
                        progress: bool = True) -> tuple[str, str]:
   """The (video, labels CSV) paths of the task's synthetic scene, writing them once."""
   options = (options or SceneOptions()).check()
-  stem = (f"{task.id}-{task.name}_v3_seed-{seed}_frames-{options.frames_per_chunk}"
-          f"_rate-{options.objects_per_100_frames:g}-{options.distractors_per_100_frames:g}"
-          f"_{options.width}x{options.height}_fps-{options.fps}")
-  video, labels_csv = os.path.join(directory, f"{stem}.mp4"), os.path.join(directory, f"{stem}.csv")
+  video, labels_csv = scene_files(task, directory, seed=seed, options=options)
   if not (os.path.isfile(video) and os.path.isfile(labels_csv)):
     ensure_writable_dir(directory)
     write_scene_video(task, video, labels_csv, seed=seed, options=options, progress=progress)
