@@ -86,6 +86,25 @@ def test_scale_strides_train_and_eval_scale_strides_val_and_test(clip, tmp_path)
   assert _frames(both, "train") == [5, 7, 9] and _frames(both, "test") == [15, 17, 19]
 
 
+def test_a_scale_above_one_trains_on_further_chunks_away_from_val_and_test(clip, tmp_path):
+  video, labels_csv = clip
+  # n2: train chunk 2, val 3, test 4; chunk 5 touches test, so chunks 1, 6, 7, 8 may be added,
+  # nearest first. Scale 2.4: chunk 2, all of chunk 1, and 2 frames (0.4 × 5) of chunk 6.
+  source = data.Source(str(tmp_path), scale=2.4, video=video, labels_csv=labels_csv)
+  location = prepare.prepare("n2", source, progress=False)
+  frames = [*range(0, 10), 25, 26]
+  assert _frames(location, "train") == frames
+  assert _frames(location, "val") == list(range(10, 15))  # val and test keep their chunks
+  assert _frames(location, "test") == list(range(15, 20))
+  images, labels = data.load_split("n2", "train", source, progress=False)
+  assert [_decoded_index(image) for image in images] == frames
+  assert labels.tolist() == [int(frame in POSITIVE) for frame in frames]
+  assert noscope.extra_train_chunks(get_task("n1")) == [5, 4, 3, 2, 1]  # val 7, test 8
+  assert noscope.extra_train_chunks(get_task("n4")) == list(range(5, 17))  # val 2, test 3
+  with pytest.raises(DatasetError, match=r"only 5 chunks are neither val/test nor next to them"):
+    noscope.chunk_plan(get_task("n2"), NUM_FRAMES, scale=5.5)
+
+
 def test_splits_read_in_any_order(clip):
   video, labels_csv = clip
   ingest = noscope.Ingest(get_task("n2"), video, labels_csv, progress=False)

@@ -35,8 +35,9 @@ class Source:
   """Which data of a task to build or read; every function of `foldedcnn_jax.data` takes one.
 
   data_dir     where datasets live ("" or None → $FOLDEDCNN_DATA_DIR or ./data)
-  scale        fraction of the paper's train split to generate (NoScope: 1/scale is the frame
-               stride of the train chunk)
+  scale        fraction of the paper's train split to generate (NoScope: below 1, 1/scale is
+               the frame stride of the train chunk; above 1, further chunks of the video away
+               from val and test, `noscope.chunk_plan`)
   eval_scale   the same for val and test; 1.0 keeps them at the paper's size, so a scaled-down
                training run is still measured on the full evaluation sets
   seed         dataset generation (game/toy images, the scene video) and shuffle order

@@ -91,27 +91,51 @@ def count_frames(video: str) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class ChunkPlan:
-  """Frame ranges [start, stop) of the train/val/test chunks, and the frame stride of each."""
+  """Frame ranges [start, stop) of the train/val/test chunks, and the frame stride of each.
+
+  `ranges` holds each split's own chunk (the paper's); `train_ranges` the frames train actually
+  uses: its chunk, or at a scale above 1 also further chunks (see `chunk_plan`), in frame order.
+  """
 
   num_frames: int
   chunk_size: int
   ranges: dict[str, tuple[int, int]]
   strides: dict[str, int]
+  train_ranges: tuple[tuple[int, int], ...] = ()
 
-  def frames(self, split: str) -> range:
-    start, stop = self.ranges[split]
-    return range(start, stop, self.strides[split])
+  def frames(self, split: str) -> list[int]:
+    """The frame numbers of the split, in increasing order."""
+    if split == "train":
+      spans = self.train_ranges or (self.ranges["train"],)
+    else:
+      spans = (self.ranges[split],)
+    return [frame for start, stop in spans for frame in range(start, stop, self.strides[split])]
 
 
 def _stride(scale: float) -> int:
   return max(1, int(round(1 / scale))) if scale < 1 else 1
 
 
+def extra_train_chunks(task: Task) -> list[int]:
+  """The chunks (1-based) a NoScope train split may add beyond its own, nearest to it first:
+  every chunk that is neither val nor test nor next to either, so no object that crosses a chunk
+  boundary is seen in training and again in validation or test."""
+  source = task.noscope
+  train, val, test = source.split_chunks
+  held_out = {chunk + step for chunk in (val, test) for step in (-1, 0, 1)}
+  eligible = [chunk for chunk in range(1, source.num_chunks + 1)
+              if chunk != train and chunk not in held_out]
+  return sorted(eligible, key=lambda chunk: (abs(chunk - train), chunk))
+
+
 def chunk_plan(task: Task, num_frames: int, scale: float = 1.0, video: str = "video", *,
                eval_scale: float = 1.0) -> ChunkPlan:
   """Cuts `num_frames` into the task's equal contiguous chunks (1-based split chunks).
 
-  The train chunk keeps every (1/scale)-th frame, val and test every (1/eval_scale)-th.
+  The train chunk keeps every (1/scale)-th frame, val and test every (1/eval_scale)-th. A scale
+  above 1 means more training video, as it means more training images for a game task: the
+  train split takes round(scale × chunk) frames, its own chunk first and then whole or partial
+  `extra_train_chunks` (n2 and n3 have 4 of them, so at most scale 5; n1 5; n4 12).
   """
   source = task.noscope
   chunk_size = num_frames // source.num_chunks
@@ -125,7 +149,23 @@ def chunk_plan(task: Task, num_frames: int, scale: float = 1.0, video: str = "vi
         f"{min(scale, eval_scale):g})")
   ranges = {split: ((chunk - 1) * chunk_size, chunk * chunk_size)
             for split, chunk in zip(SPLITS, source.split_chunks, strict=True)}
-  return ChunkPlan(num_frames, chunk_size, ranges, strides)
+  train_ranges = [ranges["train"]]
+  if scale > 1:
+    extra = extra_train_chunks(task)
+    if scale > 1 + len(extra):
+      raise DatasetError(
+          f"scale {scale:g} asks task {task.id} for {scale:g} chunks of training video, but "
+          f"only {1 + len(extra)} chunks are neither val/test nor next to them (chunks "
+          f"{', '.join(map(str, [source.split_chunks[0], *sorted(extra)]))} of "
+          f"{source.num_chunks}); use scale <= {1 + len(extra)}")
+    wanted = int(round((scale - 1) * chunk_size))
+    for chunk in extra:
+      if wanted <= 0:
+        break
+      start = (chunk - 1) * chunk_size
+      train_ranges.append((start, start + min(chunk_size, wanted)))
+      wanted -= chunk_size
+  return ChunkPlan(num_frames, chunk_size, ranges, strides, tuple(sorted(train_ranges)))
 
 
 def to_model_frame(frame_bgr: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -139,8 +179,9 @@ def to_model_frame(frame_bgr: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 class Ingest:
   """Streams labelled 50×50 frames of one NoScope video split by split.
 
-  One decoder is kept open across splits: the chunks are consecutive, so building train, val,
-  then test decodes the video once; any other order reopens it (skipping with `grab`).
+  One decoder is kept open across splits: the paper's chunks are consecutive, so building train,
+  val, then test decodes the video once; any other order (or extra train chunks after the test
+  chunk) reopens it, skipping to the frame with `grab`.
   """
 
   def __init__(self, task: Task, video: str, labels_csv: str, *, scale: float = 1.0,
@@ -175,7 +216,7 @@ class Ingest:
     from tqdm import tqdm
 
     frames = self.plan.frames(split)
-    self._seek(frames.start)
+    self._seek(frames[0])
     with tqdm(total=len(frames), desc=f"{self.task.id} {split} frames", unit="frame",
               disable=not self.progress, leave=False) as bar:
       for frame in frames:
