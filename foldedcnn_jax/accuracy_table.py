@@ -183,8 +183,8 @@ def markdown(rows: Sequence[AccuracyRow], title: str, command: str) -> str:
       "Val and test are grouped as the authors do (a fixed permutation, seed 19, before folding); "
       "for folded NoScope models, stream = test with consecutive frames folded together (what a "
       "video filter folds) and strided = frame t of f equal segments folded together. "
-      "Epochs: a+b = a epochs of the slot model (the warm start) before b folded ones, so a "
-      "folded run trained longer than its f = 1 row and its drop is not at an equal budget. "
+      "Epochs: a+b = a epochs of the slot model (the warm start) before b folded ones; a drop "
+      "compares equal epoch budgets where the f = 1 row trained a+b epochs (the cpu budget). "
       "Minutes include a folded run's warm start. Training groups: how a folded run's training "
       "batches formed their groups of f: independent images (the paper), consecutive records (f "
       "consecutive frames, as a stream filter folds them) or a mix of both.", "",
