@@ -45,9 +45,10 @@ def error_budget(count: int, target_error: float, confidence: float) -> int:
   if confidence <= 0 or target_error <= 0:
     return plain
   log_p, log_q = math.log(target_error), math.log1p(-target_error)
+  log_n_factorial = math.lgamma(count + 1)
   cdf, budget = 0.0, -1
   for k in range(plain + 1):  # the bound passes target_error before k reaches the mean
-    cdf += math.exp(math.lgamma(count + 1) - math.lgamma(k + 1) - math.lgamma(count - k + 1)
+    cdf += math.exp(log_n_factorial - math.lgamma(k + 1) - math.lgamma(count - k + 1)
                     + k * log_p + (count - k) * log_q)
     if cdf > 1 - confidence:
       break

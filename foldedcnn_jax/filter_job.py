@@ -99,10 +99,11 @@ def _labels(job: Job, task, clips: list[Clip]) -> _Labels:
       mask = np.zeros(len(clip), bool)
       mask[span.start - clip.frames.start:span.stop - clip.frames.start] = True
       masks[what].append(mask)
-      where[what] = (f"frames {span.start}:{span.stop}" if len(clips) == 1 else
-                     f"{sum(m.sum() for m in masks[what])} frames of {len(clips)} videos")
-  return _Labels(np.concatenate(truth), np.concatenate(masks["calibration"]),
-                 np.concatenate(masks["evaluation"]), where)
+      where[what] = f"frames {span.start}:{span.stop}"  # in words for one video
+  masks = {what: np.concatenate(parts) for what, parts in masks.items()}
+  if len(clips) > 1:
+    where = {what: f"{mask.sum()} frames of {len(clips)} videos" for what, mask in masks.items()}
+  return _Labels(np.concatenate(truth), masks["calibration"], masks["evaluation"], where)
 
 
 def _load(workdir: str, options: FilterOptions) -> _Filter:

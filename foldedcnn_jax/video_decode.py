@@ -131,6 +131,11 @@ class StageTimes:
   seconds: dict[str, float]
   _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
+  @classmethod
+  def of(cls, stages: Sequence[str]) -> StageTimes:
+    """Zero seconds in each of `stages`, in that order."""
+    return cls(dict.fromkeys(stages, 0.0))
+
   def add(self, stage: str, seconds: float) -> None:
     with self._lock:
       self.seconds[stage] += seconds
@@ -144,15 +149,17 @@ class DecodePipeline:
   """The decoding threads of one run, one per lane, and the stop signal they share with the
   caller's own threads: any error stops them all, and the first one reaches the caller.
 
-  Each lane yields chunks of at most `chunk` frames; with `chunk_per_range` a chunk also ends
-  where one of the lane's ranges does (the ranges are the batches of a consecutive grouping).
+  Each lane yields chunks of at most `chunk` frames. `consecutive`: the lanes' ranges are whole
+  batches of consecutive frames, so a chunk also ends where a range does and `batches` hands
+  chunks on as they come; otherwise there is one lane per folded slot and `batches` puts chunk t
+  of every lane side by side.
   """
 
   def __init__(self, clips: Sequence[Clip], lanes: list[list[range]], hw: tuple[int, int],
-               chunk: int, times: StageTimes, *, chunk_per_range: bool, resize: bool = True):
+               chunk: int, times: StageTimes, *, consecutive: bool, resize: bool = True):
     self.clips, self.positions = list(clips), Positions([len(clip) for clip in clips])
     self.hw, self.chunk, self.times = hw, chunk, times
-    self.chunk_per_range, self.resize, self.stop = chunk_per_range, resize, threading.Event()
+    self.consecutive, self.resize, self.stop = consecutive, resize, threading.Event()
     self.lanes = lanes
     # The lanes are the parallelism: FFmpeg gets only the cores they leave (measured on 2 cores,
     # 4 lanes of a 160×120 video: 45,000 frames/s with 1 FFmpeg thread each, 22,000 with its own
@@ -217,7 +224,7 @@ class DecodePipeline:
 
   def _chunks(self, lane: list[range]) -> list[int]:
     """How many frames each chunk of the lane holds."""
-    if self.chunk_per_range:
+    if self.consecutive:
       return [min(self.chunk, len(span) - start) for span in lane
               for start in range(0, len(span), self.chunk)]
     total = sum(len(span) for span in lane)
@@ -248,7 +255,11 @@ class DecodePipeline:
     finally:
       frames.close()
 
-  def round_robin(self):
+  def batches(self):
+    """(position of each slot, images in folding order) for every host batch."""
+    return self._round_robin() if self.consecutive else self._side_by_side(len(self.lanes))
+
+  def _round_robin(self):
     """Each lane's chunks as they come, taking turns so every thread keeps decoding."""
     active = list(self.queues)
     while active:
@@ -258,7 +269,7 @@ class DecodePipeline:
         else:
           yield item
 
-  def side_by_side(self, fold: int):
+  def _side_by_side(self, fold: int):
     """(position of each slot, images in folding order): chunk t of every lane side by side, so
     folded input i of a batch holds frame i of each lane's chunk (-1 and zeros: a lane that has
     ended or runs short)."""

@@ -136,15 +136,7 @@ def _pipeline(clips: Sequence[Clip], hw: tuple[int, int], fold: int, options: Fi
   return DecodePipeline(
       clips, lanes([len(clip) for clip in clips], fold, options), hw,
       options.batch_images if consecutive else options.batch_images // fold, times,
-      chunk_per_range=consecutive, resize=resize)
-
-
-def _batches(pipeline: DecodePipeline, clips: Sequence[Clip], fold: int,
-             options: FilterOptions):
-  """(position of each slot, images in folding order) for every host batch."""
-  if options.resolved(len(clips), fold) == "consecutive":
-    return pipeline.round_robin()
-  return pipeline.side_by_side(fold)
+      consecutive=consecutive, resize=resize)
 
 
 def noscope_task(predictor: Predictor) -> Task:
@@ -231,7 +223,7 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
   task, fold = noscope_task(predictor), predictor.fold
   options.check(fold)
   predictor, sharding, zeros = _compiled(predictor, options.batch_images)
-  times, started = StageTimes(dict.fromkeys(STAGES, 0.0)), time.perf_counter()
+  times, started = StageTimes.of(STAGES), time.perf_counter()
   total = sum(len(clip) for clip in clips)
   probabilities = np.zeros(total, np.float32)
   decisions = np.zeros(total, np.int32)
@@ -241,7 +233,7 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
 
     def feed() -> None:  # fold and copy batch i+1 while the model runs on batch i
       try:
-        for order, images in _batches(pipeline, clips, fold, options):
+        for order, images in pipeline.batches():
           begun = time.perf_counter()
           padded = np.zeros_like(zeros)
           folding.fold_into(images, fold, padded)
@@ -292,9 +284,9 @@ def decode_frames_per_second(clips: Sequence[Clip], hw: tuple[int, int], fold: i
   """Frames/s of the decoding threads alone (with `resize`: of the whole input stage)."""
   options = dataclasses.replace(options, progress=False).check(fold)
   started, count = time.perf_counter(), 0
-  times = StageTimes(dict.fromkeys(STAGES, 0.0))
+  times = StageTimes.of(STAGES)
   with _pipeline(clips, hw, fold, options, times, resize) as pipeline:
-    for order, _ in _batches(pipeline, clips, fold, options):
+    for order, _ in pipeline.batches():
       count += int((order >= 0).sum())
   return count / (time.perf_counter() - started)
 
