@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(ml-collections tensorflow-datasets array-record grain dm-tree immutabledict simple-parsing
-          docstring-parser tensorflow-metadata googleapis-common-protos termcolor toml tensorboardx)
+          docstring-parser tensorflow-metadata googleapis-common-protos termcolor toml tensorboardx
+          portpicker)
 rm -rf .whl && mkdir -p .whl
 for name in "${packages[@]}"; do
   pin=$(grep -iE "^${name}==" requirements.lock)

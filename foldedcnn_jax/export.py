@@ -87,6 +87,27 @@ def run(onnx_session, folded_images: np.ndarray) -> np.ndarray:
   return onnx_session.run([OUTPUT_NAME], {INPUT_NAME: folded_images})[0]
 
 
+def device_run(onnx_session, folded_images: np.ndarray, device: str = "cuda"):
+  """A blocking call of the session on a batch copied once to `device` (its CUDA provider).
+
+  Input and logits stay on the device (IOBinding), as a GPU deployment keeps them; the call
+  returns the binding's outputs as device values.
+  """
+  import onnxruntime
+
+  binding = onnx_session.io_binding()
+  binding.bind_ortvalue_input(INPUT_NAME, onnxruntime.OrtValue.ortvalue_from_numpy(
+      np.ascontiguousarray(folded_images), device, 0))
+  binding.bind_output(OUTPUT_NAME, device, 0)
+
+  def call():
+    onnx_session.run_with_iobinding(binding)
+    binding.synchronize_outputs()
+    return binding.get_outputs()
+
+  return call
+
+
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
   path: str

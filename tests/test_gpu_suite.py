@@ -57,6 +57,9 @@ def test_the_gpu_plan_measures_the_issue_s_headline():
   assert all(f"'{task}'" in sweep for task in suite_config.ALL_TASKS)
   assert "--config.trials=10" in sweep and "--config.tune=always" in sweep
   assert "torch_compile" in " ".join(steps["peers"].args)
+  # Later steps reuse the sweep's tuning choices instead of tuning again.
+  assert all("--config.tune=cached" in steps[name].args
+             for name in ("peers", "batch_sweep", "second_dtype"))
   assert "(64,128,256,512,1024,2048)" in " ".join(steps["batch_sweep"].args)
   assert "--config.dtype=bfloat16" in " ".join(steps["second_dtype"].args)
   assert all(f"'{task}'" in " ".join(steps["second_dtype"].args)

@@ -95,6 +95,29 @@ def test_candidates_per_platform():
   assert tune.candidates("tpu") == (execution.Variant(),)
 
 
+def test_padded_formulations_are_tried_where_a_width_is_off_the_multiple():
+  names = lambda spec: [v.formulation for v in tune.candidates("gpu", spec) if v.formulation]
+  assert names(ModelSpec.for_task("v1", fold=2)) == ["padded_channels", "padded_input"]  # 45 ch
+  assert names(ModelSpec.for_task("v1", fold=1)) == ["padded_input"]  # 32/64 wide, 3 in
+  assert names(ModelSpec.for_task("v1", fold=4)) == ["padded_input"]  # 64 wide, 12 in
+  assert names(ModelSpec.for_task("g32", fold=2)) == []  # grouped convolutions: not padded
+
+
+@pytest.mark.parametrize("task,fold,formulation", [
+    ("v1", 2, "padded_channels"), ("n2", 3, "padded_input"), ("v3", 1, "padded_input")])
+def test_padded_formulations_compute_the_models_logits(task, fold, formulation):
+  spec = ModelSpec.for_task(task, fold=fold)
+  graphdef, state = nnx.split(runners.random_model(spec, "float32", 0))
+  # Non-zero biases everywhere: a padded channel must still come out exactly zero.
+  state = jax.tree.map(lambda a: a + 0.05 * jax.random.normal(jax.random.key(3), a.shape), state)
+  batch = jax.numpy.asarray(runners.random_folded_batch(spec, 8 * fold, seed=4))
+  expected = execution.forward(graphdef, state, batch)
+  padded = execution.forward(graphdef, state, batch, formulation)
+  np.testing.assert_allclose(padded, expected, rtol=1e-5, atol=1e-5 * float(abs(expected).max()))
+  assert execution.Variant.from_json(execution.Variant((), 0, formulation).to_json()).formulation \
+      == formulation
+
+
 def test_the_default_cache_path_follows_the_environment(tmp_path, monkeypatch):
   monkeypatch.setenv(tune.CACHE_ENV, str(tmp_path / "mine.json"))
   assert tune.TuneCache().path == str(tmp_path / "mine.json")

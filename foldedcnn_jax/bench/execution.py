@@ -56,8 +56,13 @@ class Variant:
 
 # Rewritings of slow layers that compute the same logits. "sliced_pool": a max pool as
 # elementwise maxima of strided slices, rows then columns (k + k maxima instead of a k×k
-# reduce_window, and a plain loop fusion XLA:CPU emits well).
-FORMULATIONS = ("", "sliced_pool")
+# reduce_window, and a plain loop fusion XLA:CPU emits well). "padded_channels": every hidden
+# layer's channels zero-padded to a multiple of CHANNEL_MULTIPLE (a widened 45-channel layer
+# becomes 48, which GPU tensor cores take whole; the zero channels stay zero through ReLU and
+# pooling and meet zero weights in the next layer); "padded_input" also pads the input's f·C
+# channels. Both pad the weights inside the program, so the caller's state is unchanged.
+FORMULATIONS = ("", "sliced_pool", "padded_channels", "padded_input")
+CHANNEL_MULTIPLE = 8
 
 
 def parse_compiler_options(text: str) -> CompilerOptions:
@@ -98,12 +103,66 @@ def _run(model, folded_images: jax.Array, formulation: str) -> jax.Array:
   if not formulation:
     return model(folded_images)
   x = model.prepare_input(folded_images)
+  if formulation == "padded_input":
+    x = _pad_axis(x, -1, _round_up(x.shape[-1]))
   for position, layer in enumerate(model.plan):
     if layer.kind == "pool" and formulation == "sliced_pool":
       x = sliced_max_pool(x, layer.kernel, layer.stride)
+    elif layer.kind != "pool" and formulation in ("padded_channels", "padded_input"):
+      x = _padded_layer(model, position, x)
     else:
       x = model.run_layer(position, x)
   return x
+
+
+def pads_channels(spec) -> bool:
+  """Whether the padded formulations change anything for `spec` (ungrouped, some width off)."""
+  plan = spec.plan()
+  hidden = [layer.out_channels for layer in plan if layer.kind != "pool" and not layer.is_output]
+  return (all(layer.groups == 1 for layer in plan if layer.kind == "conv")
+          and any(width % CHANNEL_MULTIPLE for width in hidden))
+
+
+def pads_input(spec) -> bool:
+  """Whether "padded_input" differs from "padded_channels" for `spec` (f·C off the multiple)."""
+  plan = spec.plan()
+  return (all(layer.groups == 1 for layer in plan if layer.kind == "conv")
+          and plan[0].kind == "conv" and plan[0].in_channels % CHANNEL_MULTIPLE != 0)
+
+
+def _round_up(width: int) -> int:
+  return -(-width // CHANNEL_MULTIPLE) * CHANNEL_MULTIPLE
+
+
+def _pad_axis(array: jax.Array, axis: int, size: int) -> jax.Array:
+  extra = size - array.shape[axis]
+  if not extra:
+    return array
+  widths = [(0, 0)] * array.ndim
+  widths[axis] = (0, extra)
+  return jnp.pad(array, widths)
+
+
+def _padded_layer(model, position: int, x: jax.Array) -> jax.Array:
+  """Conv or dense `position` on channel-padded `x`, its own outputs padded unless the last."""
+  layer = model.plan[position]
+  module = model.layers[model.module_index[position]]
+  kernel, bias = module.kernel[...], module.bias[...]
+  width = layer.out_channels if layer.is_output else _round_up(layer.out_channels)
+  bias = _pad_axis(bias, 0, width).astype(model.dtype)
+  if layer.kind == "conv":
+    kernel = _pad_axis(_pad_axis(kernel, 2, x.shape[-1]), 3, width).astype(model.dtype)
+    x = jax.lax.conv_general_dilated(
+        x.astype(model.dtype), kernel, (layer.stride, layer.stride), "SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
+  else:
+    if x.ndim > 2:  # flatten (H, W, C): the kernel's rows are (H, W, C) in the same order
+      kernel = kernel.reshape(*x.shape[1:-1], -1, kernel.shape[-1])
+      kernel = _pad_axis(kernel, kernel.ndim - 2, x.shape[-1]).reshape(-1, kernel.shape[-1])
+      x = x.reshape(x.shape[0], -1)
+    kernel = _pad_axis(_pad_axis(kernel, 0, x.shape[-1]), 1, width).astype(model.dtype)
+    x = x.astype(model.dtype) @ kernel + bias
+  return x if layer.is_output else jax.nn.relu(x)
 
 
 def sliced_max_pool(x: jax.Array, kernel: int, stride: int) -> jax.Array:

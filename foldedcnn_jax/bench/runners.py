@@ -210,4 +210,5 @@ def prepare(case: Case, settings: Settings,
   spec = case.spec()
   return peers.prepare(case.framework, spec, random_model(spec, settings.dtype, settings.seed),
                        random_folded_batch(spec, case.batch_images, settings.seed),
-                       dtype=settings.dtype, onnx_file=case.onnx_file)
+                       dtype=settings.dtype, onnx_file=case.onnx_file,
+                       include_transfer=settings.include_transfer)

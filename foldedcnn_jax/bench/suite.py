@@ -97,16 +97,19 @@ def plan_steps(config, out_dir: str) -> list[Step]:
   seconds = config.step_seconds
   common = (f"--config.trials={config.trials}",
             f"--config.min_trial_seconds={config.min_trial_seconds}",
-            f"--config.tune={config.tune}",
             f"--config.tune_cache={config.work_dir}/tune_cache.json")
+  # The sweep tunes; later steps reuse its choices (tuning every step again cost the first
+  # H100 run most of its peers step) and tune only what the sweep did not reach.
+  later_tune = "cached" if config.tune == "always" else config.tune
 
   def benchmark(name, out, *, tasks, folds, batches, dtype, compound=False, peers=(),
                 variant="") -> Step:
+    tune = config.tune if name == "sweep" else later_tune
     args = (f"--config=configs/benchmark.py{':' + variant if variant else ''}",
             f"--config.tasks={_tuple(tasks)}", f"--config.folds={_tuple(folds)}",
             f"--config.batch_sizes={_tuple(batches)}", f"--config.dtype={dtype}",
             f"--config.compound={compound}", f"--config.peers={_tuple(peers)}",
-            f"--config.out={out_dir}/{out}", *common)
+            f"--config.out={out_dir}/{out}", f"--config.tune={tune}", *common)
     return Step(name, "experiments.benchmark", args, seconds[name], (out,))
 
   train_args = (f"--tasks={','.join(config.train_tasks)}",

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax.bench import devices, timing
+from foldedcnn_jax.bench import devices, execution, timing
 from foldedcnn_jax.bench.execution import Variant, compile_forward
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
@@ -57,8 +57,14 @@ def candidates(platform: str, spec: ModelSpec | None = None) -> tuple[Variant, .
   """The variants tried on `platform` (cuda and rocm count as gpu); XLA's defaults first."""
   platform = "gpu" if platform in ("cuda", "rocm") else platform
   found = CANDIDATES.get(platform, (Variant(),))
-  if platform == "cpu" and spec is not None and any(layer.kind == "pool" for layer in spec.plan()):
+  if spec is None:
+    return found
+  if platform == "cpu" and any(layer.kind == "pool" for layer in spec.plan()):
     found += SLICED_POOL_CPU
+  if execution.pads_channels(spec):
+    found += (Variant((), 0, "padded_channels"),)
+  if execution.pads_input(spec):
+    found += (Variant((), 0, "padded_input"),)
   return found
 
 
