@@ -38,6 +38,9 @@ def test_onnx_runtime_logits_equal_jax(task, fold, input_dtype):
     actual = export.run(session, folded)
     assert actual.shape == (groups, fold * spec.num_classes)
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-4)
+    # The device-resident call (IOBinding; "cuda" on a GPU) computes the same logits.
+    (resident,) = export.device_run(session, folded, device="cpu")()
+    np.testing.assert_array_equal(resident.numpy(), actual)
   metadata = export.read_metadata(model)
   assert metadata["task"] == task and metadata["class_names"] == '["a", "b"]'
   assert export.spec_from_metadata(metadata) == spec
