@@ -101,6 +101,9 @@ def test_padded_formulations_are_tried_where_a_width_is_off_the_multiple():
   assert names(ModelSpec.for_task("v1", fold=1)) == ["padded_input"]  # 32/64 wide, 3 in
   assert names(ModelSpec.for_task("v1", fold=4)) == ["padded_input"]  # 64 wide, 12 in
   assert names(ModelSpec.for_task("g32", fold=2)) == []  # grouped convolutions: not padded
+  on_cpu = [v.label() for v in tune.candidates("cpu", ModelSpec.for_task("v1", fold=2))
+            if "padded" in v.formulation]  # the input pad lost everywhere on XLA:CPU
+  assert on_cpu == ["padded_channels", "xla[xla_cpu_experimental_ynn_fusion_type=] padded_channels"]
 
 
 @pytest.mark.parametrize("task,fold,formulation", [
