@@ -30,4 +30,10 @@ def get_config(arg: str | None = None):
     # f = 1 run (`:quick`, 20 epochs, seed 0) sat on the loss plateau at ln 2 (val 0.593, the
     # majority class) for all 20 epochs; with 20 % it left it at epoch 3 (val 0.873 at epoch 8).
     config.optimizer.warmup_fraction = 0.2
+    # flax's initialisation (lecun_normal), not the authors': with the authors' init and the 20 %
+    # warm-up the f = 4 cell's slot model (`:quick`, 16 epochs at lr 1e-3, seed 0) sat at ln 2
+    # (val 0.593) for all 16 epochs, so the table's n3 f = 4 was 58.37. Same cell, seed and
+    # data: flax init left the plateau in the first epochs (slot val 0.9007, f = 4 test 0.9103);
+    # the authors' init with the slot phase at lr 3e-4 learned too, but less (slot val 0.8580).
+    config.model.init = "flax"
   return config
