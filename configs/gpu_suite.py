@@ -58,10 +58,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.filter_batch_images = 1024
   # Datasets and the tuning cache go here, not into the output folder (8 files come back).
   config.work_dir = "/tmp/foldedcnn_gpu_suite"
-  # From the first H100 run: tuning a configuration costs ~3.5 s (60 in the sweep), the peers
-  # ~10 s per torch.compile, making the n2 video ~26 s and its one-epoch model ~20 s.
+  # From the first H100 run: tuning a configuration cost ~3.5 s with six candidates (fewer now;
+  # 60 configurations in the sweep), the peers ~10 s per torch.compile, making the n2 video
+  # ~26 s and its one-epoch model ~20 s. Steps are in order of importance: the last may not start.
   config.step_seconds = ml_collections.ConfigDict(dict(
-      sweep=210.0, peers=60.0, train=60.0, filter_data=35.0, filter_train=30.0, filter=20.0,
+      sweep=180.0, peers=90.0, train=60.0, filter_data=35.0, filter_train=30.0, filter=20.0,
       batch_sweep=40.0, profile=15.0, second_dtype=40.0, plots=40.0))
   if variant == "dry_run":
     config.deadline_seconds = 360.0  # a cap: about 120 s without torch (CI), 200 s with it

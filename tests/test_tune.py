@@ -91,7 +91,7 @@ def test_off_runs_xla_defaults_and_every_variant_computes_the_same_logits(tmp_pa
 def test_candidates_per_platform():
   assert tune.candidates("cpu")[0] == execution.Variant()  # XLA's defaults are always tried
   assert tune.candidates("cuda") == tune.candidates("gpu")
-  assert any("xla_gpu_autotune_level" in v.options_text for v in tune.candidates("gpu"))
+  assert any("xla_gpu_enable_command_buffer" in v.options_text for v in tune.candidates("gpu"))
   assert tune.candidates("tpu") == (execution.Variant(),)
 
 
