@@ -21,6 +21,8 @@ _SCALE = flags.DEFINE_float("scale", 0.05, "Dataset scale of game tasks (NoScope
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Images per step.")
 _TRIALS = flags.DEFINE_integer("trials", 5, "Timed epochs per engine.")
 _TORCH = flags.DEFINE_bool("torch", True, "Also time the PyTorch loop (skipped without torch).")
+_AUGMENT = flags.DEFINE_bool("augment", True, "The recipe's in-graph augmentation (random "
+                             "shifts, mirroring); --noaugment matches the PyTorch loop's work.")
 _OUT = flags.DEFINE_string("out", "", "CSV to write ('' = print only).")
 _NOTE = flags.DEFINE_string("note", "", "A line written at the top of the CSV.")
 
@@ -38,7 +40,8 @@ def main(argv: list[str]) -> None:
   measurements = []
   for task in _TASKS.value:
     for fold in folds:
-      config = throughput.task_config(task, fold, _SCALE.value, _BATCH_SIZE.value)
+      config = throughput.task_config(task, fold, _SCALE.value, _BATCH_SIZE.value,
+                                      augment=_AUGMENT.value)
       for row in throughput.measure(config, torch_peer=_TORCH.value, trials=_TRIALS.value):
         measurements.append(row)
         print(f"{row.task} f={row.fold} {row.engine:6s} {row.images_per_second:8.0f} images/s "

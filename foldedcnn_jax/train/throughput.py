@@ -151,8 +151,13 @@ def write_csv(measurements: list[Measurement], path: str, note: str = "") -> Non
       writer.writerow([row[field] for field in FIELDS])
 
 
-def task_config(task_id: str, fold: int, scale: float | None, batch_size: int):
-  """The task's training config (its family's recipe) at `fold`, `scale` and `batch_size`."""
+def task_config(task_id: str, fold: int, scale: float | None, batch_size: int,
+                augment: bool = True):
+  """The task's training config (its family's recipe) at `fold`, `scale` and `batch_size`.
+
+  `augment=False` turns the recipe's random shifts and mirroring off: the same work per step as
+  the authors' PyTorch loop, which augments nothing.
+  """
   from configs import base
   from foldedcnn_jax import tasks
 
@@ -161,4 +166,6 @@ def task_config(task_id: str, fold: int, scale: float | None, batch_size: int):
   config.fold, config.batch_size = fold, batch_size
   if scale is not None and task.family == "game":
     config.data.scale = scale
+  if not augment:
+    config.augment.shift, config.augment.flip = 0, False
   return config
