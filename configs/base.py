@@ -114,6 +114,11 @@ def get_config() -> ml_collections.ConfigDict:
   # reduce_window's (n2 train step 48 → 22 ms); "model" keeps nnx.max_pool; "auto" slices the
   # overlapping (stride < window) pools' models.
   config.model.formulation = "auto"
+  # XLA options of the compiled train and eval steps: "auto" turns XLA:CPU's YNNPACK fusions off
+  # on a CPU (v1 f = 1 train step 963 → 1,391 images/s, f = 4 1,350 → 1,777; n2 1,209 → 1,274 and
+  # 869 → 1,038; 2-core CPU, benchmark_train, 2 trials each) and keeps XLA's defaults elsewhere;
+  # "" = XLA's defaults; or "key=value,…".
+  config.model.compiler_options = "auto"
   # >0: build slots.slot_spec of the fold-`slots_of_fold` model (needs fold = 1): the narrow
   # original CNN that a warm start trains and then embeds into each slot. Set by the warm start
   # for its own run; 0 = the task's ordinary spec.

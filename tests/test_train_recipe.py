@@ -1,6 +1,8 @@
 """Training recipe options: augmentation, label smoothing, the learning-rate schedule and the
 sliced-pool formulation of the train/eval steps."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -104,3 +106,29 @@ def test_formulation_auto_slices_pools_only_on_cpu():
   assert config_lib.resolve_formulation("auto", "gpu") == ""
   assert config_lib.resolve_formulation("model", "cpu") == ""
   assert config_lib.resolve_formulation("sliced_pool", "gpu") == "sliced_pool"
+
+
+def test_compiler_options_auto_sends_cpu_convolutions_to_eigen_and_keep_the_step():
+  assert config_lib.resolve_compiler_options("auto", "cpu") == {
+      "xla_cpu_experimental_ynn_fusion_type": ""}
+  assert config_lib.resolve_compiler_options("auto", "gpu") == {}
+  assert config_lib.resolve_compiler_options("", "cpu") == {}
+  assert config_lib.resolve_compiler_options("xla_cpu_use_thunk_runtime=true", "cpu") == {
+      "xla_cpu_use_thunk_runtime": True}
+  with pytest.raises(config_lib.UserInputError, match="is not key=value"):
+    config_lib.resolve_compiler_options("eigen", "cpu")
+  # The same step compiled with and without the options: the same loss and update.
+  graphdef, state, tx, batch = _state_and_batch()
+  mesh = steps.make_mesh()
+  outputs = []
+  for options in ({}, config_lib.resolve_compiler_options("auto", "cpu")):
+    step = steps.jit_train(steps.train_and_accumulate, graphdef, mesh,
+                           compiler_options=options or None, tx=tx, fold=2)
+    fresh = jax.tree.map(jnp.copy, state)
+    sums = steps.zero_sums(functools.partial(steps.train_step, graphdef, tx=tx, fold=2),
+                           fresh, batch, None)
+    new_state, new_sums = step(fresh, sums, batch)
+    outputs.append((float(new_sums["loss_sum"]), jax.tree.leaves(new_state["params"])))
+  assert outputs[0][0] == pytest.approx(outputs[1][0], rel=1e-5)
+  for default, eigen in zip(outputs[0][1], outputs[1][1], strict=True):
+    np.testing.assert_allclose(default, eigen, rtol=1e-4, atol=1e-5)

@@ -18,6 +18,9 @@ from flax import nnx
 from foldedcnn_jax.errors import UserInputError
 
 CompilerOptions = tuple[tuple[str, object], ...]
+# XLA:CPU with its YNNPACK fusions off: convolutions go to Eigen. Faster for many of these models
+# in inference (the autotuner tries it) and in every measured training step (train/config.py).
+YNNPACK_OFF: CompilerOptions = (("xla_cpu_experimental_ynn_fusion_type", ""),)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ from foldedcnn_jax.models import ModelSpec
 MODES = ("off", "cached", "always")
 CACHE_ENV = "FOLDEDCNN_TUNE_CACHE"
 CACHE_VERSION = 1
-_YNNPACK_OFF = (("xla_cpu_experimental_ynn_fusion_type", ""),)  # convolutions to Eigen
+_YNNPACK_OFF = execution.YNNPACK_OFF
 
 # What is worth trying per platform. On XLA:CPU the YNNPACK fusions win on some models and
 # Eigen's kernels on others, and chunks keep a chunk's activations in cache between layers.

@@ -51,19 +51,19 @@ class Steps:
   step_kwargs: dict  # tx, fold, distillation, teacher_graphdef
   eval_kwargs: dict  # fold, top_k
   teacher_params: object = None
+  compiler_options: dict | None = None  # XLA options of every compiled step
 
   def __post_init__(self):
     mesh, graphdef = self.mesh, self.graphdef
-    self.train_scan = steps_lib.jit_train(steps_lib.train_steps, graphdef, mesh, mesh=mesh,
-                                          **self.step_kwargs)
-    self.train_gathered = steps_lib.jit_train(steps_lib.train_gathered, graphdef, mesh,
-                                              mesh=mesh, **self.step_kwargs)
-    self.train_one = steps_lib.jit_train(steps_lib.train_and_accumulate, graphdef, mesh,
-                                         **self.step_kwargs)
-    self.eval_scan = steps_lib.jit_eval(steps_lib.eval_steps, graphdef, mesh, mesh=mesh,
-                                        **self.eval_kwargs)
-    self.eval_one = steps_lib.jit_eval(steps_lib.eval_and_accumulate, graphdef, mesh,
-                                       **self.eval_kwargs)
+    train = functools.partial(steps_lib.jit_train, compiler_options=self.compiler_options,
+                              **self.step_kwargs)
+    evaluate = functools.partial(steps_lib.jit_eval, compiler_options=self.compiler_options,
+                                 **self.eval_kwargs)
+    self.train_scan = train(steps_lib.train_steps, graphdef, mesh, mesh=mesh)
+    self.train_gathered = train(steps_lib.train_gathered, graphdef, mesh, mesh=mesh)
+    self.train_one = train(steps_lib.train_and_accumulate, graphdef, mesh)
+    self.eval_scan = evaluate(steps_lib.eval_steps, graphdef, mesh, mesh=mesh)
+    self.eval_one = evaluate(steps_lib.eval_and_accumulate, graphdef, mesh)
 
   def zero_train_sums(self, state, batch) -> dict:
     step = functools.partial(steps_lib.train_step, self.graphdef, **self.step_kwargs)

@@ -138,7 +138,9 @@ class Trainer:
                                          formulation=formulation, augment=augment,
                                          label_smoothing=float(config.label_smoothing)),
         eval_kwargs=dict(fold=plan.fold, top_k=top_k, formulation=formulation),
-        teacher_params=teacher_params)
+        teacher_params=teacher_params,
+        compiler_options=config_lib.resolve_compiler_options(config.model.compiler_options,
+                                                             jax.default_backend()))
     budget = int(config.data.device_budget_mb * 2**20)
     self.splits = {split: feeds.open_split(self.dataset, split, mesh, config.data.engine, budget)
                    for split in ("train", "val", "test")}

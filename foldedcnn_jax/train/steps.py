@@ -275,15 +275,15 @@ def eval_and_accumulate(graphdef, params, sums: dict, batch: dict, num_seen, **s
   return accumulate(sums, eval_step(graphdef, params, batch, num_seen, **step_kwargs))
 
 
-def jit_train(function, graphdef, mesh, /, **kwargs):
-  """A train function of (state, sums, ...) compiled for `mesh`; state and sums are donated,
-  so parameters and optimizer state are updated in place."""
+def jit_train(function, graphdef, mesh, /, compiler_options=None, **kwargs):
+  """A train function of (state, sums, ...) compiled for `mesh` (with XLA `compiler_options`);
+  state and sums are donated, so parameters and optimizer state are updated in place."""
   replicated = NamedSharding(mesh, P())
   return jax.jit(functools.partial(function, graphdef, **kwargs), donate_argnums=(0, 1),
-                 out_shardings=(replicated, replicated))
+                 out_shardings=(replicated, replicated), compiler_options=compiler_options)
 
 
-def jit_eval(function, graphdef, mesh, /, **kwargs):
+def jit_eval(function, graphdef, mesh, /, compiler_options=None, **kwargs):
   replicated = NamedSharding(mesh, P())
   return jax.jit(functools.partial(function, graphdef, **kwargs), donate_argnums=(1,),
-                 out_shardings=replicated)
+                 out_shardings=replicated, compiler_options=compiler_options)
