@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import band_video  # tests/band_video.py
 import cv2
 import numpy as np
 import pytest
@@ -19,25 +20,10 @@ from foldedcnn_jax.tasks import get_task
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_FRAMES = 40  # n2 cuts 8 chunks of 5 frames; train/val/test are chunks 2/3/4 → frames 5..19
 POSITIVE = {5, 6, 12, 13, 14, 19, 30}
-BITS = 6  # frame i shows i in binary as 6 black/white bands, so a decoded frame tells its index
 
 
 def _write_video(path, num_frames=NUM_FRAMES):
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
-  for frame in range(num_frames):
-    image = np.zeros((48, 64, 3), np.uint8)
-    for bit in range(BITS):
-      if frame >> bit & 1:
-        image[:, bit * 10:bit * 10 + 10] = 255
-    writer.write(image)
-  writer.release()
-  return str(path)
-
-
-def _decoded_index(image):
-  """The frame index drawn by _write_video, read back from a 50×50 frame."""
-  columns = [int((bit * 10 + 5) * 50 / 64) for bit in range(BITS)]
-  return sum(int(image[:, column].mean() > 127) << bit for bit, column in enumerate(columns))
+  return band_video.write(path, num_frames)
 
 
 def _write_csv(path, rows, header=scene_video.CSV_COLUMNS):
@@ -72,7 +58,7 @@ def test_ingest_labels_and_split_boundaries(clip, tmp_path):
     assert images.shape == (5, 50, 50, 3) and images.dtype == np.uint8
     assert labels.tolist() == [int(frame in POSITIVE) for frame in frames]
     # The decoded frame is the one the label belongs to (no off-by-one in seeking).
-    assert [_decoded_index(image) for image in images] == frames
+    assert [band_video.index_of(image) for image in images] == frames
 
 
 def test_scale_strides_train_and_eval_scale_strides_val_and_test(clip, tmp_path):
@@ -97,7 +83,7 @@ def test_a_scale_above_one_trains_on_further_chunks_away_from_val_and_test(clip,
   assert _frames(location, "val") == list(range(10, 15))  # val and test keep their chunks
   assert _frames(location, "test") == list(range(15, 20))
   images, labels = data.load_split("n2", "train", source, progress=False)
-  assert [_decoded_index(image) for image in images] == frames
+  assert [band_video.index_of(image) for image in images] == frames
   assert labels.tolist() == [int(frame in POSITIVE) for frame in frames]
   assert noscope.extra_train_chunks(get_task("n1")) == [5, 4, 3, 2, 1]  # val 7, test 8
   assert noscope.extra_train_chunks(get_task("n4")) == list(range(5, 17))  # val 2, test 3
@@ -111,7 +97,7 @@ def test_splits_read_in_any_order(clip):
   test_frames = [frame for frame, _, _ in ingest.examples("test")]
   train = list(ingest.examples("train"))  # goes back: reopens the video
   assert test_frames == list(range(15, 20)) and [f for f, _, _ in train] == list(range(5, 10))
-  assert [_decoded_index(image) for _, _, image in train] == list(range(5, 10))
+  assert [band_video.index_of(image) for _, _, image in train] == list(range(5, 10))
 
 
 def test_chunk_plans_of_the_paper():

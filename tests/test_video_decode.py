@@ -3,7 +3,7 @@ per contiguous stretch, FFmpeg threads per lane, and errors reaching the caller.
 
 import os
 
-import cv2
+import band_video  # tests/band_video.py
 import numpy as np
 import pytest
 
@@ -12,27 +12,15 @@ from foldedcnn_jax.data.common import DatasetError
 from foldedcnn_jax.video_decode import Clip, DecodePipeline, Positions, StageTimes, Video
 from foldedcnn_jax.video_decode import frame_numbers as clip_frame_numbers
 
-BITS = 6  # frame i shows i in binary as 6 black/white bands, so a decoded frame tells its index
 HW = (50, 50)
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("video") / "bands.avi")
-  writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
-  for frame in range(30):
-    image = np.zeros((48, 64, 3), np.uint8)
-    for bit in range(BITS):
-      if frame >> bit & 1:
-        image[:, bit * 10:bit * 10 + 10] = 255
-    writer.write(image)
-  writer.release()
+  path = band_video.write(tmp_path_factory.mktemp("video") / "bands.avi", 30, "MJPG")
   return Video(path)
 
 
-def _index(image) -> int:
-  columns = [int((bit * 10 + 5) * HW[1] / 64) for bit in range(BITS)]
-  return sum(int(image[:, column].mean() > 127) << bit for bit, column in enumerate(columns))
 
 
 def test_positions_number_clips_one_after_another(video):
@@ -60,7 +48,7 @@ def test_consecutive_lanes_hand_on_one_chunk_per_range(video):
   frames = {0: [2, 3, 4, 5], 4: [6, 7, 8], 7: [20, 21, 22, 23], 11: [24]}
   assert sorted(len(order) for order, _ in batches) == [1, 3, 4, 4]
   for order, images in batches:
-    assert [_index(image) for image in images] == frames[order[0]]
+    assert [band_video.index_of(image) for image in images] == frames[order[0]]
     assert list(order) == list(range(order[0], order[0] + len(order)))
 
 
@@ -70,8 +58,9 @@ def test_slot_lanes_are_put_side_by_side_with_padding(video):
   order = np.concatenate([order for order, _ in batches])
   np.testing.assert_array_equal(order, [0, 5, 1, 6, 2, 7, 3, -1, 4, -1])
   images = np.concatenate([images for _, images in batches])
-  assert [_index(image) if slot >= 0 else None for slot, image in zip(order, images, strict=True)
-          ] == [0, 10, 1, 11, 2, 12, 3, None, 4, None]
+  read = [band_video.index_of(image) if slot >= 0 else None
+          for slot, image in zip(order, images, strict=True)]
+  assert read == [0, 10, 1, 11, 2, 12, 3, None, 4, None]
   assert not images[order < 0].any()  # padding is zeros
 
 

@@ -122,15 +122,19 @@ def pads_channels(spec) -> bool:
   """Whether the padded formulations change anything for `spec` (ungrouped, some width off)."""
   plan = spec.plan()
   hidden = [layer.out_channels for layer in plan if layer.kind != "pool" and not layer.is_output]
-  return (all(layer.groups == 1 for layer in plan if layer.kind == "conv")
-          and any(width % CHANNEL_MULTIPLE for width in hidden))
+  return _ungrouped(plan) and any(width % CHANNEL_MULTIPLE for width in hidden)
 
 
 def pads_input(spec) -> bool:
   """Whether "padded_input" differs from "padded_channels" for `spec` (f·C off the multiple)."""
   plan = spec.plan()
-  return (all(layer.groups == 1 for layer in plan if layer.kind == "conv")
-          and plan[0].kind == "conv" and plan[0].in_channels % CHANNEL_MULTIPLE != 0)
+  return (_ungrouped(plan) and plan[0].kind == "conv"
+          and plan[0].in_channels % CHANNEL_MULTIPLE != 0)
+
+
+def _ungrouped(plan) -> bool:
+  """Padding keeps channels in place only without grouped convolutions."""
+  return all(layer.groups == 1 for layer in plan if layer.kind == "conv")
 
 
 def _round_up(width: int) -> int:
