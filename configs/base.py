@@ -93,6 +93,10 @@ def get_config() -> ml_collections.ConfigDict:
   # decay to 0 at its last step (optax.warmup_cosine_decay_schedule).
   config.optimizer.schedule = "constant"
   config.optimizer.warmup_fraction = 0.0
+  # >0: evaluate, keep and export an exponential moving average of the parameters (Polyak
+  # averaging; optax.incremental_update each step at decay min(ema_decay, (1+t)/(10+t))),
+  # while the optimizer keeps training the raw parameters. 0 = the raw parameters.
+  config.optimizer.ema_decay = 0.0
   config.label_smoothing = 0.0  # optax.smooth_labels on the cross-entropy targets
 
   # Training-image augmentation, drawn from (data.seed, step): a random shift of up to `shift`

@@ -114,3 +114,39 @@ def test_find_checkpoint_accepts_workdir_manager_and_step_directories(data_dir, 
     checkpoints.find_checkpoint(str(tmp_path / "tensorboard"))
   with pytest.raises(UserInputError, match="no such workdir or checkpoint directory"):
     predict.load(str(tmp_path / "missing"))
+
+
+def test_ema_run_resumes_exactly_and_its_checkpoints_hold_the_average(data_dir, tmp_path):
+  def config(workdir, epochs):
+    config = _tiny_config(data_dir, workdir, epochs)
+    config.optimizer.ema_decay = 0.9
+    return config
+
+  reference = tmp_path / "reference"
+  loop.train_and_evaluate(config(reference, 3))
+  workdir = tmp_path / "run"
+  loop.train_and_evaluate(config(workdir, 2))
+  loop.train_and_evaluate(config(workdir, 3))  # resumes after epoch 2
+  assert _without_timings(read_metrics(str(workdir))) == _without_timings(
+      read_metrics(str(reference)))
+  manager = checkpoints.RunCheckpoints(str(workdir), keep=2)
+  template = jax.tree.map(np.asarray, manager.restore_latest(_ema_template(config(workdir, 3)))[0])
+  manager.close()
+  assert set(template) == {"params", "ema_params", "opt_state", "step"}
+  loaded = _params(str(workdir))
+  for average, model_param, trained in zip(jax.tree.leaves(template["ema_params"]), loaded,
+                                           jax.tree.leaves(template["params"]), strict=True):
+    np.testing.assert_array_equal(average, model_param)  # the predictor gets the average
+  assert any(not np.array_equal(a, t) for a, t in zip(
+      loaded, jax.tree.leaves(template["params"]), strict=True))
+  for ours, theirs in zip(loaded, _params(str(reference)), strict=True):
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def _ema_template(config):
+  from foldedcnn_jax.train import config as config_lib
+  from foldedcnn_jax.train import steps
+
+  plan = config_lib.make_plan(config)
+  tx = steps.make_optimizer(config.optimizer, total_steps=1)
+  return loop._initial_state(config, plan, tx, steps.make_mesh())[1]

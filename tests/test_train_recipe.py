@@ -132,3 +132,38 @@ def test_compiler_options_auto_sends_cpu_convolutions_to_eigen_and_keep_the_step
   assert outputs[0][0] == pytest.approx(outputs[1][0], rel=1e-5)
   for default, eigen in zip(outputs[0][1], outputs[1][1], strict=True):
     np.testing.assert_allclose(default, eigen, rtol=1e-4, atol=1e-5)
+
+
+def test_ema_follows_the_parameters_by_incremental_update_and_is_what_is_evaluated():
+  graphdef, state, tx, batch = _state_and_batch()
+  assert "ema_params" not in steps.init_state(state["params"], tx)
+  averaged = steps.init_state(state["params"], tx, ema=True)
+  assert steps.eval_params(averaged) is averaged["ema_params"]
+  plain, _ = steps.train_step(graphdef, state, batch, tx=tx, fold=2)
+  new, _ = steps.train_step(graphdef, averaged, batch, tx=tx, fold=2, ema_decay=0.99)
+  # Step 0 averages at decay min(0.99, 1/10): the average moves 90 % of the way.
+  assert float(steps.ema_step_size(0, 0.99)) == pytest.approx(0.9)
+  assert float(steps.ema_step_size(10_000, 0.99)) == pytest.approx(0.01, rel=1e-4)
+  for before, trained, average, unaveraged in zip(
+      jax.tree.leaves(state["params"]), jax.tree.leaves(new["params"]),
+      jax.tree.leaves(new["ema_params"]), jax.tree.leaves(plain["params"]), strict=True):
+    np.testing.assert_array_equal(trained, unaveraged)  # the optimizer is untouched
+    np.testing.assert_allclose(average, 0.1 * before + 0.9 * trained, rtol=1e-5, atol=1e-7)
+  assert any(not np.allclose(a, t) for a, t in zip(
+      jax.tree.leaves(new["ema_params"]), jax.tree.leaves(new["params"]), strict=True))
+  assert steps.eval_params(new) is new["ema_params"]
+
+
+def test_ema_decay_is_checked_and_old_configs_without_it_still_resume():
+  from configs import tiny
+
+  config = tiny.get_config("quick")
+  config.optimizer.ema_decay = 1.0
+  with pytest.raises(config_lib.ConfigError, match="ema_decay must be in"):
+    config_lib.make_plan(config)
+  saved = config_lib.config_to_dict(tiny.get_config("quick"))
+  del saved["optimizer"]["ema_decay"]  # a run saved before the field existed
+  current = config_lib.config_to_dict(tiny.get_config("quick"))
+  assert config_lib.changed_fields(saved, current) == []
+  current["optimizer"]["ema_decay"] = 0.999
+  assert config_lib.changed_fields(saved, current) == ["optimizer.ema_decay"]

@@ -1,7 +1,8 @@
 """orbax checkpoints of a run: one `CheckpointManager` over `workdir/checkpoints/<epoch>/`.
 
-Each checkpoint (named by the epochs completed) holds the items "params", "train_state" (the
-optimizer state and the step, which lives only there), "meta" (epoch, validation accuracy,
+Each checkpoint (named by the epochs completed) holds the items "params" (the model: the
+moving average of the parameters when the run keeps one), "train_state" (the optimizer state,
+the step, which lives only there, and the trained parameters under an average), "meta" (epoch, validation accuracy,
 whether it was the best so far) and "model" (the config, task and model spec), so a checkpoint
 directory alone rebuilds the model (see foldedcnn_jax/predict.py). The manager's preservation
 policy keeps the latest `keep` checkpoints and the best one by validation accuracy. A latest
@@ -49,8 +50,27 @@ def spec_from_record(record: dict) -> spec_lib.ModelSpec:
   return spec_lib.ModelSpec(**{**fields, "input_shape": tuple(record["input_shape"])})
 
 
+def _model_params(state: dict):
+  """The "params" item: the parameters a reader of the checkpoint gets (the moving average when
+  the run keeps one, see steps.eval_params)."""
+  return state.get("ema_params", state["params"])
+
+
 def _train_state(state: dict) -> dict:
-  return {"opt_state": state["opt_state"], "step": state["step"]}
+  """The "train_state" item: what only resuming needs (the step lives only here), with the
+  trained parameters when "params" holds their moving average."""
+  item = {"opt_state": state["opt_state"], "step": state["step"]}
+  if "ema_params" in state:
+    item["trained_params"] = state["params"]
+  return item
+
+
+def _state_from_items(params, train_state: dict) -> dict:
+  state = dict(train_state)
+  if "trained_params" in state:
+    trained = state.pop("trained_params")
+    return {**state, "params": trained, "ema_params": params}
+  return {"params": params, **state}
 
 
 class RunCheckpoints:
@@ -71,14 +91,13 @@ class RunCheckpoints:
     for step in sorted(self.manager.all_steps(), reverse=True):
       try:
         restored = self.manager.restore(step, args=ocp.args.Composite(
-            params=ocp.args.StandardRestore(abstract(state_template["params"])),
+            params=ocp.args.StandardRestore(abstract(_model_params(state_template))),
             train_state=ocp.args.StandardRestore(abstract(_train_state(state_template))),
             meta=ocp.args.JsonRestore()))
       except Exception as error:  # noqa: BLE001 - any unreadable checkpoint falls back
         self._set_aside(step, error)
         continue
-      state = {"params": restored.params, **restored.train_state}
-      return state, dict(restored.meta)
+      return _state_from_items(restored.params, dict(restored.train_state)), dict(restored.meta)
     return None
 
   def _set_aside(self, step: int, error: Exception) -> None:
@@ -99,7 +118,7 @@ class RunCheckpoints:
     state = jax.tree.map(jnp.copy, state)
     rank = meta["val_accuracy"] if meta["is_best"] else _NOT_BEST
     self.manager.save(epoch, args=ocp.args.Composite(
-        params=ocp.args.StandardSave(state["params"]),
+        params=ocp.args.StandardSave(_model_params(state)),
         train_state=ocp.args.StandardSave(_train_state(state)), meta=ocp.args.JsonSave(meta),
         model=ocp.args.JsonSave(record)), metrics={"best_rank": rank}, force=True)
 

@@ -27,6 +27,9 @@ RESUMABLE_FIELDS = (
     "data.data_dir", "distributed", "steps_per_call", "profile_epoch", "data.engine",
     "data.device_budget_mb", "checkpoint.every_epochs", "checkpoint.keep",
     "model.compiler_options")  # how steps are compiled, not what is trained
+# Fields added after runs were saved without them: a saved config that lacks one ran as this
+# value does, so resuming it with this value is the same run.
+LATER_FIELDS = {"optimizer.ema_decay": 0.0}
 ENGINES = ("auto", "device", "stream")
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
@@ -158,6 +161,9 @@ def _check_numbers(config) -> None:
   _require(0 <= config.optimizer.warmup_fraction < 1,
            f"config.optimizer.warmup_fraction must be in [0, 1), got "
            f"{config.optimizer.warmup_fraction}")
+  _require(0 <= config.optimizer.ema_decay < 1,
+           f"config.optimizer.ema_decay must be in [0, 1) (0 = off), got "
+           f"{config.optimizer.ema_decay}")
   _require(0 <= config.label_smoothing < 1,
            f"config.label_smoothing must be in [0, 1), got {config.label_smoothing}")
   _require(_is_int(config.augment.shift) and config.augment.shift >= 0,
@@ -323,7 +329,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 def changed_fields(saved: dict, current: dict) -> list[str]:
   """Fields that differ between a saved and a current config, ignoring the resumable ones."""
-  old, new = _flatten(saved), _flatten(current)
+  old, new = {**LATER_FIELDS, **_flatten(saved)}, _flatten(current)
   resumable = lambda path: any(path == f or path.startswith(f + ".") for f in RESUMABLE_FIELDS)
   return sorted(path for path in set(old) | set(new)
                 if not resumable(path) and old.get(path) != new.get(path))

@@ -136,7 +136,8 @@ class Trainer:
         graphdef, mesh, step_kwargs=dict(tx=tx, fold=plan.fold, distillation=distillation,
                                          teacher_graphdef=teacher_graphdef,
                                          formulation=formulation, augment=augment,
-                                         label_smoothing=float(config.label_smoothing)),
+                                         label_smoothing=float(config.label_smoothing),
+                                         ema_decay=float(config.optimizer.ema_decay)),
         eval_kwargs=dict(fold=plan.fold, top_k=top_k, formulation=formulation),
         teacher_params=teacher_params,
         compiler_options=config_lib.resolve_compiler_options(config.model.compiler_options,
@@ -234,7 +235,7 @@ def _create_model(config, plan) -> nnx.Module:
 
 def _initial_state(config, plan, tx, mesh):
   graphdef, params = nnx.split(_create_model(config, plan))
-  state = {"params": params, "opt_state": tx.init(params), "step": np.int32(0)}
+  state = steps_lib.init_state(params, tx, ema=config.optimizer.ema_decay > 0)
   return graphdef, steps_lib.replicate(state, mesh)
 
 
@@ -270,7 +271,7 @@ def _warm_start_state(config, plan, tx, mesh):
   _, params = nnx.split(model)
   _log(f"warm start: embedded the slot model of epoch {summary['best_epoch']} (val acc "
        f"{summary['best_val_accuracy']:.4f}) into each of the {plan.fold} slots")
-  state = {"params": params, "opt_state": tx.init(params), "step": np.int32(0)}
+  state = steps_lib.init_state(params, tx, ema=config.optimizer.ema_decay > 0)
   return steps_lib.replicate(state, mesh)
 
 
@@ -316,7 +317,7 @@ def train_epoch(trainer: Trainer, state, epoch: int) -> tuple[dict, dict]:
     raise TrainingDivergedError(
         f"training diverged: the train loss is {record['train_loss']} in epoch {epoch + 1} "
         f"(step {record['step']}); lower config.optimizer.learning_rate")
-  record.update(trainer.evaluate_split(state["params"], "val", num_classes))
+  record.update(trainer.evaluate_split(steps_lib.eval_params(state), "val", num_classes))
   record.update(images_per_second=train_sums["count"] / (trained - started),
                 epoch_seconds=trained - started, eval_seconds=time.perf_counter() - trained)
   return state, record
@@ -360,7 +361,7 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
     _log(f"resumed from epoch {meta['epoch']} (step {int(state['step'])})")
   elif config_lib.warm_starts(config):
     state = _warm_start_state(config, plan, tx, mesh)
-    record = trainer.evaluate_split(state["params"], "val", plan.num_classes)
+    record = trainer.evaluate_split(steps_lib.eval_params(state), "val", plan.num_classes)
     _log(f"warm start: the folded model starts at val acc {record['val_accuracy']:.4f}")
   writer = metrics_lib.MetricsWriter(plan.workdir, resume_epoch=meta["epoch"],
                                      tensorboard=config.tensorboard,
@@ -372,7 +373,8 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
       is_best = record["val_accuracy"] > meta["best_val_accuracy"]
       is_last = epoch + 1 == plan.num_epochs
       if is_best or is_last:  # test accuracy is reported for the best and the final model
-        record.update(trainer.evaluate_split(state["params"], "test", record["num_classes_seen"]))
+        record.update(trainer.evaluate_split(steps_lib.eval_params(state), "test",
+                                             record["num_classes_seen"]))
       if is_best:
         meta.update(best_val_accuracy=record["val_accuracy"], best_epoch=record["epoch"])
       meta.update(epoch=record["epoch"], val_accuracy=record["val_accuracy"], is_best=is_best)

@@ -22,7 +22,32 @@ from jax.sharding import PartitionSpec as P
 from foldedcnn_jax import folding
 from foldedcnn_jax.bench import execution
 
-TrainState = dict[str, Any]  # {"params": nnx.State, "opt_state": optax state, "step": int32}
+# {"params": nnx.State, "opt_state": optax state, "step": int32}, plus "ema_params" (the moving
+# average of "params" that is evaluated and kept) when the run averages its weights.
+TrainState = dict[str, Any]
+
+
+def init_state(params: nnx.State, tx: optax.GradientTransformation, ema: bool = False
+               ) -> TrainState:
+  """A run's first train state from its initial parameters (the average starts at them)."""
+  state = {"params": params, "opt_state": tx.init(params), "step": np.int32(0)}
+  if ema:
+    state["ema_params"] = jax.tree.map(jnp.copy, params)
+  return state
+
+
+def eval_params(state: TrainState) -> nnx.State:
+  """The parameters a run evaluates, checkpoints as its model and exports: the moving average
+  when the run keeps one, else the trained parameters."""
+  return state.get("ema_params", state["params"])
+
+
+def ema_step_size(step: jax.Array, decay: float) -> jax.Array:
+  """1 − the averaging decay at optimizer step `step` (0-based): min(decay, (1+t)/(10+t)), so
+  the average follows the parameters closely over the first steps (as TensorFlow's
+  ExponentialMovingAverage with num_updates)."""
+  step = jnp.asarray(step, jnp.float32)
+  return 1.0 - jnp.minimum(decay, (1.0 + step) / (10.0 + step))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,9 +175,10 @@ def train_step(graphdef: nnx.GraphDef, state: TrainState, batch: dict[str, jax.A
                teacher_params: nnx.State | None = None, *, tx: optax.GradientTransformation,
                fold: int, distillation: Distillation | None = None,
                teacher_graphdef: nnx.GraphDef | None = None, formulation: str = "",
-               augment: Augment = Augment(), label_smoothing: float = 0.0
-               ) -> tuple[TrainState, dict]:
-  """One optimizer step on a batch; returns the new state and summed metrics."""
+               augment: Augment = Augment(), label_smoothing: float = 0.0,
+               ema_decay: float = 0.0) -> tuple[TrainState, dict]:
+  """One optimizer step on a batch; returns the new state and summed metrics. With
+  `ema_decay`, the state's "ema_params" move toward the updated parameters."""
   images, labels, mask = batch["image"], batch["label"], batch["mask"].astype(jnp.float32)
   if augment.active:
     images = augment_images(images, state["step"], augment)
@@ -179,6 +205,9 @@ def train_step(graphdef: nnx.GraphDef, state: TrainState, batch: dict[str, jax.A
   updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
   new_state = {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state,
                "step": state["step"] + 1}
+  if "ema_params" in state:
+    new_state["ema_params"] = optax.incremental_update(
+        new_state["params"], state["ema_params"], ema_step_size(state["step"], ema_decay))
   count = jnp.sum(mask)
   metrics = {
       "loss_sum": loss * count,  # the optimised objective (with distillation when on)
