@@ -44,6 +44,11 @@ _GROUPING = flags.DEFINE_enum("grouping", "auto", ["auto", "strided", "interleav
                               "(strided, for a recorded video), frames of f different videos "
                               "(interleaved streams) or f consecutive frames (live); auto: "
                               "strided for one video, interleaved for several.")
+_RESIZE = flags.DEFINE_enum("resize", "auto", ["auto", "host", "device"],
+                            "Where frames are resized to the model's input: by the decoding "
+                            "threads (host) or inside the compiled model (device: the decoded "
+                            "frames are copied as they are; the same values); auto: device on a "
+                            "GPU, host on a CPU.")
 _BATCH = flags.DEFINE_integer("batch_images", 256, "Frames per model call.")
 _WORKERS = flags.DEFINE_integer("decode_workers", 0, "Decoding threads (0: one per CPU core).")
 _BOUNDS = flags.DEFINE_bool("bounds", False, "Also measure decode-only and model-only frames/s.")
@@ -61,7 +66,8 @@ def main(argv: list[str]) -> None:
   from foldedcnn_jax import filter_job  # JAX loads only after the flags are known to be good
   from foldedcnn_jax.video_filter import FilterOptions
 
-  options = FilterOptions(_GROUPING.value, _BATCH.value, _WORKERS.value, _PROGRESS.value)
+  options = FilterOptions(_GROUPING.value, _BATCH.value, _WORKERS.value, _PROGRESS.value,
+                          _RESIZE.value)
   job = filter_job.Job(
       workdir=_WORKDIR.value, video=tuple(_VIDEO.value), out=_OUT.value,
       labels_csv=tuple(_LABELS.value), frames=_FRAMES.value, compare=_COMPARE.value,

@@ -171,7 +171,8 @@ def run(job: Job, say: Callable[[str], None] = print) -> Report:
     device = jax.devices()[0].platform
     say(f"filter {item.name()}: {result.frames_per_second:,.0f} frames/s end to end "
         f"({len(result.frames)} frames in {result.seconds:.2f} s, {result.grouping} grouping, "
-        f"{jax.local_device_count()} {device} device(s)); time share: {shares}")
+        f"resized on the {result.resize}, {jax.local_device_count()} {device} device(s)); "
+        f"time share: {shares}")
   if job.bounds:
     _say_bounds(main, results[0], clips, task, job.options, say)
   if labels is None:

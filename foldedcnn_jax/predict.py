@@ -62,19 +62,22 @@ class Predictor:
       self._compiled[(example.shape, example.dtype)] = self._choice.compiled
     return self._choice.variant
 
-  def folded_logits(self, folded_images) -> jax.Array:
+  def folded_logits(self, folded_images, prepare=None) -> jax.Array:
     """Device logits (N/f, f·K) of already-folded inputs (N/f, H, W, f·C), uint8 or float.
 
     Runs the tuned, compiled model without a host round trip (the result is not waited for),
     so a streaming caller can copy the next batch while this one computes. Each new input
-    shape compiles once with the tuned variant.
+    shape compiles once with the tuned variant. `prepare` (hashable: inputs → folded images)
+    runs inside the same compiled program, before the model.
     """
     variant = self.variant
     key = (tuple(folded_images.shape), np.dtype(folded_images.dtype))
+    if prepare is not None:
+      key += (prepare,)
     if key not in self._compiled:
-      example = jax.ShapeDtypeStruct(*key)
+      example = jax.ShapeDtypeStruct(*key[:2])
       self._compiled[key] = execution.compile_forward(self.graphdef, self.params, example,
-                                                      self.fold, variant)
+                                                      self.fold, variant, prepare)
     return self._compiled[key](self.params, folded_images)
 
   @property

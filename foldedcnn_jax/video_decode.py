@@ -44,6 +44,14 @@ class Video:
     self.num_frames = noscope.count_frames(path)  # raises one DatasetError if unreadable
     if self.num_frames < 1:
       raise DatasetError(f"video {path!r} has no frames")
+    self._frame_hw: tuple[int, int] | None = None
+
+  @property
+  def frame_hw(self) -> tuple[int, int]:
+    """(height, width) of the decoded frames."""
+    if self._frame_hw is None:
+      self._frame_hw = noscope.frame_size(self.path)
+    return self._frame_hw
 
   def frame_range(self, text: str = "") -> range:
     """The frames of "START:STOP" (either may be empty), checked against the video."""
@@ -152,14 +160,20 @@ class DecodePipeline:
   Each lane yields chunks of at most `chunk` frames. `consecutive`: the lanes' ranges are whole
   batches of consecutive frames, so a chunk also ends where a range does and `batches` hands
   chunks on as they come; otherwise there is one lane per folded slot and `batches` puts chunk t
-  of every lane side by side.
+  of every lane side by side. `output` (OUTPUTS): "model" frames (the ingest's resize and RGB),
+  the decoded BGR frames as they are ("source": every clip's frames must be `hw`), or nothing
+  ("none": decoding alone, for its ceiling).
   """
 
+  OUTPUTS = ("model", "source", "none")
+
   def __init__(self, clips: Sequence[Clip], lanes: list[list[range]], hw: tuple[int, int],
-               chunk: int, times: StageTimes, *, consecutive: bool, resize: bool = True):
+               chunk: int, times: StageTimes, *, consecutive: bool, output: str = "model"):
+    if output not in self.OUTPUTS:
+      raise ValueError(f"output must be one of {self.OUTPUTS}, got {output!r}")
     self.clips, self.positions = list(clips), Positions([len(clip) for clip in clips])
-    self.hw, self.chunk, self.times = hw, chunk, times
-    self.consecutive, self.resize, self.stop = consecutive, resize, threading.Event()
+    self.hw, self.chunk, self.times = tuple(hw), chunk, times
+    self.consecutive, self.output, self.stop = consecutive, output, threading.Event()
     self.lanes = lanes
     # The lanes are the parallelism: FFmpeg gets only the cores they leave (measured on 2 cores,
     # 4 lanes of a 160×120 video: 45,000 frames/s with 1 FFmpeg thread each, 22,000 with its own
@@ -240,10 +254,16 @@ class DecodePipeline:
         for index in range(count):
           positions[index], image, seconds = next(frames)
           decode_seconds += seconds
-          if self.resize:
+          if self.output == "model":
             started = time.perf_counter()
             images[index] = noscope.to_model_frame(image, self.hw)
             resize_seconds += time.perf_counter() - started
+          elif self.output == "source":
+            if image.shape[:2] != self.hw:
+              raise DatasetError(f"a decoded frame is {image.shape[1]}x{image.shape[0]}, not "
+                                 f"the {self.hw[1]}x{self.hw[0]} of its video's header: resize "
+                                 "on the host (--resize=host)")
+            images[index] = image
           if self.stop.is_set():
             return
         self.times.add("decode", decode_seconds)

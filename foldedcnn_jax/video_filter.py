@@ -50,6 +50,10 @@ from foldedcnn_jax.video_decode import (
 __all__ = ["Clip", "FilterOptions", "FilterResult", "Video", "filter_clips", "filter_video"]
 
 GROUPINGS = ("auto", "consecutive", "strided", "interleaved")
+# Where frames become model inputs: "host" (the decoding threads run the ingest's resize),
+# "device" (the decoded frames are folded and copied as they are; the resize is a gather inside
+# the compiled model, see DeviceResize), "auto" (device on an accelerator, host on a CPU).
+RESIZES = ("auto", "host", "device")
 STAGES = ("decode", "resize", "fold", "transfer", "model")
 
 
@@ -61,11 +65,14 @@ class FilterOptions:
   batch_images: int = 256  # frames per model call
   decode_workers: int = 0  # consecutive grouping: decoding threads (0: one per CPU core)
   progress: bool = True
+  resize: str = "auto"  # RESIZES
 
   def check(self, fold: int) -> FilterOptions:
     if self.grouping not in GROUPINGS:
       raise UserInputError(f"grouping must be one of {', '.join(GROUPINGS)}, got "
                            f"{self.grouping!r}")
+    if self.resize not in RESIZES:
+      raise UserInputError(f"resize must be one of {', '.join(RESIZES)}, got {self.resize!r}")
     if self.batch_images < fold or self.decode_workers < 0:
       raise UserInputError(f"need batch_images >= f = {fold} and decode_workers >= 0")
     return self
@@ -78,6 +85,36 @@ class FilterOptions:
     if self.grouping == "auto":
       return "interleaved" if num_clips > 1 else "strided"
     return self.grouping
+
+  def resize_on(self, clips: Sequence[Clip], platform: str) -> str:
+    """"host" or "device" for these clips on a `platform` device. The device resize needs one
+    frame size across the clips (auto falls back to the host)."""
+    sizes = {clip.video.frame_hw for clip in clips}
+    if self.resize == "device" and len(sizes) > 1:
+      raise UserInputError(f"--resize=device needs videos of one frame size, got "
+                           f"{', '.join(f'{w}x{h}' for h, w in sorted(sizes))}; use "
+                           "--resize=host")
+    if self.resize == "auto":
+      return "device" if platform != "cpu" and len(sizes) == 1 else "host"
+    return self.resize
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceResize:
+  """Folded decoded frames (G, H, W, f·3 BGR) → the model's folded input (G, h, w, f·3 RGB),
+  in the compiled program: the rows and columns `noscope.to_model_frame`'s nearest-neighbour
+  resize samples (`noscope.nearest_indices`) and each slot's channels reversed. The same
+  uint8 values as resizing on the host, with the host left to decode."""
+
+  source_hw: tuple[int, int]
+  target_hw: tuple[int, int]
+  fold: int
+
+  def __call__(self, frames: jax.Array) -> jax.Array:
+    rows = noscope.nearest_indices(self.source_hw[0], self.target_hw[0])
+    columns = noscope.nearest_indices(self.source_hw[1], self.target_hw[1])
+    rgb = np.arange(3 * self.fold).reshape(self.fold, 3)[:, ::-1].reshape(-1)
+    return frames[:, rows][:, :, columns][..., rgb]
 
 
 def _equal_parts(span: range, parts: int) -> list[range]:
@@ -131,12 +168,12 @@ def slots(lengths: Sequence[int], fold: int, options: FilterOptions) -> np.ndarr
 
 
 def _pipeline(clips: Sequence[Clip], hw: tuple[int, int], fold: int, options: FilterOptions,
-              times: StageTimes, resize: bool = True) -> DecodePipeline:
+              times: StageTimes, output: str = "model") -> DecodePipeline:
   consecutive = options.resolved(len(clips), fold) == "consecutive"
   return DecodePipeline(
       clips, lanes([len(clip) for clip in clips], fold, options), hw,
       options.batch_images if consecutive else options.batch_images // fold, times,
-      consecutive=consecutive, resize=resize)
+      consecutive=consecutive, output=output)
 
 
 def noscope_task(predictor: Predictor) -> Task:
@@ -160,6 +197,7 @@ class FilterResult:
   grouping: str
   clip_of_frame: np.ndarray  # (N,) which clip each row belongs to
   videos: tuple[str, ...]  # each clip's video file
+  resize: str = "host"  # where frames were resized: "host" or "device"
 
   @property
   def frames_per_second(self) -> float:
@@ -184,9 +222,10 @@ class FilterResult:
       raise UserInputError(f"cannot write {path!r}: {error.strerror or error}") from None
 
 
-def _compiled(predictor: Predictor, batch_images: int):
+def _compiled(predictor: Predictor, batch_images: int, prepare: DeviceResize | None = None):
   """The predictor with its params on every local device, the sharding of its inputs, and a
-  zero batch of the one input shape it runs (compiled here, so no timing includes it)."""
+  zero batch of the one input shape it runs (compiled here, so no timing includes it): folded
+  model inputs, or with `prepare` folded decoded frames."""
   devices = jax.local_device_count()
   mesh = jax.make_mesh((devices,), ("data",))
   params = jax.device_put(predictor.params, NamedSharding(mesh, PartitionSpec()))
@@ -196,8 +235,11 @@ def _compiled(predictor: Predictor, batch_images: int):
                       tune_mode=predictor.tune_mode, tune_cache=predictor.tune_cache)
   groups = -(-batch_images // predictor.fold // devices) * devices
   sharding = NamedSharding(mesh, PartitionSpec("data"))
-  zeros = np.zeros((groups, *predictor.spec.folded_input_shape), np.uint8)
-  jax.block_until_ready(replica.folded_logits(jax.device_put(zeros, sharding)))
+  shape = predictor.spec.folded_input_shape
+  if prepare is not None:
+    shape = (*prepare.source_hw, shape[-1])
+  zeros = np.zeros((groups, *shape), np.uint8)
+  jax.block_until_ready(replica.folded_logits(jax.device_put(zeros, sharding), prepare))
   return replica, sharding, zeros
 
 
@@ -222,14 +264,20 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
 
   task, fold = noscope_task(predictor), predictor.fold
   options.check(fold)
-  predictor, sharding, zeros = _compiled(predictor, options.batch_images)
+  resize = options.resize_on(clips, jax.devices()[0].platform)
+  prepare, hw = None, task.input_hw
+  if resize == "device":
+    hw = clips[0].video.frame_hw
+    prepare = DeviceResize(hw, task.input_hw, fold)
+  predictor, sharding, zeros = _compiled(predictor, options.batch_images, prepare)
   times, started = StageTimes.of(STAGES), time.perf_counter()
   total = sum(len(clip) for clip in clips)
   probabilities = np.zeros(total, np.float32)
   decisions = np.zeros(total, np.int32)
   on_device: queue.Queue = queue.Queue(maxsize=2)
 
-  with _pipeline(clips, task.input_hw, fold, options, times) as pipeline:
+  output = "source" if prepare is not None else "model"
+  with _pipeline(clips, hw, fold, options, times, output) as pipeline:
 
     def feed() -> None:  # fold and copy batch i+1 while the model runs on batch i
       try:
@@ -254,7 +302,7 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
         while (item := pipeline.get(on_device)) is not END:
           order, inputs = item
           begun = time.perf_counter()
-          logits = np.asarray(predictor.folded_logits(inputs))
+          logits = np.asarray(predictor.folded_logits(inputs, prepare))
           times.add("model", time.perf_counter() - begun)
           logits = folding.unfold(logits, fold)[:len(order)]
           kept = order >= 0
@@ -269,7 +317,7 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
                       time.perf_counter() - started, dict(times.seconds),
                       options.resolved(len(clips), fold),
                       Positions([len(clip) for clip in clips]).clip_index(),
-                      tuple(clip.video.path for clip in clips))
+                      tuple(clip.video.path for clip in clips), resize)
 
 
 def filter_video(predictor: Predictor, video: Video, frames: range,
@@ -285,7 +333,7 @@ def decode_frames_per_second(clips: Sequence[Clip], hw: tuple[int, int], fold: i
   options = dataclasses.replace(options, progress=False).check(fold)
   started, count = time.perf_counter(), 0
   times = StageTimes.of(STAGES)
-  with _pipeline(clips, hw, fold, options, times, resize) as pipeline:
+  with _pipeline(clips, hw, fold, options, times, "model" if resize else "none") as pipeline:
     for order, _ in pipeline.batches():
       count += int((order >= 0).sum())
   return count / (time.perf_counter() - started)

@@ -134,8 +134,7 @@ def test_ema_run_resumes_exactly_and_its_checkpoints_hold_the_average(data_dir, 
   manager.close()
   assert set(template) == {"params", "ema_params", "opt_state", "step"}
   loaded = _params(str(workdir))
-  for average, model_param, trained in zip(jax.tree.leaves(template["ema_params"]), loaded,
-                                           jax.tree.leaves(template["params"]), strict=True):
+  for average, model_param in zip(jax.tree.leaves(template["ema_params"]), loaded, strict=True):
     np.testing.assert_array_equal(average, model_param)  # the predictor gets the average
   assert any(not np.array_equal(a, t) for a, t in zip(
       loaded, jax.tree.leaves(template["params"]), strict=True))

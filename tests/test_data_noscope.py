@@ -259,3 +259,16 @@ def test_bad_input_is_one_clear_error(clip, tmp_path, problem, message):
   if named is not None and problem != "only_video":
     assert named in str(error.value)  # the error names the offending file
   assert not (tmp_path / "data").exists()  # inputs are checked before anything is written
+
+
+def test_nearest_indices_are_opencvs_nearest_resize():
+  import cv2
+
+  rng = np.random.default_rng(0)
+  for source_hw in [(120, 160), (48, 64), (1080, 1920), (37, 31), (25, 17)]:
+    for target_hw in [(50, 50), (22, 52), (60, 70)]:
+      image = rng.integers(0, 256, (*source_hw, 3), dtype=np.uint8)
+      rows = noscope.nearest_indices(source_hw[0], target_hw[0])
+      columns = noscope.nearest_indices(source_hw[1], target_hw[1])
+      expected = cv2.resize(image, target_hw[::-1], interpolation=cv2.INTER_NEAREST)
+      np.testing.assert_array_equal(image[rows][:, columns], expected)

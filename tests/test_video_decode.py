@@ -88,3 +88,21 @@ def test_a_lane_s_error_reaches_the_caller(tmp_path, video):
   with pytest.raises(DatasetError, match=r"ended at frame \d+, before the 30 frames"):
     _decoded([Clip(short, range(0, 30))], [[range(0, 30)], [range(0, 0)]], chunk=4,
              consecutive=False)
+
+
+def test_source_output_hands_on_the_decoded_frames_as_they_are(video):
+  assert video.frame_hw == (48, 64)
+  clips = [Clip(video, range(2, 9))]
+  times = StageTimes.of(("decode", "resize"))
+  with DecodePipeline(clips, [[range(0, 7)]], video.frame_hw, 4, times, consecutive=True,
+                      output="source") as pipeline:
+    batches = list(pipeline.batches())
+  assert [len(order) for order, _ in batches] == [4, 3] and times.seconds["resize"] == 0
+  images = np.concatenate([images for _, images in batches])
+  assert images.shape == (7, 48, 64, 3)
+  assert [band_video.index_of(noscope.to_model_frame(image, HW)) for image in images] == list(
+      range(2, 9))
+  with pytest.raises(DatasetError, match="a decoded frame is 64x48, not the 32x24"):
+    with DecodePipeline(clips, [[range(0, 7)]], (24, 32), 4, times, consecutive=True,
+                        output="source") as pipeline:
+      list(pipeline.batches())

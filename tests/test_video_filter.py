@@ -150,6 +150,53 @@ def test_interleaved_clips_match_the_predictors_interleaved_streams(clip, runs, 
   assert lines[1].startswith(f"{clip[0]},5,") and lines[36].startswith(f"{clip[0]},50,")
 
 
+@pytest.mark.parametrize("grouping", ["strided", "consecutive"])
+def test_resizing_on_the_device_gives_the_hosts_results(clip, runs, grouping):
+  predictor = predict.load(runs[2], batch_images=8)
+  video, frames = Video(clip[0]), range(3, 70)
+  assert video.frame_hw == (48, 64)
+  results = {resize: video_filter.filter_video(predictor, video, frames, FilterOptions(
+      grouping, batch_images=8, progress=False, resize=resize)) for resize in ("host", "device")}
+  assert results["host"].resize == "host" and results["device"].resize == "device"
+  np.testing.assert_array_equal(results["device"].frames, results["host"].frames)
+  np.testing.assert_array_equal(results["device"].decisions, results["host"].decisions)
+  np.testing.assert_allclose(results["device"].probabilities, results["host"].probabilities,
+                             atol=1e-6)
+  assert results["device"].stage_seconds["resize"] == 0  # the host only decoded
+
+
+def test_device_resize_is_the_ingest_resize_and_rgb_per_slot():
+  rng = np.random.default_rng(0)
+  frames = rng.integers(0, 256, (6, 48, 64, 3), dtype=np.uint8)
+  from foldedcnn_jax import folding
+
+  folded = folding.fold(frames, 3)
+  resized = np.asarray(video_filter.DeviceResize((48, 64), (50, 50), 3)(folded))
+  expected = folding.fold(np.stack([noscope.to_model_frame(f, (50, 50)) for f in frames]), 3)
+  np.testing.assert_array_equal(resized, expected)
+
+
+def test_resize_choice_and_one_frame_size_for_the_device(clip, tmp_path):
+  import cv2
+
+  small = str(tmp_path / "small.avi")
+  writer = cv2.VideoWriter(small, cv2.VideoWriter_fourcc(*"MJPG"), 25, (32, 24))
+  for index in range(5):
+    writer.write(np.full((24, 32, 3), index * 9, np.uint8))
+  writer.release()
+  same = [video_filter.Clip(Video(clip[0]), range(0, 4))] * 2
+  mixed = [same[0], video_filter.Clip(Video(small), range(0, 4))]
+  auto = FilterOptions()
+  assert auto.resize_on(same, "gpu") == "device" and auto.resize_on(same, "cpu") == "host"
+  assert auto.resize_on(mixed, "gpu") == "host"
+  assert FilterOptions(resize="device").resize_on(same, "cpu") == "device"
+  with pytest.raises(UserInputError, match="--resize=device needs videos of one frame size, "
+                                           "got 32x24, 64x48"):
+    FilterOptions(resize="device").resize_on(mixed, "cpu")
+  with pytest.raises(UserInputError, match="resize must be one of auto, host, device"):
+    FilterOptions(resize="gpu").check(2)
+
+
 def test_the_bounds_run(clip, runs):
   video = Video(clip[0])
   clips = [video_filter.Clip(video, video.frame_range(""))]

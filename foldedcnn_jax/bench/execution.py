@@ -219,11 +219,15 @@ def forward_function(graphdef: nnx.GraphDef, variant: Variant, fold: int, batch_
 
 def compile_forward(graphdef: nnx.GraphDef, state: nnx.State,
                     folded_images: jax.Array | jax.ShapeDtypeStruct, fold: int,
-                    variant: Variant = Variant()):
-  """AOT-compiles the forward pass of `variant` for this input shape and dtype.
+                    variant: Variant = Variant(), prepare=None):
+  """AOT-compiles the forward pass of `variant` for this input shape and dtype; `prepare`
+  (inputs → folded images) runs first, in the same program (e.g. the video filter's resize).
 
   Returns the compiled program: call `compiled(state, folded_images)`.
   """
   function = forward_function(graphdef, variant, fold, folded_images.shape[0])
+  if prepare is not None:
+    model_forward = function
+    function = lambda state, inputs: model_forward(state, prepare(inputs))  # noqa: E731
   return jax.jit(function).lower(state, folded_images).compile(
       dict(variant.compiler_options) or None)

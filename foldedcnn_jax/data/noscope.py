@@ -168,6 +168,28 @@ def chunk_plan(task: Task, num_frames: int, scale: float = 1.0, video: str = "vi
   return ChunkPlan(num_frames, chunk_size, ranges, strides, tuple(sorted(train_ranges)))
 
 
+def nearest_indices(source: int, target: int) -> np.ndarray:
+  """The source rows (or columns) that OpenCV's nearest-neighbour resize of `source` pixels to
+  `target` samples: floor(i · (1 / (target / source))), clamped to the last. Gathering them is
+  `to_model_frame`'s resize exactly (so it can run on the devices, see video_filter)."""
+  step = 1.0 / (target / source)
+  return np.minimum(np.floor(np.arange(target) * step).astype(np.int64), source - 1)
+
+
+def frame_size(video: str) -> tuple[int, int]:
+  """(height, width) of the video's frames: the container's, or the first frame's."""
+  cv2 = import_cv2()
+  capture = open_capture(video)
+  try:
+    hw = (int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)))
+    if min(hw) <= 0:
+      frame = capture.read()[1]
+      hw = tuple(frame.shape[:2]) if frame is not None else (0, 0)
+  finally:
+    capture.release()
+  return hw
+
+
 def to_model_frame(frame_bgr: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
   """A decoded BGR frame as the model sees it: resized (nearest neighbour) RGB uint8."""
   import cv2

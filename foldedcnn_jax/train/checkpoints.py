@@ -2,12 +2,13 @@
 
 Each checkpoint (named by the epochs completed) holds the items "params" (the model: the
 moving average of the parameters when the run keeps one), "train_state" (the optimizer state,
-the step, which lives only there, and the trained parameters under an average), "meta" (epoch, validation accuracy,
-whether it was the best so far) and "model" (the config, task and model spec), so a checkpoint
-directory alone rebuilds the model (see foldedcnn_jax/predict.py). The manager's preservation
-policy keeps the latest `keep` checkpoints and the best one by validation accuracy. A latest
-checkpoint that cannot be read is reported, moved to `workdir/corrupt/`, and the previous one
-is used. Workdirs of the older layout (`checkpoints/latest/`, `checkpoints/best/`) stay readable.
+the step, which lives only there, and the trained parameters under an average), "meta" (epoch,
+validation accuracy, whether it was the best so far) and "model" (the config, task and model
+spec), so a checkpoint directory alone rebuilds the model (see foldedcnn_jax/predict.py). The
+manager's preservation policy keeps the latest `keep` checkpoints and the best one by validation
+accuracy. A latest checkpoint that cannot be read is reported, moved to `workdir/corrupt/`, and
+the previous one is used. Workdirs of the older layout (`checkpoints/latest/`,
+`checkpoints/best/`) stay readable.
 """
 
 from __future__ import annotations
