@@ -15,9 +15,10 @@ compound baseline, f = 1..4, batch 1024, on the autotuned default path; (2) peer
 run (PyTorch eager channels_last, torch.compile, ONNX Runtime) on n2, v1, v3, n4 at f = 1, 4;
 (3) training throughput for n2 and v1 at f = 1, 4; (4) the video filter end to end with its
 bounds (an n2 scene video, a one-epoch f = 4 model; does decoding on the CPU overlap the model on
-the GPU?); (5) batch sweep 64…2048 for n2, v1, n4 (the Figure 8 analog); (6) a per-layer profile
-and the compiled kernels of the slowest f = 4 task; (7) the bf16 sweep; then figures and a short
-table. At most 8 files come back: bench.csv
+the GPU?), resizing on the GPU (the default there) and then on the host; (5) batch sweep 64…2048
+for n2, v1, n4 (the Figure 8 analog); (6) a per-layer profile and the compiled kernels of the
+slowest f = 4 task; (7) the bf16 sweep; then figures and a short table. At most 8 files come
+back: bench.csv
 (every inference row), train_throughput.csv, profile.txt, suite.log and the figures.
 """
 
@@ -63,12 +64,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # ~26 s and its one-epoch model ~20 s. Steps are in order of importance: the last may not start.
   config.step_seconds = ml_collections.ConfigDict(dict(
       sweep=180.0, peers=90.0, train=60.0, filter_data=35.0, filter_train=30.0, filter=20.0,
-      batch_sweep=40.0, profile=15.0, second_dtype=40.0, plots=40.0))
+      filter_host=15.0, batch_sweep=40.0, profile=15.0, second_dtype=40.0, plots=40.0))
   if variant == "dry_run":
     config.deadline_seconds = 360.0  # a cap: about 120 s without torch (CI), 200 s with it
     config.step_seconds = ml_collections.ConfigDict(dict(
         sweep=60.0, peers=100.0, train=60.0, filter_data=60.0, filter_train=60.0, filter=60.0,
-        batch_sweep=40.0, profile=40.0, second_dtype=60.0, plots=40.0))
+        filter_host=60.0, batch_sweep=40.0, profile=40.0, second_dtype=60.0, plots=40.0))
     config.tasks = ("tiny", "n2")
     config.folds = (1, 2)
     config.batch = 16

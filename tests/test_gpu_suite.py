@@ -28,7 +28,7 @@ def test_dry_run_writes_at_most_8_small_files_and_prints_the_table(tmp_path):
                              result.stdout, re.M))
   assert statuses == {name: "ok" for name in
                       ("sweep", "peers", "train", "filter_data", "filter_train", "filter",
-                       "batch_sweep", "profile", "second_dtype")}
+                       "filter_host", "batch_sweep", "profile", "second_dtype")}
   log = (out / "suite.log").read_text()
   assert re.search(r"^bounds: decode only [\d,]+ frames/s .* end to end [\d,]+ = ", log, re.M)
   rows = records.read_csv(str(out / "bench.csv"))
@@ -45,11 +45,13 @@ def test_the_gpu_plan_measures_the_issue_s_headline():
   config = suite_config.get_config()
   steps = {step.name: step for step in suite.plan_steps(config, "/out")}
   assert list(steps) == ["sweep", "peers", "train", "filter_data", "filter_train", "filter",
-                         "batch_sweep", "profile", "second_dtype"]
+                         "filter_host", "batch_sweep", "profile", "second_dtype"]
   filter_args = " ".join(steps["filter"].args)
   assert "--bounds" in filter_args and "--batch_images=1024" in filter_args
   video = next(a for a in steps["filter_train"].args if a.startswith("--config.data.video="))
   assert video.split("=", 1)[1] in filter_args  # the filter runs over the video it trained on
+  assert "--resize" not in filter_args  # auto: on the device
+  assert "--resize=host" in steps["filter_host"].args
   assert "--scene_frames_per_chunk=3000" in steps["filter_data"].args
   sweep = " ".join(steps["sweep"].args)
   assert "--config.dtype=float16" in sweep and "--config.batch_sizes=(1024,)" in sweep

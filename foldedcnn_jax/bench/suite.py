@@ -145,7 +145,8 @@ def plan_steps(config, out_dir: str) -> list[Step]:
 def _filter_steps(config) -> list[Step]:
   """The video filter end to end on the device (issue 14's overlap target): make an n2 scene
   video of `filter_frames_per_chunk` frames per chunk, train a one-epoch f = 4 model on it, and
-  run `filter_video --bounds` over the whole video (its lines go to suite.log)."""
+  run `filter_video --bounds` over the whole video, then again resizing on the host (their
+  lines go to suite.log)."""
   from foldedcnn_jax.data import scene_video
   from foldedcnn_jax.tasks import get_task
 
@@ -153,6 +154,9 @@ def _filter_steps(config) -> list[Step]:
   scene = scene_video.SceneOptions(frames_per_chunk=config.filter_frames_per_chunk)
   video, labels_csv = scene_video.scene_files(get_task("n2"), f"{data_dir}/videos", options=scene)
   seconds = config.step_seconds
+  filter_args = (f"--workdir={workdir}", f"--video={video}",
+                 f"--out={config.work_dir}/filter.csv", "--progress=false",
+                 f"--batch_images={config.filter_batch_images}")
   return [
       Step("filter_data", "experiments.make_dataset",
            ("--task=n2", f"--data_dir={data_dir}",
@@ -164,10 +168,10 @@ def _filter_steps(config) -> list[Step]:
             f"--config.data.data_dir={data_dir}", f"--config.data.video={video}",
             f"--config.data.labels_csv={labels_csv}", "--config.progress=False"),
            seconds.filter_train),
-      Step("filter", "experiments.filter_video",
-           (f"--workdir={workdir}", f"--video={video}", f"--out={config.work_dir}/filter.csv",
-            "--bounds", "--progress=false", f"--batch_images={config.filter_batch_images}"),
-           seconds.filter),
+      Step("filter", "experiments.filter_video", (*filter_args, "--bounds"), seconds.filter),
+      # The same job with the host resizing (the default on an accelerator resizes on it).
+      Step("filter_host", "experiments.filter_video", (*filter_args, "--resize=host"),
+           seconds.filter_host),
   ]
 
 
