@@ -101,10 +101,11 @@ class FilterOptions:
 
 @dataclasses.dataclass(frozen=True)
 class DeviceResize:
-  """Folded decoded frames (G, H, W, f·3 BGR) → the model's folded input (G, h, w, f·3 RGB),
-  in the compiled program: the rows and columns `noscope.to_model_frame`'s nearest-neighbour
-  resize samples (`noscope.nearest_indices`) and each slot's channels reversed. The same
-  uint8 values as resizing on the host, with the host left to decode."""
+  """Decoded BGR frames (N, H, W, 3) in folding order → the model's folded input
+  (N/f, h, w, f·3 RGB), in the compiled program: the rows and columns that
+  `noscope.to_model_frame`'s nearest-neighbour resize samples (`noscope.nearest_indices`), the
+  channels reversed, then `folding.fold`. The same uint8 values as the host path, with the host
+  left to decode."""
 
   source_hw: tuple[int, int]
   target_hw: tuple[int, int]
@@ -113,8 +114,7 @@ class DeviceResize:
   def __call__(self, frames: jax.Array) -> jax.Array:
     rows = noscope.nearest_indices(self.source_hw[0], self.target_hw[0])
     columns = noscope.nearest_indices(self.source_hw[1], self.target_hw[1])
-    rgb = np.arange(3 * self.fold).reshape(self.fold, 3)[:, ::-1].reshape(-1)
-    return frames[:, rows][:, :, columns][..., rgb]
+    return folding.fold(frames[:, rows][:, :, columns][..., ::-1], self.fold)
 
 
 def _equal_parts(span: range, parts: int) -> list[range]:
@@ -225,7 +225,7 @@ class FilterResult:
 def _compiled(predictor: Predictor, batch_images: int, prepare: DeviceResize | None = None):
   """The predictor with its params on every local device, the sharding of its inputs, and a
   zero batch of the one input shape it runs (compiled here, so no timing includes it): folded
-  model inputs, or with `prepare` folded decoded frames."""
+  model inputs, or with `prepare` the decoded frames, unfolded."""
   devices = jax.local_device_count()
   mesh = jax.make_mesh((devices,), ("data",))
   params = jax.device_put(predictor.params, NamedSharding(mesh, PartitionSpec()))
@@ -235,10 +235,10 @@ def _compiled(predictor: Predictor, batch_images: int, prepare: DeviceResize | N
                       tune_mode=predictor.tune_mode, tune_cache=predictor.tune_cache)
   groups = -(-batch_images // predictor.fold // devices) * devices
   sharding = NamedSharding(mesh, PartitionSpec("data"))
-  shape = predictor.spec.folded_input_shape
-  if prepare is not None:
-    shape = (*prepare.source_hw, shape[-1])
-  zeros = np.zeros((groups, *shape), np.uint8)
+  shape = (groups, *predictor.spec.folded_input_shape)
+  if prepare is not None:  # unfolded decoded frames
+    shape = (groups * predictor.fold, *prepare.source_hw, 3)
+  zeros = np.zeros(shape, np.uint8)
   jax.block_until_ready(replica.folded_logits(jax.device_put(zeros, sharding), prepare))
   return replica, sharding, zeros
 
@@ -283,8 +283,14 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
       try:
         for order, images in pipeline.batches():
           begun = time.perf_counter()
-          padded = np.zeros_like(zeros)
-          folding.fold_into(images, fold, padded)
+          if prepare is None:
+            padded = np.zeros_like(zeros)
+            folding.fold_into(images, fold, padded)
+          elif len(images) < len(zeros):  # a ragged last batch; the device folds
+            padded = np.zeros_like(zeros)
+            padded[:len(images)] = images
+          else:
+            padded = images
           moved = time.perf_counter()
           times.add("fold", moved - begun)
           inputs = jax.block_until_ready(jax.device_put(padded, sharding))

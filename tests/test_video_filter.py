@@ -165,13 +165,12 @@ def test_resizing_on_the_device_gives_the_hosts_results(clip, runs, grouping):
   assert results["device"].stage_seconds["resize"] == 0  # the host only decoded
 
 
-def test_device_resize_is_the_ingest_resize_and_rgb_per_slot():
+def test_device_resize_is_the_ingest_resize_then_the_fold():
   rng = np.random.default_rng(0)
   frames = rng.integers(0, 256, (6, 48, 64, 3), dtype=np.uint8)
   from foldedcnn_jax import folding
 
-  folded = folding.fold(frames, 3)
-  resized = np.asarray(video_filter.DeviceResize((48, 64), (50, 50), 3)(folded))
+  resized = np.asarray(video_filter.DeviceResize((48, 64), (50, 50), 3)(frames))
   expected = folding.fold(np.stack([noscope.to_model_frame(f, (50, 50)) for f in frames]), 3)
   np.testing.assert_array_equal(resized, expected)
 
