@@ -100,14 +100,18 @@ def test_padded_formulations_are_tried_where_a_width_is_off_the_multiple():
   assert names(ModelSpec.for_task("v1", fold=2)) == ["padded_channels", "padded_input"]  # 45 ch
   assert names(ModelSpec.for_task("v1", fold=1)) == ["padded_input"]  # 32/64 wide, 3 in
   assert names(ModelSpec.for_task("v1", fold=4)) == ["padded_input"]  # 64 wide, 12 in
-  assert names(ModelSpec.for_task("g32", fold=2)) == []  # grouped convolutions: not padded
+  assert names(ModelSpec.for_task("g32", fold=2)) == ["dense_groups"]  # grouped convolutions
+  assert "dense_groups" not in [v.formulation for v in tune.candidates(
+      "cpu", ModelSpec.for_task("g32", fold=2))]
   on_cpu = [v.label() for v in tune.candidates("cpu", ModelSpec.for_task("v1", fold=2))
             if "padded" in v.formulation]  # the input pad lost everywhere on XLA:CPU
   assert on_cpu == ["padded_channels", "xla[xla_cpu_experimental_ynn_fusion_type=] padded_channels"]
 
 
 @pytest.mark.parametrize("task,fold,formulation", [
-    ("v1", 2, "padded_channels"), ("n2", 3, "padded_input"), ("v3", 1, "padded_input")])
+    ("v1", 2, "padded_channels"), ("n2", 3, "padded_input"), ("v3", 1, "padded_input"),
+    ("g32", 2, "dense_groups"), ("g64", 2, "dense_groups"), ("g64", 3, "dense_groups"),
+    ("g32", 2, "padded_channels")])
 def test_padded_formulations_compute_the_models_logits(task, fold, formulation):
   spec = ModelSpec.for_task(task, fold=fold)
   graphdef, state = nnx.split(runners.random_model(spec, "float32", 0))

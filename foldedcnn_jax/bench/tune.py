@@ -74,6 +74,8 @@ def candidates(platform: str, spec: ModelSpec | None = None) -> tuple[Variant, .
     found += PADDED_CHANNELS.get(platform, ())
   if platform == "gpu" and execution.pads_input(spec):
     found += (Variant((), 0, "padded_input"),)
+  if platform == "gpu" and execution.densifies_groups(spec):  # G× the FLOPs: not on a CPU
+    found += (Variant((), 0, "dense_groups"),)
   return found
 
 
