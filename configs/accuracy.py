@@ -34,7 +34,8 @@ NOSCOPE_TASKS = ("n1", "n2", "n3", "n4")
 # and the overrides of folded (f > 1) runs; a callable value is computed from the run's config
 # before the folded overrides ("unfolded": the same for f = 1 runs). The cpu budget is each
 # task's `:quick` variant (configs/<task>.py: about 8,000-10,000 game training images, 12 epochs;
-# NoScope 10 epochs, n3/n4 8 epochs on every other training frame); its folded runs warm-start
+# n1/n2 4 epochs on 5x the training video, n3/n4 8 epochs on every other training frame of the
+# train chunk); its folded runs warm-start
 # from a slot model trained twice as long (the slot model is narrower and learns more slowly:
 # v1 f = 4's was still rising at 12 epochs, val 0.897), then train folded for 4 epochs, and its
 # f = 1 runs train as many epochs as that in all (2 × 12 + 4 = 28 for a game task), so every drop

@@ -164,6 +164,7 @@ def _filter_steps(config) -> list[Step]:
            seconds.filter_data),
       Step("filter_train", "experiments.train",
            ("--config=configs/n2.py:quick", "--config.fold=4", "--config.num_epochs=1",
+            "--config.data.scale=1",  # the chunk filter_data made: nothing more to ingest
             "--config.warm_start.slot_epochs=0", f"--config.workdir={workdir}",
             f"--config.data.data_dir={data_dir}", f"--config.data.video={video}",
             f"--config.data.labels_csv={labels_csv}", "--config.progress=False"),
