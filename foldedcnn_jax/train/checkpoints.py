@@ -25,6 +25,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from foldedcnn_jax.models import spec as spec_lib
+from foldedcnn_jax.train import steps as steps_lib
 
 LATEST, BEST = "latest", "best"
 _NOT_BEST = -1.0  # the ranking metric of checkpoints that were not the best when saved
@@ -49,12 +50,6 @@ def spec_from_record(record: dict) -> spec_lib.ModelSpec:
   names = {field.name for field in dataclasses.fields(spec_lib.ModelSpec)}
   fields = {key: value for key, value in record.items() if key in names}
   return spec_lib.ModelSpec(**{**fields, "input_shape": tuple(record["input_shape"])})
-
-
-def _model_params(state: dict):
-  """The "params" item: the parameters a reader of the checkpoint gets (the moving average when
-  the run keeps one, see steps.eval_params)."""
-  return state.get("ema_params", state["params"])
 
 
 def _train_state(state: dict) -> dict:
@@ -92,7 +87,7 @@ class RunCheckpoints:
     for step in sorted(self.manager.all_steps(), reverse=True):
       try:
         restored = self.manager.restore(step, args=ocp.args.Composite(
-            params=ocp.args.StandardRestore(abstract(_model_params(state_template))),
+            params=ocp.args.StandardRestore(abstract(steps_lib.eval_params(state_template))),
             train_state=ocp.args.StandardRestore(abstract(_train_state(state_template))),
             meta=ocp.args.JsonRestore()))
       except Exception as error:  # noqa: BLE001 - any unreadable checkpoint falls back
@@ -119,7 +114,7 @@ class RunCheckpoints:
     state = jax.tree.map(jnp.copy, state)
     rank = meta["val_accuracy"] if meta["is_best"] else _NOT_BEST
     self.manager.save(epoch, args=ocp.args.Composite(
-        params=ocp.args.StandardSave(_model_params(state)),
+        params=ocp.args.StandardSave(steps_lib.eval_params(state)),
         train_state=ocp.args.StandardSave(_train_state(state)), meta=ocp.args.JsonSave(meta),
         model=ocp.args.JsonSave(record)), metrics={"best_rank": rank}, force=True)
 
