@@ -206,7 +206,8 @@ def _say_bounds(item: _Filter, result: FilterResult, clips: list[Clip], task,
   """The ceilings of the end-to-end rate, each over the same frames: decoding alone (all
   decoding threads), the whole input stage (decoding and resizing), and the model alone (inputs
   already on the devices). When the model runs on the CPU the stages share its cores, so they
-  cannot overlap: the input stage and the model then take 1/(1/input + 1/model) at best."""
+  cannot overlap: the host's stage (decoding, and resizing unless the device resizes) and the
+  model then take 1/(1/host + 1/model) at best."""
   fold, end_to_end = item.predictor.fold, result.frames_per_second
   decode = video_filter.decode_frames_per_second(clips, task.input_hw, fold, options)
   inputs = video_filter.decode_frames_per_second(clips, task.input_hw, fold, options,
@@ -218,9 +219,10 @@ def _say_bounds(item: _Filter, result: FilterResult, clips: list[Clip], task,
       f"end to end {end_to_end:,.0f} = {end_to_end / min(decode, model):.2f} x min(decode, "
       f"model)")
   if jax.devices()[0].platform == "cpu":
-    shared = 1 / (1 / inputs + 1 / model)
+    host = decode if result.resize == "device" else inputs  # what the host threads do
+    shared = 1 / (1 / host + 1 / model)
     say(f"bounds: the model runs on the same {os.cpu_count()} CPU cores as decoding, so the "
-        f"stages add up: at best 1/(1/{inputs:,.0f} + 1/{model:,.0f}) = {shared:,.0f} frames/s; "
+        f"stages add up: at best 1/(1/{host:,.0f} + 1/{model:,.0f}) = {shared:,.0f} frames/s; "
         f"end to end = {end_to_end / shared:.2f} x that")
 
 
