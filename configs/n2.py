@@ -29,7 +29,7 @@ authors' init; 2-core CPU shared with the accuracy table's runs (wall times incl
 Only more training video is resolved by the 3,000-frame test set (+2.4 points over the same
 recipe on the train chunk alone; the other rows differ by less than their interval). On the
 train chunk alone the errors were mostly cars at the edge of the view (25-50 % visible) or far
-away (< 15 px tall at 160x120): of the :quick f = 1 model's 164 test errors (24 epochs, test
+away (< 15 px tall at 160x120): of the then :quick f = 1 model's 164 test errors (24 epochs, test
 0.9453), 125 are missed cars (box area median 300 px² against 837 for the cars it finds) and
 the false alarms sit next to labelled cars (median 1 frame away); more distinct cars teach the
 small and partial ones. The augmentation stays because the authors' recipe overfits (train
