@@ -89,14 +89,16 @@ class FilterOptions:
   def resize_on(self, clips: Sequence[Clip], platform: str) -> str:
     """"host" or "device" for these clips on a `platform` device. The device resize needs one
     frame size across the clips (auto falls back to the host)."""
+    if self.resize == "host" or (self.resize == "auto" and platform == "cpu"):
+      return "host"  # no video opened just to read its frame size
     sizes = {clip.video.frame_hw for clip in clips}
-    if self.resize == "device" and len(sizes) > 1:
+    if len(sizes) == 1:
+      return "device"
+    if self.resize == "device":
       raise UserInputError(f"--resize=device needs videos of one frame size, got "
                            f"{', '.join(f'{w}x{h}' for h, w in sorted(sizes))}; use "
                            "--resize=host")
-    if self.resize == "auto":
-      return "device" if platform != "cpu" and len(sizes) == 1 else "host"
-    return self.resize
+    return "host"
 
 
 @dataclasses.dataclass(frozen=True)

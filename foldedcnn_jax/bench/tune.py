@@ -20,14 +20,13 @@ import numpy as np
 from flax import nnx
 
 from foldedcnn_jax.bench import devices, execution, timing
-from foldedcnn_jax.bench.execution import Variant, compile_forward
+from foldedcnn_jax.bench.execution import YNNPACK_OFF, Variant, compile_forward
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
 
 MODES = ("off", "cached", "always")
 CACHE_ENV = "FOLDEDCNN_TUNE_CACHE"
 CACHE_VERSION = 1
-_YNNPACK_OFF = execution.YNNPACK_OFF
 
 # What is worth trying per platform. On XLA:CPU the YNNPACK fusions win on some models and
 # Eigen's kernels on others, and chunks keep a chunk's activations in cache between layers.
@@ -37,8 +36,8 @@ _YNNPACK_OFF = execution.YNNPACK_OFF
 # dropped after the H100 run: over 20 models neither beat the best other variant by more than
 # 4 %, inside the trials' spread (results/h100/tune_seconds.txt), and each cost a compile.
 CANDIDATES: dict[str, tuple[Variant, ...]] = {
-    "cpu": (Variant(), Variant(_YNNPACK_OFF), Variant((), 64), Variant(_YNNPACK_OFF, 64),
-            Variant((), 256), Variant(_YNNPACK_OFF, 256)),
+    "cpu": (Variant(), Variant(YNNPACK_OFF), Variant((), 64), Variant(YNNPACK_OFF, 64),
+            Variant((), 256), Variant(YNNPACK_OFF, 256)),
     "gpu": (Variant(), Variant((("xla_gpu_enable_command_buffer", ""),))),
 }
 
@@ -50,8 +49,8 @@ def check_mode(mode: str) -> str:
 
 
 # Max pools as strided-slice maxima: tried on XLA:CPU for models with pools.
-SLICED_POOL_CPU = (Variant((), 0, "sliced_pool"), Variant(_YNNPACK_OFF, 0, "sliced_pool"),
-                   Variant(_YNNPACK_OFF, 64, "sliced_pool"))
+SLICED_POOL_CPU = (Variant((), 0, "sliced_pool"), Variant(YNNPACK_OFF, 0, "sliced_pool"),
+                   Variant(YNNPACK_OFF, 64, "sliced_pool"))
 
 
 # Hidden channels padded to a multiple of 8 (widened layers of 45 or 55 channels): on the H100
@@ -59,7 +58,7 @@ SLICED_POOL_CPU = (Variant((), 0, "sliced_pool"), Variant(_YNNPACK_OFF, 0, "slic
 # XLA:CPU padding the input lost everywhere (v1-v4, n4: 1.3-2.3x slower), so it is GPU-only.
 PADDED_CHANNELS = {"gpu": (Variant((), 0, "padded_channels"),),
                    "cpu": (Variant((), 0, "padded_channels"),
-                           Variant(_YNNPACK_OFF, 0, "padded_channels"))}
+                           Variant(YNNPACK_OFF, 0, "padded_channels"))}
 
 
 def candidates(platform: str, spec: ModelSpec | None = None) -> tuple[Variant, ...]:
