@@ -42,8 +42,9 @@ on a shared 2-core CPU with up to three runs and a test suite at once, so wall t
 (* the slot run copied from the row above, so folded epochs only; slot phase alone: 186 s of
 training.) Without it f=4 stays at chance (1/11); with it the folded model starts at the slot
 model's accuracy and stays within the eval interval of it at lr 1e-4 (every epoch 0.87-0.91
-val), while the run's own lr 1e-3 knocks it down to 0.71-0.79. The best-validation checkpoint
-is chosen among folded epochs only (the embedded start itself is not saved).
+val), while the run's own lr 1e-3 knocks it down to 0.71-0.79. (Then the best-validation
+checkpoint was chosen among folded epochs only; since session 8 the embedded start is epoch 0,
+saved and a candidate, and the default recipe trains no folded epochs after it.)
 """
 
 from configs import base

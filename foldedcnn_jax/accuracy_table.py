@@ -102,7 +102,7 @@ def read_row(run: Run, summary: dict, test_images: int, status: str) -> Accuracy
   return AccuracyRow(
       task=run.task, fold=run.fold, seed=run.seed,
       train_grouping=str(run.config.data.train_grouping), status=status,
-      epochs=int(summary["epochs"]), num_epochs=int(run.config.num_epochs),
+      epochs=int(summary["epochs"]), num_epochs=int(summary["num_epochs"]),
       warm_start_epochs=len(warm_start),
       best_epoch=int(summary["best_epoch"]), data_scale=float(run.config.data.scale),
       val_accuracy=float(summary["best_val_accuracy"]), test_accuracy=test,
@@ -244,7 +244,7 @@ def build_table(runs: Sequence[Run], *, out_csv: str, out_md: str, title: str, c
              f"{run.config.workdir}")
     try:
       summary = train(run.config)
-      status = "done" if summary["epochs"] >= run.config.num_epochs else "partial"
+      status = "done" if summary["epochs"] >= summary["num_epochs"] else "partial"
       row = read_row(run, summary, test_images(run.config), status)
     except Exception as error:  # noqa: BLE001 - one failed cell must not stop the table
       row = failed_row(run, error)

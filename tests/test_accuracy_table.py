@@ -10,6 +10,7 @@ import pytest
 
 from configs import accuracy as accuracy_configs
 from foldedcnn_jax import accuracy_table, data, train
+from foldedcnn_jax.train.config import run_epochs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,10 +33,11 @@ def test_budgets_cover_every_task_and_fold_with_full_eval_splits():
   assert len(workdirs) == len(runs)  # every cell trains into its own workdir
   for task, fold, seed, run in runs:
     assert (run.task, run.fold, run.seed) == (task, fold, seed)
-  # Equal epoch budgets: f = 1 trains as long as a folded run's slot phase plus its own epochs.
+  # A folded run is its slot model (24 epochs), embedded, with no folded epochs; f = 1 trains
+  # 4 epochs more, as when folded runs trained 4 folded epochs.
   v1 = {fold: run for task, fold, _, run in runs if task == "v1"}
-  assert (v1[4].warm_start.slot_epochs, v1[4].num_epochs) == (24, 4)
-  assert v1[1].num_epochs == 24 + 4
+  assert (v1[4].warm_start.slot_epochs, run_epochs(v1[4])) == (24, 0)
+  assert v1[1].num_epochs == run_epochs(v1[1]) == 24 + 4
   paper = accuracy_configs.run_configs(accuracy_configs.get_config("paper"))
   assert {run.num_epochs for task, *_, run in paper if task == "v1"} == {1500}
   with pytest.raises(ValueError, match="unknown budget"):
@@ -158,7 +160,7 @@ def test_a_subset_updates_its_cells_and_keeps_the_others(tmp_path, monkeypatch):
           for row in fresh]
   rows = accuracy_table.build_table(
       runs, out_csv=str(csv_path), out_md=str(tmp_path / "cpu.md"), title="t", command="c",
-      train=lambda config: {"epochs": 4, "row": fresh[runs.index(
+      train=lambda config: {"epochs": 4, "num_epochs": 4, "row": fresh[runs.index(
           next(r for r in runs if r.config is config))]},
       test_images=lambda config: 3000, progress=lambda line: None)
   assert rows == fresh

@@ -167,3 +167,15 @@ def test_ema_decay_is_checked_and_old_configs_without_it_still_resume():
   assert config_lib.changed_fields(saved, current) == []
   current["optimizer"]["ema_decay"] = 0.999
   assert config_lib.changed_fields(saved, current) == ["optimizer.ema_decay"]
+
+
+def test_folded_epochs_may_change_on_resume_like_num_epochs():
+  from configs import n2
+
+  saved = config_lib.config_to_dict(n2.get_config("quick"))
+  del saved["warm_start"]["folded_epochs"]  # an f = 1 run saved before the field existed
+  current = config_lib.config_to_dict(n2.get_config("quick"))
+  assert current["warm_start"]["folded_epochs"] == 0  # the practical recipe's
+  assert config_lib.changed_fields(saved, current) == []
+  current["warm_start"]["slot_epochs"] = 3
+  assert config_lib.changed_fields(saved, current) == ["warm_start.slot_epochs"]

@@ -44,7 +44,7 @@ def _without_timings(records):
 def test_slot_phase_is_an_ordinary_f1_run_in_the_subfolder(warm_run):
   slot_dir = os.path.join(warm_run, loop.SLOT_WORKDIR)
   assert [r["epoch"] for r in read_metrics(slot_dir)] == [1, 2]
-  assert [r["epoch"] for r in read_metrics(warm_run)] == [1]
+  assert [r["epoch"] for r in read_metrics(warm_run)] == [0, 1]
   saved = json.load(open(os.path.join(slot_dir, "config.json")))
   assert saved["fold"] == 1 and saved["model"]["slots_of_fold"] == 2
   assert saved["optimizer"]["learning_rate"] == 3e-3 and saved["warm_start"]["slot_epochs"] == 0
@@ -78,7 +78,7 @@ def test_resuming_a_folded_run_does_not_redo_the_warm_start(data_dir, warm_run, 
   monkeypatch.setattr(loop, "_warm_start_state", refuse)
   config = warm_config(data_dir, warm_run, epochs=2)
   loop.train_and_evaluate(config)
-  assert [r["epoch"] for r in read_metrics(warm_run)] == [1, 2]
+  assert [r["epoch"] for r in read_metrics(warm_run)] == [0, 1, 2]
 
 
 def test_a_run_killed_in_the_slot_phase_resumes_it_to_the_same_trajectory(data_dir, warm_run,
@@ -101,6 +101,7 @@ def test_a_run_killed_in_the_slot_phase_resumes_it_to_the_same_trajectory(data_d
 
 @pytest.mark.parametrize("field, value, message", [
     ("warm_start.slot_epochs", -2, "warm_start.slot_epochs"),
+    ("warm_start.folded_epochs", -2, "warm_start.folded_epochs"),
     ("warm_start.folded_learning_rate", -1.0, "warm_start.folded_learning_rate"),
     ("warm_start.learning_rate", -1e-3, "warm_start.learning_rate"),
     ("model.slots_of_fold", -2, "model.slots_of_fold"),
@@ -136,3 +137,46 @@ def test_default_recipe_slot_run_is_as_long_as_the_folded_run_at_its_own_rate():
   assert slot.num_epochs == config.num_epochs and slot.optimizer.learning_rate == 1e-3
   assert slot.warm_start.slot_epochs == 0 and slot.warm_start.folded_learning_rate == 0
   assert slot.workdir == os.path.join("/tmp/run", loop.SLOT_WORKDIR)
+
+
+def test_the_embedded_model_is_epoch_0_evaluated_like_the_slot_models_best(warm_run):
+  slot_records = read_metrics(os.path.join(warm_run, loop.SLOT_WORKDIR))
+  best_slot = max(slot_records, key=lambda r: r["val_accuracy"])
+  start = read_metrics(warm_run)[0]
+  assert start["epoch"] == 0 and start["step"] == 0 and "train_loss" not in start
+  # f copies of the slot model: each folded image gets the slot model's prediction.
+  assert start["val_accuracy"] == pytest.approx(best_slot["val_accuracy"], abs=1e-9)
+  assert start["test_accuracy"] == pytest.approx(best_slot["test_accuracy"], abs=1e-9)
+
+
+def test_no_folded_epochs_makes_the_embedded_slot_model_the_result(data_dir, warm_run, tmp_path):
+  config = warm_config(data_dir, tmp_path, epochs=5)
+  config.warm_start.folded_epochs = 0
+  assert make_plan(config).num_epochs == 0
+  os.symlink(os.path.join(warm_run, loop.SLOT_WORKDIR),
+             os.path.join(tmp_path, loop.SLOT_WORKDIR))  # the slot run is done: read back
+  summary = loop.train_and_evaluate(config)
+  assert (summary["epochs"], summary["best_epoch"]) == (0, 0)
+  assert [r["epoch"] for r in read_metrics(str(tmp_path))] == [0]
+  folded = predict.load(str(tmp_path))
+  slot_model = predict.load(os.path.join(warm_run, loop.SLOT_WORKDIR))
+  images = np.random.default_rng(1).integers(0, 256, (6, *folded.spec.input_shape[:2],
+                                                      slot_model.spec.input_shape[2]), np.uint8)
+  np.testing.assert_allclose(folded.logits(images), slot_model.logits(images),
+                             rtol=1e-5, atol=1e-5)
+  # Run again: nothing to train, the same result read back.
+  assert loop.train_and_evaluate(config)["best_epoch"] == 0
+
+
+def test_a_folded_epoch_that_does_not_beat_the_embedded_model_leaves_it_the_best(
+    data_dir, warm_run, tmp_path):
+  config = warm_config(data_dir, tmp_path, epochs=1)
+  config.warm_start.folded_learning_rate = 0.3  # far too high: the folded epoch gets worse
+  os.symlink(os.path.join(warm_run, loop.SLOT_WORKDIR),
+             os.path.join(tmp_path, loop.SLOT_WORKDIR))
+  summary = loop.train_and_evaluate(config)
+  records = read_metrics(str(tmp_path))
+  assert [r["epoch"] for r in records] == [0, 1]
+  assert records[1]["val_accuracy"] < records[0]["val_accuracy"]
+  assert summary["best_epoch"] == 0
+  assert summary["test_accuracy_at_best"] == records[0]["test_accuracy"]

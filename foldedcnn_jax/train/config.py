@@ -26,7 +26,8 @@ RESUMABLE_FIELDS = (
     "num_epochs", "variant", "progress", "tensorboard", "workdir", "data.worker_count",
     "data.data_dir", "distributed", "steps_per_call", "profile_epoch", "data.engine",
     "data.device_budget_mb", "checkpoint.every_epochs", "checkpoint.keep",
-    "model.compiler_options")  # how steps are compiled, not what is trained
+    "model.compiler_options",  # how steps are compiled, not what is trained
+    "warm_start.folded_epochs")  # a folded run's num_epochs (neither matters to an f = 1 run)
 # Fields added after runs were saved without them: a saved config that lacks one ran as this
 # value does, so resuming it with this value is the same run.
 LATER_FIELDS = {"optimizer.ema_decay": 0.0}
@@ -177,6 +178,9 @@ def _check_numbers(config) -> None:
   _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= -1,
            f"config.warm_start.slot_epochs must be an integer >= -1 (0 = off, -1 = num_epochs), "
            f"got {warm_start.slot_epochs!r}")
+  _require(_is_int(warm_start.folded_epochs) and warm_start.folded_epochs >= -1,
+           f"config.warm_start.folded_epochs must be an integer >= -1 (-1 = num_epochs, 0 = the "
+           f"embedded slot model is the folded model), got {warm_start.folded_epochs!r}")
   _require(warm_start.folded_learning_rate >= 0,
            f"config.warm_start.folded_learning_rate must be >= 0 (0 = optimizer.learning_rate), "
            f"got {warm_start.folded_learning_rate}")
@@ -263,6 +267,13 @@ def slot_epochs(config) -> int:
   return config.num_epochs if epochs == -1 else epochs
 
 
+def run_epochs(config) -> int:
+  """Epochs the run trains its own model: a warm-started folded run's `warm_start.folded_epochs`
+  (-1: num_epochs; 0: none, the embedded slot model is the result), else num_epochs."""
+  folded = config.warm_start.folded_epochs
+  return folded if warm_starts(config) and folded != -1 else config.num_epochs
+
+
 def optimizer_config(config):
   """`config.optimizer`, at the warm start's folded learning rate when the run warm-starts."""
   optimizer = config.optimizer
@@ -304,7 +315,7 @@ def make_plan(config, workdir: str | None = None) -> Plan:
       task=task, spec=spec, fold=fold,
       batch_size=config.batch_size // fold * fold,
       eval_batch_size=config.eval_batch_size // fold * fold,
-      num_epochs=config.num_epochs,
+      num_epochs=run_epochs(config),
       workdir=workdir or config.workdir or default_workdir(config),
       curriculum=curriculum,
       source=data_common.Source.from_config(config.data),

@@ -250,7 +250,7 @@ def slot_config(config, workdir: str):
   slot.optimizer.learning_rate = (config.warm_start.learning_rate or
                                   config.optimizer.learning_rate)
   slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
-  slot.warm_start.folded_learning_rate = 0.0
+  slot.warm_start.folded_learning_rate, slot.warm_start.folded_epochs = 0.0, -1
   # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot
   # model is the same run (and one trained slot model can seed runs of every grouping).
   slot.data.train_grouping = "independent"
@@ -330,10 +330,12 @@ def run_optimizer(config, plan: config_lib.Plan, location):
 
 def total_steps(plan: config_lib.Plan, location) -> int:
   """Optimizer steps of the whole run on the full train split (the schedule's length; the
-  class curriculum's early epochs take fewer)."""
+  class curriculum's early epochs take fewer; a run of 0 epochs, a warm start's embedded model
+  alone, still builds its optimizer state as for one)."""
   from foldedcnn_jax.data import prepare as prepare_lib
 
-  return plan.num_epochs * (len(prepare_lib.split_labels(location, "train")) // plan.batch_size)
+  epochs = max(plan.num_epochs, 1)
+  return epochs * (len(prepare_lib.split_labels(location, "train")) // plan.batch_size)
 
 
 def train_and_evaluate(config, workdir: str | None = None) -> dict:
@@ -359,15 +361,16 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   if restored is not None:
     state, meta = restored
     _log(f"resumed from epoch {meta['epoch']} (step {int(state['step'])})")
-  elif config_lib.warm_starts(config):
-    state = _warm_start_state(config, plan, tx, mesh)
-    record = trainer.evaluate_split(steps_lib.eval_params(state), "val", plan.num_classes)
-    _log(f"warm start: the folded model starts at val acc {record['val_accuracy']:.4f}")
-  writer = metrics_lib.MetricsWriter(plan.workdir, resume_epoch=meta["epoch"],
+  # A fresh run keeps no metrics a killed earlier start wrote.
+  writer = metrics_lib.MetricsWriter(plan.workdir,
+                                     resume_epoch=meta["epoch"] if restored is not None else -1,
                                      tensorboard=config.tensorboard,
                                      enabled=jax.process_index() == 0)
   model_record = checkpoints_lib.model_record(plan, config_dict)
   try:
+    if restored is None and config_lib.warm_starts(config):
+      state = _warm_start_state(config, plan, tx, mesh)
+      _start_from_warm_start(trainer, state, meta, writer, checkpoints, model_record)
     for epoch in range(meta["epoch"], plan.num_epochs):
       state, record = train_epoch(trainer, state, epoch)
       is_best = record["val_accuracy"] > meta["best_val_accuracy"]
@@ -385,13 +388,33 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   finally:
     checkpoints.close()
     writer.close()
-  return _summary(plan.workdir, meta)
+  return _summary(plan, meta)
 
 
-def _summary(workdir: str, meta: dict) -> dict:
-  records = metrics_lib.read_metrics(workdir)
+def _start_from_warm_start(trainer: Trainer, state, meta: dict, writer, checkpoints,
+                           model_record: dict) -> None:
+  """Records the embedded model as epoch 0: evaluated on val and test, checkpointed, and the
+  best model until a folded epoch's validation accuracy beats it."""
+  plan = trainer.plan
+  started = time.perf_counter()
+  params = steps_lib.eval_params(state)
+  record = {"epoch": 0, "step": int(state["step"]), "num_classes_seen": plan.num_classes}
+  record.update(trainer.evaluate_split(params, "val", plan.num_classes))
+  record.update(trainer.evaluate_split(params, "test", plan.num_classes))
+  record["eval_seconds"] = time.perf_counter() - started
+  meta.update(epoch=0, best_val_accuracy=record["val_accuracy"], best_epoch=0,
+              val_accuracy=record["val_accuracy"], is_best=True)
+  writer.write(record)
+  checkpoints.save(0, state, dict(meta), model_record)
+  _log(f"warm start: the folded model starts (epoch 0) at val acc {record['val_accuracy']:.4f}, "
+       f"test acc {record['test_accuracy']:.4f}")
+
+
+def _summary(plan: config_lib.Plan, meta: dict) -> dict:
+  records = metrics_lib.read_metrics(plan.workdir)
   best = next((r for r in records if r["epoch"] == meta["best_epoch"]), None)
-  return {"workdir": workdir, "epochs": meta["epoch"], "best_epoch": meta["best_epoch"],
+  return {"workdir": plan.workdir, "epochs": meta["epoch"], "num_epochs": plan.num_epochs,
+          "best_epoch": meta["best_epoch"],
           "best_val_accuracy": meta["best_val_accuracy"],
           "test_accuracy_at_best": best["test_accuracy"] if best else None,
           "final": records[-1] if records else None}
