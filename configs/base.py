@@ -50,8 +50,9 @@ _PAPER_RECIPES = {
 # 4 folded epochs at 1e-4 after the embedding lowered validation accuracy in the first epoch in
 # every cell (by up to 5.3 points, v4 f = 4) and ended below the embedded slot model's test
 # accuracy in 24 of 30 (by up to 1.04 points; the other 6 at most 0.18 above it); on n2 f = 4,
-# SGD with momentum 0.9 at 1e-3 did the same (val 0.967 → 0.956 → 0.962 in 3 epochs). Set warm_start.folded_epochs to train
-# folded anyway (the embedded model stays the best until a folded epoch beats it on val).
+# SGD with momentum 0.9 at 1e-3 did the same (val 0.967 → 0.956 → 0.962 in 3 epochs). Set
+# warm_start.folded_epochs to train folded anyway (the embedded model stays the best until a
+# folded epoch beats it on val).
 # Measured comparisons: configs/v1.py, configs/n2.py.
 _FOLDED_WARM_START = {"warm_start.slot_epochs": -1, "warm_start.learning_rate": 1e-3,
                       "warm_start.folded_learning_rate": 1e-4, "warm_start.folded_epochs": 0}
