@@ -183,8 +183,9 @@ def markdown(rows: Sequence[AccuracyRow], title: str, command: str) -> str:
       "Val and test are grouped as the authors do (a fixed permutation, seed 19, before folding); "
       "for folded NoScope models, stream = test with consecutive frames folded together (what a "
       "video filter folds) and strided = frame t of f equal segments folded together. "
-      "Epochs: a+b = a epochs of the slot model (the warm start) before b folded ones; a drop "
-      "compares equal epoch budgets where the f = 1 row trained a+b epochs (the cpu budget). "
+      "Epochs: a+b = a epochs of the slot model (the warm start, embedded into every slot as "
+      "the folded run's epoch 0) before b folded ones; compare them with the f = 1 row's epochs "
+      "to see the budgets a drop compares. "
       "Minutes include a folded run's warm start. Training groups: how a folded run's training "
       "batches formed their groups of f: independent images (the paper), consecutive records (f "
       "consecutive frames, as a stream filter folds them) or a mix of both.", "",
