@@ -33,11 +33,11 @@ def test_budgets_cover_every_task_and_fold_with_full_eval_splits():
   assert len(workdirs) == len(runs)  # every cell trains into its own workdir
   for task, fold, seed, run in runs:
     assert (run.task, run.fold, run.seed) == (task, fold, seed)
-  # A folded run is its slot model (24 epochs), embedded, with no folded epochs; f = 1 trains
-  # 4 epochs more, as when folded runs trained 4 folded epochs.
+  # Equal epoch budgets: a folded run is its slot model, trained as long as f = 1, embedded,
+  # with no folded epochs.
   v1 = {fold: run for task, fold, _, run in runs if task == "v1"}
-  assert (v1[4].warm_start.slot_epochs, run_epochs(v1[4])) == (24, 0)
-  assert v1[1].num_epochs == run_epochs(v1[1]) == 24 + 4
+  assert (v1[4].warm_start.slot_epochs, run_epochs(v1[4])) == (28, 0)
+  assert v1[1].num_epochs == run_epochs(v1[1]) == 28
   paper = accuracy_configs.run_configs(accuracy_configs.get_config("paper"))
   assert {run.num_epochs for task, *_, run in paper if task == "v1"} == {1500}
   with pytest.raises(ValueError, match="unknown budget"):
