@@ -263,15 +263,19 @@ def warm_starts(config) -> bool:
 
 def slot_epochs(config) -> int:
   """Epochs of the warm start's slot run (-1: as many as the folded run's num_epochs)."""
-  epochs = config.warm_start.slot_epochs
-  return config.num_epochs if epochs == -1 else epochs
+  return _or_num_epochs(config, config.warm_start.slot_epochs)
 
 
 def run_epochs(config) -> int:
   """Epochs the run trains its own model: a warm-started folded run's `warm_start.folded_epochs`
   (-1: num_epochs; 0: none, the embedded slot model is the result), else num_epochs."""
-  folded = config.warm_start.folded_epochs
-  return folded if warm_starts(config) and folded != -1 else config.num_epochs
+  if not warm_starts(config):
+    return config.num_epochs
+  return _or_num_epochs(config, config.warm_start.folded_epochs)
+
+
+def _or_num_epochs(config, epochs: int) -> int:
+  return config.num_epochs if epochs == -1 else epochs
 
 
 def optimizer_config(config):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import os
 import sys
@@ -368,46 +369,49 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
                                      enabled=jax.process_index() == 0)
   model_record = checkpoints_lib.model_record(plan, config_dict)
   try:
+    record_epoch = functools.partial(_record_epoch, trainer, meta=meta, writer=writer,
+                                     checkpoints=checkpoints, model_record=model_record)
     if restored is None and config_lib.warm_starts(config):
       state = _warm_start_state(config, plan, tx, mesh)
-      _start_from_warm_start(trainer, state, meta, writer, checkpoints, model_record)
+      record = record_epoch(state, _embedded_record(trainer, state))
+      _log(f"warm start: the folded model starts (epoch 0) at val acc "
+           f"{record['val_accuracy']:.4f}, test acc {record['test_accuracy']:.4f}")
     for epoch in range(meta["epoch"], plan.num_epochs):
       state, record = train_epoch(trainer, state, epoch)
-      is_best = record["val_accuracy"] > meta["best_val_accuracy"]
-      is_last = epoch + 1 == plan.num_epochs
-      if is_best or is_last:  # test accuracy is reported for the best and the final model
-        record.update(trainer.evaluate_split(steps_lib.eval_params(state), "test",
-                                             record["num_classes_seen"]))
-      if is_best:
-        meta.update(best_val_accuracy=record["val_accuracy"], best_epoch=record["epoch"])
-      meta.update(epoch=record["epoch"], val_accuracy=record["val_accuracy"], is_best=is_best)
-      writer.write(record)
-      if is_best or is_last or record["epoch"] % config.checkpoint.every_epochs == 0:
-        checkpoints.save(record["epoch"], state, dict(meta), model_record)
-      _log(_epoch_line(record))
+      _log(_epoch_line(record_epoch(state, record)))
   finally:
     checkpoints.close()
     writer.close()
   return _summary(plan, meta)
 
 
-def _start_from_warm_start(trainer: Trainer, state, meta: dict, writer, checkpoints,
-                           model_record: dict) -> None:
-  """Records the embedded model as epoch 0: evaluated on val and test, checkpointed, and the
-  best model until a folded epoch's validation accuracy beats it."""
+def _embedded_record(trainer: Trainer, state) -> dict:
+  """Epoch 0 of a warm-started run: the embedded slot model, evaluated on val."""
   plan = trainer.plan
   started = time.perf_counter()
-  params = steps_lib.eval_params(state)
   record = {"epoch": 0, "step": int(state["step"]), "num_classes_seen": plan.num_classes}
-  record.update(trainer.evaluate_split(params, "val", plan.num_classes))
-  record.update(trainer.evaluate_split(params, "test", plan.num_classes))
+  record.update(trainer.evaluate_split(steps_lib.eval_params(state), "val", plan.num_classes))
   record["eval_seconds"] = time.perf_counter() - started
-  meta.update(epoch=0, best_val_accuracy=record["val_accuracy"], best_epoch=0,
-              val_accuracy=record["val_accuracy"], is_best=True)
+  return record
+
+
+def _record_epoch(trainer: Trainer, state, record: dict, *, meta: dict, writer, checkpoints,
+                  model_record: dict) -> dict:
+  """Books an evaluated epoch (the embedded model as epoch 0 too): test accuracy for the best
+  and the final model, the best-by-validation bookkeeping, metrics, and the checkpoint."""
+  epoch = record["epoch"]
+  is_best = record["val_accuracy"] > meta["best_val_accuracy"]
+  is_last = epoch == trainer.plan.num_epochs
+  if is_best or is_last:
+    record.update(trainer.evaluate_split(steps_lib.eval_params(state), "test",
+                                         record["num_classes_seen"]))
+  if is_best:
+    meta.update(best_val_accuracy=record["val_accuracy"], best_epoch=epoch)
+  meta.update(epoch=epoch, val_accuracy=record["val_accuracy"], is_best=is_best)
   writer.write(record)
-  checkpoints.save(0, state, dict(meta), model_record)
-  _log(f"warm start: the folded model starts (epoch 0) at val acc {record['val_accuracy']:.4f}, "
-       f"test acc {record['test_accuracy']:.4f}")
+  if is_best or is_last or epoch % trainer.config.checkpoint.every_epochs == 0:
+    checkpoints.save(epoch, state, dict(meta), model_record)
+  return record
 
 
 def _summary(plan: config_lib.Plan, meta: dict) -> dict:
