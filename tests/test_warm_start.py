@@ -134,7 +134,7 @@ def test_default_recipe_slot_run_is_as_long_as_the_folded_run_at_its_own_rate():
   config.fold = 4
   slot = loop.slot_config(config, "/tmp/run")
   assert slot.fold == 1 and slot.model.slots_of_fold == 4
-  assert slot.num_epochs == config.num_epochs and slot.optimizer.learning_rate == 1e-3
+  assert slot.num_epochs == config.num_epochs and slot.optimizer.learning_rate == 3e-3
   assert slot.warm_start.slot_epochs == 0 and slot.warm_start.folded_learning_rate == 0
   assert slot.workdir == os.path.join("/tmp/run", loop.SLOT_WORKDIR)
 
