@@ -25,4 +25,10 @@ from configs import base
 def get_config(arg: str | None = None):
   config = base.task_config(
       "n4", arg, family="noscope", quick_epochs=8, quick_scale=0.5)
+  if arg != "paper":
+    # The slot model at 1e-3, not the practical recipe's 3e-3 (configs/base.py), chosen on
+    # validation: the cpu table's folded cells (`:quick`, 20 slot epochs, seed 0), f = 2 / 3 / 4,
+    # val at 3e-3 93.20 / 91.97 / 90.47 % (test 94.50 / 93.90 / 93.17), at 1e-3 92.43 / 92.80 /
+    # 92.17 % (test 94.37 / 94.77 / 94.40; ±0.8). Runs: runs/accuracy/cpu_n34_slot_lr3e-3.
+    config.warm_start.learning_rate = 1e-3
   return config

@@ -177,5 +177,24 @@ def test_folded_epochs_may_change_on_resume_like_num_epochs():
   current = config_lib.config_to_dict(n2.get_config("quick"))
   assert current["warm_start"]["folded_epochs"] == 0  # the practical recipe's
   assert config_lib.changed_fields(saved, current) == []
+  saved["fold"] = current["fold"] = 4
   current["warm_start"]["slot_epochs"] = 3
   assert config_lib.changed_fields(saved, current) == ["warm_start.slot_epochs"]
+
+
+def test_an_f1_run_resumes_whatever_the_folded_runs_warm_start_holds():
+  from configs import v3
+
+  saved = config_lib.config_to_dict(v3.get_config("quick"))
+  current = config_lib.config_to_dict(v3.get_config("quick"))
+  assert saved["fold"] == 1
+  saved["warm_start"]["learning_rate"] = 1e-3  # a run saved before the recipe's slot rate changed
+  assert current["warm_start"]["learning_rate"] == 3e-3
+  assert config_lib.changed_fields(saved, current) == []
+  current["optimizer"]["learning_rate"] = 3e-3  # what an f = 1 run does read still counts
+  assert config_lib.changed_fields(saved, current) == ["optimizer.learning_rate"]
+  saved["fold"] = current["fold"] = 2  # a folded run reads its warm start
+  assert config_lib.changed_fields(saved, current) == ["optimizer.learning_rate",
+                                                       "warm_start.learning_rate"]
+  saved["fold"] = 1  # so does a change of fold
+  assert "fold" in config_lib.changed_fields(saved, current)

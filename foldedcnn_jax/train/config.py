@@ -28,6 +28,9 @@ RESUMABLE_FIELDS = (
     "data.device_budget_mb", "checkpoint.every_epochs", "checkpoint.keep",
     "model.compiler_options",  # how steps are compiled, not what is trained
     "warm_start.folded_epochs")  # a folded run's num_epochs (neither matters to an f = 1 run)
+# Fields an f = 1 run never reads (the warm start of folded runs): a saved f = 1 run resumes
+# whatever they hold, so a recipe change for folded runs leaves finished f = 1 runs usable.
+UNFOLDED_UNUSED_FIELDS = ("warm_start",)
 # Fields added after runs were saved without them: a saved config that lacks one ran as this
 # value does, so resuming it with this value is the same run.
 LATER_FIELDS = {"optimizer.ema_decay": 0.0}
@@ -345,6 +348,9 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 def changed_fields(saved: dict, current: dict) -> list[str]:
   """Fields that differ between a saved and a current config, ignoring the resumable ones."""
   old, new = {**LATER_FIELDS, **_flatten(saved)}, _flatten(current)
-  resumable = lambda path: any(path == f or path.startswith(f + ".") for f in RESUMABLE_FIELDS)
+  ignored = RESUMABLE_FIELDS
+  if old.get("fold") == new.get("fold") == 1:
+    ignored += UNFOLDED_UNUSED_FIELDS
+  resumable = lambda path: any(path == f or path.startswith(f + ".") for f in ignored)
   return sorted(path for path in set(old) | set(new)
                 if not resumable(path) and old.get(path) != new.get(path))
