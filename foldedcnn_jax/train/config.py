@@ -346,11 +346,11 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def changed_fields(saved: dict, current: dict) -> list[str]:
-  """Fields that differ between a saved and a current config, ignoring the resumable ones."""
+  """Fields that differ between a saved and a current config, ignoring the resumable ones and,
+  between two f = 1 runs, the fields such a run never reads."""
   old, new = {**LATER_FIELDS, **_flatten(saved)}, _flatten(current)
-  ignored = RESUMABLE_FIELDS
-  if old.get("fold") == new.get("fold") == 1:
-    ignored += UNFOLDED_UNUSED_FIELDS
-  resumable = lambda path: any(path == f or path.startswith(f + ".") for f in ignored)
+  unused = UNFOLDED_UNUSED_FIELDS if old.get("fold") == new.get("fold") == 1 else ()
+  ignored = lambda path: any(path == f or path.startswith(f + ".")
+                             for f in RESUMABLE_FIELDS + unused)
   return sorted(path for path in set(old) | set(new)
-                if not resumable(path) and old.get(path) != new.get(path))
+                if not ignored(path) and old.get(path) != new.get(path))
