@@ -137,6 +137,9 @@ def get_config() -> ml_collections.ConfigDict:
   # Weight init: flax (nnx defaults: lecun_normal, zero bias) | authors (conv xavier_uniform
   # with ReLU gain, dense N(0, 0.01), zero bias).
   config.model.init = "authors"
+  # True: the output layer's kernel and bias start at zero (every logit 0), whatever `init`
+  # draws for the other layers (the same draws either way). Measured in configs/v5.py, v6.py.
+  config.model.zero_init_head = False
   # How slow layers are written in training and evaluation (the same logits): "sliced_pool"
   # computes max pools as maxima of strided slices, whose gradient XLA:CPU runs far faster than
   # reduce_window's (n2 train step 48 → 22 ms); "model" keeps nnx.max_pool; "auto" slices the

@@ -100,6 +100,22 @@ def test_flax_init_keeps_nnx_defaults():
                         .layers[0].kernel[...])
 
 
+@pytest.mark.parametrize("task", ["v6", "n3"])
+def test_zero_init_head_zeroes_only_the_output_layer(task):
+  """Logits start at 0 (every class 1/K); every other layer keeps the init scheme's draw."""
+  spec = ModelSpec.for_task(task, fold=3)
+  default, zeroed = create_model(spec), create_model(spec, zero_init_head=True)
+  *hidden, head = range(len(default.layers))
+  for index in hidden:
+    assert np.array_equal(default.layers[index].kernel[...], zeroed.layers[index].kernel[...])
+    assert np.asarray(zeroed.layers[index].kernel[...]).any()
+  assert np.asarray(default.layers[head].kernel[...]).any()
+  assert not np.asarray(zeroed.layers[head].kernel[...]).any()
+  assert not np.asarray(zeroed.layers[head].bias[...]).any()
+  images = np.random.default_rng(0).integers(0, 256, (2, *spec.folded_input_shape), np.uint8)
+  assert not np.asarray(zeroed(images)).any() and np.asarray(default(images)).any()
+
+
 def test_init_choice_comes_from_the_config():
   import inspect
 

@@ -172,6 +172,23 @@ def test_profile_epoch_writes_a_trace(data_dir, tmp_path):
   assert any(name.endswith(".xplane.pb") for name in traces), traces
 
 
+def test_config_zero_init_head_reaches_the_trained_model(data_dir, tmp_path):
+  from flax import nnx
+
+  from foldedcnn_jax.models import create_model
+
+  config = tiny_config(data_dir, tmp_path)
+  config.model.zero_init_head = True
+  _, state = _trainer(config)
+  plan = loop.config_lib.make_plan(config)
+  expected = nnx.state(create_model(plan.spec, seed=config.seed, init=config.model.init,
+                                    zero_init_head=True), nnx.Param)
+  default = nnx.state(create_model(plan.spec, seed=config.seed, init=config.model.init), nnx.Param)
+  got = jax.tree.leaves(state["params"])
+  assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(expected), strict=True))
+  assert not all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(default), strict=True))
+
+
 @pytest.mark.parametrize("init", ["flax", "authors"])
 def test_config_model_init_reaches_the_trained_model(data_dir, tmp_path, init):
   from flax import nnx

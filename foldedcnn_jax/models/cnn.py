@@ -22,6 +22,9 @@ INITS = {
     },
 }
 
+# The output layer's kernel and bias at zero (`zero_init_head`): every logit is 0 at the start.
+ZERO_INIT = dict(kernel_init=nnx.initializers.zeros_init(), bias_init=nnx.initializers.zeros_init())
+
 
 def _check_init(init: str) -> str:
   if init not in INITS:
@@ -48,7 +51,7 @@ class FoldedCNN(nnx.Module):
 
   def __init__(self, spec: spec_lib.ModelSpec, *, rngs: nnx.Rngs,
                param_dtype: str | jnp.dtype = "float32", dtype: str | jnp.dtype | None = None,
-               init: str = "authors"):
+               init: str = "authors", zero_init_head: bool = False):
     self.spec = spec
     initializers = INITS[_check_init(init)]
     self.plan = spec.plan()
@@ -65,8 +68,10 @@ class FoldedCNN(nnx.Module):
                                feature_group_count=layer.groups, **initializers["conv"],
                                **kwargs))
       elif layer.kind == "dense":
-        layers.append(nnx.Linear(layer.in_channels, layer.out_channels, **initializers["dense"],
-                                 **kwargs))
+        dense_init = initializers["dense"]
+        if layer.is_output and zero_init_head:
+          dense_init = ZERO_INIT
+        layers.append(nnx.Linear(layer.in_channels, layer.out_channels, **dense_init, **kwargs))
     self.layers = nnx.List(layers)
     self.module_index = tuple(module_index)
 
@@ -97,9 +102,11 @@ class FoldedCNN(nnx.Module):
 
 
 def create_model(spec: spec_lib.ModelSpec, *, seed: int = 0, param_dtype="float32",
-                 dtype=None, init: str = "authors") -> FoldedCNN:
-  """A FoldedCNN with weights drawn from `seed` by the `init` scheme (a key of `INITS`)."""
-  return FoldedCNN(spec, rngs=nnx.Rngs(seed), param_dtype=param_dtype, dtype=dtype, init=init)
+                 dtype=None, init: str = "authors", zero_init_head: bool = False) -> FoldedCNN:
+  """A FoldedCNN with weights drawn from `seed` by the `init` scheme (a key of `INITS`), its
+  output layer at zero if `zero_init_head` (the other layers' weights are the same either way)."""
+  return FoldedCNN(spec, rngs=nnx.Rngs(seed), param_dtype=param_dtype, dtype=dtype, init=init,
+                   zero_init_head=zero_init_head)
 
 
 def count_params(model: nnx.Module) -> int:

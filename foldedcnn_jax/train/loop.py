@@ -231,7 +231,8 @@ def _fetch(sums) -> dict[str, float]:
 
 def _create_model(config, plan) -> nnx.Module:
   return cnn.create_model(plan.spec, seed=config.seed, param_dtype=config.model.param_dtype,
-                          dtype=config.model.dtype, init=config.model.init)
+                          dtype=config.model.dtype, init=config.model.init,
+                          zero_init_head=config.model.zero_init_head)
 
 
 def _initial_state(config, plan, tx, mesh):
