@@ -138,7 +138,7 @@ def get_config() -> ml_collections.ConfigDict:
   # with ReLU gain, dense N(0, 0.01), zero bias).
   config.model.init = "authors"
   # True: the output layer's kernel and bias start at zero (every logit 0), whatever `init`
-  # draws for the other layers (the same draws either way). Measured in configs/v5.py, v6.py.
+  # draws for the other layers (the same draws either way). Measured in configs/v6.py.
   config.model.zero_init_head = False
   # How slow layers are written in training and evaluation (the same logits): "sliced_pool"
   # computes max pools as maxima of strided slices, whose gradient XLA:CPU runs far faster than
@@ -199,6 +199,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.warm_start.slot_epochs = 0  # -1: as many as num_epochs
   config.warm_start.learning_rate = 0.0  # the slot phase's; 0 → optimizer.learning_rate
   config.warm_start.folded_learning_rate = 0.0  # the folded phase's; 0 → optimizer.learning_rate
+  # True: the slot model's output layer starts at zero (model.zero_init_head for the slot run
+  # only; configs/v6.py measures it).
+  config.warm_start.zero_init_head = False
   # Epochs of folded training after the embedding (-1: num_epochs). The embedded model is the
   # folded run's epoch 0: evaluated on val and test, checkpointed, and the best-validation
   # model until a folded epoch beats it, so 0 makes the slot model, copied into every slot, the

@@ -29,6 +29,8 @@ def get_config(arg: str | None = None):
     # validation: the cpu table's folded cells (`:quick`, 28 slot epochs, seed 0) at 3e-3, f = 2
     # val 88.91 / test 89.15 % (1e-3: 93.93 / 93.45), f = 3 sat on the ln K plateau (loss ln 111)
     # for all 28 epochs, val 0.95 / test 0.80 % (1e-3: 90.22 / 90.26). Runs:
-    # runs/accuracy/cpu_v5_slot_lr3e-3.
+    # runs/accuracy/cpu_v5_slot_lr3e-3. The f = 3 slot model also sat on that plateau for all 28
+    # epochs at 2e-3 (val 1.08 %) and, at 1e-3, with v6's zero head (configs/v6.py; val 0.99 %),
+    # so neither is taken here.
     config.warm_start.learning_rate = 1e-3
   return config

@@ -139,6 +139,17 @@ def test_default_recipe_slot_run_is_as_long_as_the_folded_run_at_its_own_rate():
   assert slot.workdir == os.path.join("/tmp/run", loop.SLOT_WORKDIR)
 
 
+@pytest.mark.parametrize("model_head, slot_head, expected", [
+    (False, False, False), (False, True, True), (True, False, True)])
+def test_the_slot_run_starts_its_head_at_zero_when_either_field_asks(model_head, slot_head,
+                                                                     expected):
+  config = v1.get_config()
+  config.fold = 3
+  config.model.zero_init_head, config.warm_start.zero_init_head = model_head, slot_head
+  slot = loop.slot_config(config, "/tmp/run")
+  assert slot.model.zero_init_head is expected and slot.warm_start.zero_init_head is False
+
+
 def test_the_embedded_model_is_epoch_0_evaluated_like_the_slot_models_best(warm_run):
   slot_records = read_metrics(os.path.join(warm_run, loop.SLOT_WORKDIR))
   best_slot = max(slot_records, key=lambda r: r["val_accuracy"])

@@ -33,7 +33,8 @@ RESUMABLE_FIELDS = (
 UNFOLDED_UNUSED_FIELDS = ("warm_start",)
 # Fields added after runs were saved without them: a saved config that lacks one ran as this
 # value does, so resuming it with this value is the same run.
-LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False}
+LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
+                "warm_start.zero_init_head": False}
 ENGINES = ("auto", "device", "stream")
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")

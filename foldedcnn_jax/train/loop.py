@@ -251,7 +251,9 @@ def slot_config(config, workdir: str):
   slot.num_epochs = config_lib.slot_epochs(config)
   slot.optimizer.learning_rate = (config.warm_start.learning_rate or
                                   config.optimizer.learning_rate)
+  slot.model.zero_init_head = config.model.zero_init_head or config.warm_start.zero_init_head
   slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
+  slot.warm_start.zero_init_head = False
   slot.warm_start.folded_learning_rate, slot.warm_start.folded_epochs = 0.0, -1
   # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot
   # model is the same run (and one trained slot model can seed runs of every grouping).
