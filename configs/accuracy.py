@@ -35,7 +35,7 @@ NOSCOPE_TASKS = ("n1", "n2", "n3", "n4")
 # and the overrides of folded (f > 1) runs; a callable value is computed from the run's config
 # before the folded overrides ("unfolded": the same for f = 1 runs). The cpu budget is each
 # task's `:quick` variant (configs/<task>.py: about 8,000-10,000 game training images, 12 epochs;
-# n1/n2 4 epochs on 5x the training video, n3/n4 8 epochs on every other training frame of the
+# n1-n3 4 epochs on 5x the training video, n4 8 epochs on every other training frame of the
 # train chunk), trained 2 × + 4 of its epochs (28 for a game task: the slot model is narrower
 # and learns more slowly, v1 f = 4's was still rising at 12 epochs, val 0.897). A folded run is
 # its slot model trained as many epochs, embedded into every slot, with no folded epochs after it

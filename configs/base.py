@@ -55,7 +55,8 @@ _PAPER_RECIPES = {
 # 97.90 / 98.43 (validation rose in every one of these cells); v3 f = 1 at 3e-3: 97.60 → 97.73
 # (inside its ±0.55), so f = 1 keeps 1e-3. Chosen on validation, v5, n3, n4 keep 1e-3 and v6
 # takes 2e-3 (their configs give the numbers: at 3e-3 the v5 f = 3, v6 f = 3 and n3 f = 3 slot
-# models sat on the ln K plateau). Distilling the f = 1 model into the slot model (KL, T = 4,
+# models sat on the ln K plateau) with its slot model's output layer starting at zero
+# (warm_start.zero_init_head, configs/v6.py). Distilling the f = 1 model into the slot model (KL, T = 4,
 # α = 0.7, at 1e-3) was mixed: v3 f = 4 90.43, v6 f = 4 90.63, v2 f = 3 94.55, v1 f = 4 97.55
 # against 92.00, 87.65, 95.05, 97.09. In the cpu accuracy table's 30 folded cells (session 7,
 # results/README.md § Accuracy), 4 folded epochs at 1e-4 after the embedding lowered validation
