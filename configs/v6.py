@@ -32,7 +32,7 @@ def get_config(arg: str | None = None):
     # (loss ln 62) for 10 epochs at 1e-3, 7 at 2e-3 and all 28 at 3e-3 (with either init).
     config.warm_start.learning_rate = 2e-3
     # The slot model's output layer starts at zero (warm_start.zero_init_head). Its f = 3 and 4
-    # slot models have a 4-channel bottleneck (the folded C8's 14 and 16 channels / f) that
+    # slot models have a 4-channel bottleneck (the folded C8's 13 and 16 channels / f) that
     # training drives to zero in the first epochs (all four ReLUs dead: the loss sits at ln 62)
     # while the authors' N(0, 0.01) head still adds noise to the logits; a zero head adds none.
     # Same cells at 2e-3, val (test) %, f = 2 / 3 / 4: authors' head 94.45 (95.32) / 81.42
