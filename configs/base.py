@@ -41,30 +41,29 @@ _PAPER_RECIPES = {
                 "optimizer.learning_rate": 0.001 / 1.5},
     "toy": {"num_epochs": 10, "optimizer.name": "adam", "optimizer.learning_rate": 1e-2},
 }
-# The practical recipes (the default): Adam 1e-3 with 5 % linear warm-up and cosine decay,
-# random shifts (and, for video frames, mirroring, and 5x the paper's training video: its train
-# chunk plus 4 more, away from val and test; 16 epochs); a folded run trains its slot model for
-# as many epochs at 3e-3 and embeds it into every slot (the slot-wise warm start: without it
-# folded game models stay at chance), and that embedded model is the result: no folded epochs
-# follow. The slot model is 1/√f as wide and learns faster at a higher rate (as width-scaled
-# Adam rates predict) where the f = 1 model does not. Cpu table, slot lr 1e-3 → 3e-3 (`:quick`,
-# seed 0, results/accuracy/cpu.md against cpu_slot_lr1e-3.md; test %, f = 2 / 3 / 4): v1 99.09 /
-# 97.55 / 97.09 → 99.45 / 98.45 / 98.55, v2 97.18 / 95.05 / 95.32 → 98.27 / 97.95 / 98.23, v3
-# 96.53 / 94.73 / 92.00 → 98.20 / 96.37 / 96.47, v4 98.00 / 97.56 / 97.11 → 99.26 / 99.00 /
-# 98.93, n1 94.70 / 94.70 / 94.40 → 95.73 / 95.00 / 95.57, n2 97.40 / 96.63 / 96.57 → 98.30 /
-# 97.90 / 98.43 (validation rose in every one of these cells); v3 f = 1 at 3e-3: 97.60 → 97.73
-# (inside its ±0.55), so f = 1 keeps 1e-3. Chosen on validation, v5, n3, n4 keep 1e-3 and v6
-# takes 2e-3 (their configs give the numbers: at 3e-3 the v5 f = 3, v6 f = 3 and n3 f = 3 slot
-# models sat on the ln K plateau) with its slot model's output layer starting at zero
-# (warm_start.zero_init_head, configs/v6.py). Distilling the f = 1 model into the slot model (KL, T = 4,
-# α = 0.7, at 1e-3) was mixed: v3 f = 4 90.43, v6 f = 4 90.63, v2 f = 3 94.55, v1 f = 4 97.55
-# against 92.00, 87.65, 95.05, 97.09. In the cpu accuracy table's 30 folded cells (session 7,
-# results/README.md § Accuracy), 4 folded epochs at 1e-4 after the embedding lowered validation
-# accuracy in the first epoch in every cell (by up to 5.3 points, v4 f = 4) and ended below the
-# embedded slot model's test accuracy in 24 of 30 (by up to 1.04 points; the other 6 at most 0.18
-# above it); on n2 f = 4, SGD with momentum 0.9 at 1e-3 did the same (val 0.967 → 0.956 → 0.962 in 3
-# epochs). Set warm_start.folded_epochs to train folded anyway (the embedded model stays the best
-# until a folded epoch beats it on val).
+# The practical recipes (the default): Adam 1e-3 with 5 % linear warm-up and cosine decay, random
+# shifts (and, for video frames, mirroring, and 5x the paper's training video: its train chunk plus
+# 4 more, away from val and test; 16 epochs); a folded run trains its slot model for as many epochs
+# at 3e-3 and embeds it into every slot (the slot-wise warm start: without it folded game models
+# stay at chance), and that embedded model is the result: no folded epochs follow. The slot model is
+# 1/√f as wide and learns faster at a higher rate (as width-scaled Adam rates predict) where the f =
+# 1 model does not. Cpu table, slot lr 1e-3 → 3e-3 (`:quick`, seed 0, results/accuracy/cpu.md
+# against cpu_slot_lr1e-3.md; test %, f = 2 / 3 / 4): v1 99.09 / 97.55 / 97.09 → 99.45 / 98.45 /
+# 98.55, v2 97.18 / 95.05 / 95.32 → 98.27 / 97.95 / 98.23, v3 96.53 / 94.73 / 92.00 → 98.20 / 96.37
+# / 96.47, v4 98.00 / 97.56 / 97.11 → 99.26 / 99.00 / 98.93, n1 94.70 / 94.70 / 94.40 → 95.73 /
+# 95.00 / 95.57, n2 97.40 / 96.63 / 96.57 → 98.30 / 97.90 / 98.43 (validation rose in every one of
+# these cells); v3 f = 1 at 3e-3: 97.60 → 97.73 (inside its ±0.55), so f = 1 keeps 1e-3. Chosen on
+# validation, v5, n3, n4 keep 1e-3 and v6 takes 2e-3 (their configs give the numbers: at 3e-3 the v5
+# f = 3, v6 f = 3 and n3 f = 3 slot models sat on the ln K plateau) with its slot model's output
+# layer starting at zero (warm_start.zero_init_head, configs/v6.py). Distilling the f = 1 model into
+# the slot model (KL, T = 4, α = 0.7, at 1e-3) was mixed: v3 f = 4 90.43, v6 f = 4 90.63, v2 f = 3
+# 94.55, v1 f = 4 97.55 against 92.00, 87.65, 95.05, 97.09. In the cpu accuracy table's 30 folded
+# cells (session 7, results/README.md § Accuracy), 4 folded epochs at 1e-4 after the embedding
+# lowered validation accuracy in the first epoch in every cell (by up to 5.3 points, v4 f = 4) and
+# ended below the embedded slot model's test accuracy in 24 of 30 (by up to 1.04 points; the other 6
+# at most 0.18 above it); on n2 f = 4, SGD with momentum 0.9 at 1e-3 did the same (val 0.967 → 0.956
+# → 0.962 in 3 epochs). Set warm_start.folded_epochs to train folded anyway (the embedded model
+# stays the best until a folded epoch beats it on val).
 # Measured comparisons: configs/v1.py, configs/n2.py.
 _FOLDED_WARM_START = {"warm_start.slot_epochs": -1, "warm_start.learning_rate": 3e-3,
                       "warm_start.folded_learning_rate": 1e-4, "warm_start.folded_epochs": 0}
