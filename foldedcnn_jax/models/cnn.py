@@ -68,9 +68,7 @@ class FoldedCNN(nnx.Module):
                                feature_group_count=layer.groups, **initializers["conv"],
                                **kwargs))
       elif layer.kind == "dense":
-        dense_init = initializers["dense"]
-        if layer.is_output and zero_init_head:
-          dense_init = ZERO_INIT
+        dense_init = ZERO_INIT if layer.is_output and zero_init_head else initializers["dense"]
         layers.append(nnx.Linear(layer.in_channels, layer.out_channels, **dense_init, **kwargs))
     self.layers = nnx.List(layers)
     self.module_index = tuple(module_index)
