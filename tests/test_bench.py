@@ -194,11 +194,33 @@ def test_interleaved_timing_runs_round_robin_and_isolates_a_failing_call():
     return run
 
   results = timing.time_interleaved([call("a"), call("b", fail_at=4), call("c")], trials=3,
-                                    warmup_calls=1, min_trial_seconds=0.0)
+                                    warmup_calls=1, min_trial_seconds=0.0, settle_calls=0)
   assert order[:6] == ["a", "a", "b", "b", "c", "c"]  # warm-up and calibration
   assert order[6:] == ["a", "b", "c", "a", "b", "c", "a", "c"]  # b fails in its 2nd trial
   assert isinstance(results[1], RuntimeError) and str(results[1]) == "b ran out of memory"
   assert [len(results[i].seconds_per_call) for i in (0, 2)] == [3, 3]
+
+
+def test_interleaved_trials_leave_the_cost_of_switching_engines_untimed(monkeypatch):
+  """The first call after another configuration's trial is slow (its threads still spin); the
+  settle call absorbs it, so each trial times the steady state a deployment sees."""
+  clock, last = [0.0], [None]
+  monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+
+  def call(name, seconds):
+    def run():
+      clock[0] += seconds * (10 if last[0] != name else 1)
+      last[0] = name
+    return run
+
+  calls = [call("a", 1.0), call("b", 2.0)]
+  settled = timing.time_interleaved(calls, trials=3, warmup_calls=1, min_trial_seconds=0.0)
+  assert [t.seconds_per_call for t in settled] == [(1.0,) * 3, (2.0,) * 3]
+  cold = timing.time_interleaved(calls, trials=3, warmup_calls=1, min_trial_seconds=0.0,
+                                 settle_calls=0)
+  assert [t.seconds_per_call for t in cold] == [(10.0,) * 3, (20.0,) * 3]
+  with pytest.raises(ValueError, match="settle_calls"):
+    timing.time_interleaved(calls, settle_calls=-1)
 
 
 def test_platform_defaults_and_known_devices():

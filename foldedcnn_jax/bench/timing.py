@@ -63,13 +63,19 @@ def _trial(call, calls: int) -> float:
 
 def time_interleaved(calls: Sequence[Callable[[], object]], *, trials: int = 10,
                      warmup_calls: int = 3, min_trial_seconds: float = 0.2,
-                     max_calls_per_trial: int = 1000) -> list[Timing | Exception]:
+                     max_calls_per_trial: int = 1000,
+                     settle_calls: int = 1) -> list[Timing | Exception]:
   """Times several calls round-robin: trial t of every call runs before trial t + 1 of any.
 
   On a shared machine the load drifts over minutes; interleaving gives every configuration
-  the same share of it, so their ratios stay fair. A call that raises gets its exception in
+  the same share of it, so their ratios stay fair. Each trial starts with `settle_calls`
+  untimed calls: switching engines has a cost a deployment running one of them never pays
+  (the previous engine's worker threads may still spin on the cores, its caches are cold;
+  results/README.md, CPU, has the measured effect). A call that raises gets its exception in
   the result and drops out of later rounds; the others go on.
   """
+  if settle_calls < 0:
+    raise ValueError(f"settle_calls must be >= 0, got {settle_calls}")
   _check(trials, warmup_calls, min_trial_seconds, max_calls_per_trial)
   results: list[Timing | Exception | None] = [None] * len(calls)
   counts: dict[int, int] = {}
@@ -83,6 +89,8 @@ def time_interleaved(calls: Sequence[Callable[[], object]], *, trials: int = 10,
   for _ in range(trials):
     for index in list(seconds):
       try:
+        for _ in range(settle_calls):
+          calls[index]()
         seconds[index].append(_trial(calls[index], counts[index]))
       except Exception as error:  # noqa: BLE001
         results[index] = error
