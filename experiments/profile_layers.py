@@ -67,7 +67,7 @@ def main(argv: list[str]) -> None:
   report = "\n".join(lines)
   print(report)
   if _OUT.value:
-    from foldedcnn_jax.data.common import atomic_path
+    from foldedcnn_jax.files import atomic_path
 
     with atomic_path(_OUT.value) as temporary, open(temporary, "w") as file:
       file.write(report + "\n")

@@ -15,7 +15,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from foldedcnn_jax.data.common import TRAIN_GROUPINGS, atomic_path
+from foldedcnn_jax.data.common import TRAIN_GROUPINGS
+from foldedcnn_jax.files import atomic_path
 
 # Test accuracy in percent from the paper's appendix, by (task, fold).
 PAPER_TEST_ACCURACY = {

@@ -13,7 +13,6 @@ import collections
 import dataclasses
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 
 import matplotlib
@@ -21,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib import pyplot  # noqa: E402 - after choosing the headless backend
 
+from foldedcnn_jax import files  # noqa: E402
 from foldedcnn_jax.bench.records import (  # noqa: E402
     DEFAULT_PATH,
     BenchRecord,
@@ -272,15 +272,9 @@ def figure_peers(records: Sequence[BenchRecord], path: str, batch: int) -> None:
 
 
 def _save(figure, path: str) -> None:
-  """Saves a PNG atomically (temp file in the same folder, then rename) and closes the figure."""
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".plot-", suffix=".png.tmp")
-  os.close(handle)
+  """Saves a PNG atomically (files.atomic_path) and closes the figure."""
   try:
-    figure.savefig(temp_path, format="png", dpi=120, bbox_inches="tight")
-    os.replace(temp_path, path)
+    with files.atomic_path(path) as temporary:
+      figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
   finally:
     pyplot.close(figure)
-    if os.path.exists(temp_path):
-      os.remove(temp_path)

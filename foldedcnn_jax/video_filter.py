@@ -33,8 +33,9 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from foldedcnn_jax import folding
 from foldedcnn_jax.data import noscope
-from foldedcnn_jax.data.common import DatasetError, atomic_path
+from foldedcnn_jax.data.common import DatasetError
 from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.files import atomic_path
 from foldedcnn_jax.predict import Predictor
 from foldedcnn_jax.tasks import Task, get_task
 from foldedcnn_jax.video_decode import (

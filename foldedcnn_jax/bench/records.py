@@ -6,9 +6,9 @@ import csv
 import dataclasses
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 
+from foldedcnn_jax import files
 from foldedcnn_jax.errors import UserInputError
 
 # variant_choice values of the default path (the autotuner's pick, or XLA's defaults with
@@ -144,21 +144,12 @@ def fastest_variants(records: Sequence[BenchRecord]) -> list[BenchRecord]:
 
 
 def write_csv(records: Iterable[BenchRecord], path: str) -> None:
-  """Writes all records to `path` atomically (a temp file in the same folder, then rename)."""
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".bench-", suffix=".csv.tmp")
-  try:
-    with os.fdopen(handle, "w", newline="") as file:
-      writer = csv.DictWriter(file, fieldnames=FIELDS)
-      writer.writeheader()
-      for record in records:
-        writer.writerow({name: _format(getattr(record, name)) for name in FIELDS})
-    os.replace(temp_path, path)
-  except BaseException:
-    if os.path.exists(temp_path):
-      os.remove(temp_path)
-    raise
+  """Writes all records to `path` atomically (files.atomic_path)."""
+  with files.atomic_path(path) as temporary, open(temporary, "w", newline="") as file:
+    writer = csv.DictWriter(file, fieldnames=FIELDS)
+    writer.writeheader()
+    for record in records:
+      writer.writerow({name: _format(getattr(record, name)) for name in FIELDS})
 
 
 def read_csv(path: str) -> list[BenchRecord]:

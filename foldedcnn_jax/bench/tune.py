@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -19,6 +18,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from foldedcnn_jax import files
 from foldedcnn_jax.bench import devices, execution, timing
 from foldedcnn_jax.bench.execution import YNNPACK_OFF, Variant, compile_forward
 from foldedcnn_jax.errors import UserInputError
@@ -126,12 +126,8 @@ class TuneCache:
 
   def put(self, key: str, variant: Variant, seconds: dict[str, float]) -> None:
     self.entries[key] = {"variant": variant.to_json(), "seconds": seconds}
-    folder = os.path.dirname(os.path.abspath(self.path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tune-", suffix=".json.tmp")
-    with os.fdopen(handle, "w") as file:
+    with files.atomic_path(self.path) as temporary, open(temporary, "w") as file:
       json.dump({"version": CACHE_VERSION, "entries": self.entries}, file, indent=1)
-    os.replace(temp_path, self.path)
 
 
 @dataclasses.dataclass(frozen=True)

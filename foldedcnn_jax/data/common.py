@@ -3,11 +3,9 @@ atomic writes."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import tempfile
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -111,22 +109,3 @@ def ensure_writable_dir(path: str) -> str:
   except OSError as error:
     raise DatasetError(f"data dir {path!r} is not writable: {error.strerror or error}") from None
   return path
-
-
-@contextlib.contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-  """Yields a temporary sibling of `path` to write; renames it onto `path` only on success."""
-  directory, name = os.path.split(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  suffix = os.path.splitext(name)[1]
-  handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=f".tmp{suffix}")
-  os.close(handle)
-  try:
-    yield temporary
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; the result is an ordinary file
-    os.replace(temporary, path)
-  finally:
-    if os.path.exists(temporary):
-      os.remove(temporary)

@@ -21,11 +21,11 @@ import numpy as np
 from foldedcnn_jax.data.common import (
     DatasetError,
     Source,
-    atomic_path,
     check_scale,
     check_split,
     ensure_writable_dir,
 )
+from foldedcnn_jax.files import atomic_path
 from foldedcnn_jax.tasks import Task, get_task
 
 _HASH_BYTES = 4 << 20  # a video's digest reads its first and last 4 MiB (plus its size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from foldedcnn_jax.data.common import atomic_path
+from foldedcnn_jax.files import atomic_path
 from foldedcnn_jax.tasks import Task
 
 _ZOOM_TARGET = 72  # pixels of the shorter image side on the sheet

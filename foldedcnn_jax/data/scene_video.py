@@ -12,7 +12,8 @@ import os
 
 import numpy as np
 
-from foldedcnn_jax.data.common import DatasetError, atomic_path, ensure_writable_dir
+from foldedcnn_jax.data.common import DatasetError, ensure_writable_dir
+from foldedcnn_jax.files import atomic_path
 from foldedcnn_jax.tasks import Task
 
 CSV_COLUMNS = ("frame", "object_name", "confidence", "xmin", "ymin", "xmax", "ymax")

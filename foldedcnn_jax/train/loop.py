@@ -20,7 +20,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax import folding
+from foldedcnn_jax import files, folding
 from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.models import cnn
 from foldedcnn_jax.train import checkpoints as checkpoints_lib
@@ -42,11 +42,9 @@ def _log(message: str) -> None:
 
 
 def _write_json_atomically(path: str, payload: dict) -> None:
-  temporary = f"{path}.tmp{os.getpid()}"
-  with open(temporary, "w") as file:
+  with files.atomic_path(path) as temporary, open(temporary, "w") as file:
     json.dump(payload, file, indent=2, sort_keys=True)
     file.write("\n")
-  os.replace(temporary, path)
 
 
 def _prepare_workdir(plan: config_lib.Plan, config_dict: dict) -> None:

@@ -10,6 +10,8 @@ import json
 import math
 import os
 
+from foldedcnn_jax import files
+
 METRICS_FILE = "metrics.jsonl"
 # Timing fields differ between otherwise identical runs; everything else is deterministic.
 TIMING_FIELDS = ("images_per_second", "epoch_seconds", "eval_seconds")
@@ -69,10 +71,8 @@ class MetricsWriter:
   def _truncate_after(self, epoch: int) -> None:
     kept = [record for record in read_metrics(os.path.dirname(self.path))
             if record.get("epoch", 0) <= epoch]
-    temporary = self.path + ".tmp"
-    with open(temporary, "w") as file:
+    with files.atomic_path(self.path) as temporary, open(temporary, "w") as file:
       file.writelines(json.dumps(record, sort_keys=True) + "\n" for record in kept)
-    os.replace(temporary, self.path)
 
   def write(self, record: dict) -> None:
     if not self.enabled:
