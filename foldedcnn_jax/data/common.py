@@ -1,5 +1,5 @@
-"""Small shared pieces of the data package: the data source, the error type, the data dir, seeds,
-atomic writes."""
+"""Small shared pieces of the data package: the data source, the error type, the data dir and
+seeds (atomic writes live in foldedcnn_jax/files.py)."""
 
 from __future__ import annotations
 

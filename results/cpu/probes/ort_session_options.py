@@ -5,19 +5,19 @@ weights, batch 1024, under session options; ONNX Runtime alone in the process.
   python results/cpu/probes/ort_session_options.py v1,v2,v3,v4,v5,v6,n1,n2,n3,n4 \
       default,threads2,threads2_nospin 5
 
-Every session is timed in each of ROUNDS rounds (default 3): one untimed call, then the
-median of 7 calls; the median over rounds is printed. Output in ort_session_options.txt.
+Every session is timed in each of ROUNDS rounds (default 3) by bench.timing.time_calls: untimed
+calls, then the median of 7 single calls; the median over rounds is printed. Output in
+ort_session_options.txt (written before this loop moved onto time_calls: one untimed call then).
 """
 
 import sys
-import time
 
 import numpy as np
 import onnxruntime
 from flax import nnx
 
 from foldedcnn_jax import export
-from foldedcnn_jax.bench import runners
+from foldedcnn_jax.bench import runners, timing
 from foldedcnn_jax.models.spec import ModelSpec
 
 BATCH, CALLS = 1024, 7
@@ -43,13 +43,8 @@ def _session(model: bytes, threads, spinning, level):
 
 
 def _seconds(session, batch) -> float:
-  export.run(session, batch)
-  times = []
-  for _ in range(CALLS):
-    start = time.perf_counter()
-    export.run(session, batch)
-    times.append(time.perf_counter() - start)
-  return float(np.median(times))
+  return timing.time_calls(lambda: export.run(session, batch), trials=CALLS, warmup_calls=1,
+                           min_trial_seconds=0.0).median_seconds
 
 
 def main(tasks: list[str], names: list[str], rounds: int) -> None:
