@@ -121,6 +121,9 @@ def get_config() -> ml_collections.ConfigDict:
   # but not the folded ones, whose folded phase already runs at 1e-4 — so it widens the f = 4
   # drop; off by default, so the committed accuracy table's recipe stays the default.
   config.optimizer.ema_decay = 0.0
+  # Folded models: the learning rate of the weights between slots (models/slots.py
+  # cross_slot_masks) is this multiple of the others' (1: the same; 0: they stay as they start).
+  config.optimizer.cross_slot_lr_scale = 1.0
   config.label_smoothing = 0.0  # optax.smooth_labels on the cross-entropy targets
 
   # Training-image augmentation, drawn from (data.seed, step): a random shift of up to `shift`
@@ -168,6 +171,13 @@ def get_config() -> ml_collections.ConfigDict:
   # filter folds them) | mix (each group consecutive with probability consecutive_share).
   config.data.train_grouping = "independent"
   config.data.consecutive_share = 0.5
+  # Input repetition (MIMO, Havasi et al. 2021) for folded training: with probability ρ a
+  # training group's f slots all hold the same image (its first), so the slots' readers see
+  # correlated inputs and learn to use the weights between slots. ρ starts at
+  # `input_repetition` and falls linearly to 0 over `input_repetition_epochs` epochs of the
+  # folded run (0: constant); every epoch's groups are a pure function of (seed, epoch).
+  config.data.input_repetition = 0.0
+  config.data.input_repetition_epochs = 0
   config.data.worker_count = 0  # grain worker processes of the streaming path
   # A split whose images fit this budget is put on the devices once (sharded over "data") and
   # batched in-graph; a larger one streams through grain. "device"/"stream" force one path.
@@ -207,6 +217,9 @@ def get_config() -> ml_collections.ConfigDict:
   # model until a folded epoch beats it, so 0 makes the slot model, copied into every slot, the
   # result.
   config.warm_start.folded_epochs = -1
+  # The embedded model's weights between slots start as this multiple of their random initial
+  # values (0: exactly zero, f independent copies of the slot model).
+  config.warm_start.cross_slot_init = 0.0
 
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.keep = 2  # latest checkpoints kept (the previous one backs up a corrupt latest)

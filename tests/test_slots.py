@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from flax import nnx
 
 from foldedcnn_jax import folding
 from foldedcnn_jax.models import ModelSpec, create_model, slots
@@ -48,3 +49,25 @@ def test_wrong_slot_model_is_refused():
   spec = ModelSpec.for_task("v1", fold=4)
   with pytest.raises(ValueError, match="slot_spec"):
     slots.embed_slots(create_model(ModelSpec.for_task("v1", fold=1)), create_model(spec))
+
+
+@pytest.mark.parametrize("task, fold", [("v1", 3), ("n2", 4), ("tiny", 2)])
+def test_cross_slot_masks_ablate_exactly_the_connections_between_slots(task, fold):
+  spec = ModelSpec.for_task(task, fold=fold)
+  narrow_model = create_model(slots.slot_spec(spec), seed=1)
+  embedded, connected = create_model(spec, seed=2), create_model(spec, seed=2)
+  slots.embed_slots(narrow_model, embedded)
+  slots.embed_slots(narrow_model, connected, cross_slot_scale=0.3)
+  masks = slots.cross_slot_masks(embedded)
+  _, embedded_params = nnx.split(embedded)
+  graphdef, connected_params = nnx.split(connected)
+  assert slots.cross_slot_weight_share(embedded_params, masks) == 0.0
+  share = slots.cross_slot_weight_share(connected_params, masks)
+  assert 0.0 < share < 1.0
+  images = np.random.default_rng(0).integers(0, 256, (2 * fold, *spec.input_shape), np.uint8)
+  folded = folding.fold(images, fold)
+  # Connected slots compute something else; without their cross-slot weights, the twin again.
+  assert np.abs(np.asarray(connected(folded)) - np.asarray(embedded(folded))).max() > 1e-3
+  ablated = nnx.merge(graphdef, slots.without_cross_slot(connected_params, masks))
+  np.testing.assert_allclose(np.asarray(ablated(folded)), np.asarray(embedded(folded)),
+                             rtol=1e-5, atol=1e-5)

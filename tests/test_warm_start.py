@@ -191,3 +191,32 @@ def test_a_folded_epoch_that_does_not_beat_the_embedded_model_leaves_it_the_best
   assert records[1]["val_accuracy"] < records[0]["val_accuracy"]
   assert summary["best_epoch"] == 0
   assert summary["test_accuracy_at_best"] == records[0]["test_accuracy"]
+
+
+def test_folded_epochs_record_the_cross_slot_ablation(data_dir, tmp_path):
+  """Every test evaluation of a folded model says how much it uses the weights between slots:
+  the embedded model has none (share 0, ablation changes nothing); a non-zero start has some."""
+  config = warm_config(data_dir, tmp_path / "run", epochs=1)
+  config.warm_start.cross_slot_init = 0.5
+  config.warm_start.folded_epochs = 1
+  loop.train_and_evaluate(config)
+  records = read_metrics(str(tmp_path / "run"))
+  embedded = records[0]
+  assert embedded["epoch"] == 0 and embedded["cross_slot_weight_share"] > 0
+  zero = warm_config(data_dir, tmp_path / "zero", epochs=1)
+  zero.warm_start.folded_epochs = 0
+  loop.train_and_evaluate(zero)
+  twin = read_metrics(str(tmp_path / "zero"))[0]
+  assert twin["cross_slot_weight_share"] == 0.0
+  assert twin["test_accuracy_cross_slot_ablated"] == twin["test_accuracy"]
+
+
+def test_a_zero_cross_slot_learning_rate_keeps_the_model_block_diagonal(data_dir, tmp_path):
+  config = warm_config(data_dir, tmp_path, epochs=2)
+  config.warm_start.folded_epochs = 2
+  config.optimizer.cross_slot_lr_scale = 0.0
+  loop.train_and_evaluate(config)
+  for record in read_metrics(str(tmp_path)):
+    if "test_accuracy" in record:
+      assert record["cross_slot_weight_share"] == 0.0
+      assert record["test_accuracy_cross_slot_ablated"] == record["test_accuracy"]

@@ -63,12 +63,15 @@ def selected_indices(labels: np.ndarray, num_classes: int | None, task_classes: 
 
 def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
                 shuffle: bool = True, num_classes: int | None = None, fold: int = 1,
-                grouping: str = "independent", consecutive_share: float = 0.5) -> np.ndarray:
+                grouping: str = "independent", consecutive_share: float = 0.5,
+                input_repetition: float = 0.0) -> np.ndarray:
   """The records of one epoch in order: the curriculum's subset, permuted by (seed, epoch).
 
   With fold > 1 and a consecutive `grouping`, the order is made of aligned groups of f: each
   group is f consecutive records of the subset (cut at an epoch-dependent offset) or, for "mix",
-  f independent records with probability 1 − consecutive_share; the groups are shuffled.
+  f independent records with probability 1 − consecutive_share; the groups are shuffled. With
+  `input_repetition` ρ > 0, each aligned group of f holds its first record f times with
+  probability ρ (MIMO input repetition; drawn apart from the shuffle, so ρ = 0 is the same order).
   """
   if grouping not in TRAIN_GROUPINGS:
     raise DatasetError(f"unknown training grouping {grouping!r}; use one of "
@@ -76,7 +79,18 @@ def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
   indices = selected_indices(labels, num_classes, task_classes)
   if not shuffle:
     return indices
-  rng = np.random.default_rng(epoch_seed(seed, epoch))
+  order = _grouped_order(indices, np.random.default_rng(epoch_seed(seed, epoch)), fold,
+                         grouping, consecutive_share)
+  if fold > 1 and input_repetition > 0:
+    groups = order[:len(order) // fold * fold].reshape(-1, fold)  # a view into `order`
+    draws = np.random.default_rng(np.random.SeedSequence([seed, epoch, fold]))
+    repeated = draws.random(len(groups)) < input_repetition
+    groups[repeated] = groups[repeated, :1]
+  return order
+
+
+def _grouped_order(indices: np.ndarray, rng: np.random.Generator, fold: int, grouping: str,
+                   consecutive_share: float) -> np.ndarray:
   if fold == 1 or grouping == "independent":
     return rng.permutation(indices)
   offset = int(rng.integers(fold))
@@ -90,8 +104,6 @@ def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
     blocks = np.concatenate([blocks[~independent], pool[:groups * fold].reshape(groups, fold)])
     leftover = pool[groups * fold:]
   return np.concatenate([blocks[rng.permutation(len(blocks))].ravel(), rng.permutation(leftover)])
-
-
 
 
 def batch_indices(order: np.ndarray, batch_size: int, *, remainder: str = "drop",

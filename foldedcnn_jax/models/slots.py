@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -57,32 +59,53 @@ def _block_rows(count: int, fold: int, flat_channels: int | None = None) -> np.n
   return np.tile(slot, count // channels) if flat_channels else slot
 
 
-def embed_slots(slot_model: nnx.Module, folded_model: nnx.Module) -> None:
-  """Writes `slot_model` (built from `slot_spec(folded_model.spec)`) into every slot, in place."""
+def _layer_slots(folded_model: nnx.Module):
+  """Per weight layer of a folded model: (plan position, slot of each input row, slot of each
+  output column), -1 for a leftover channel (a width that is not a multiple of f)."""
+  fold, plan = folded_model.spec.fold, folded_model.plan
+  flat_channels: int | None = None  # folded channels of the conv feeding a flatten
+  for position, wide in enumerate(plan):
+    if wide.kind == "pool":
+      continue
+    flattens = wide.kind == "dense" and position and plan[position - 1].kind != "dense"
+    in_slots = _block_rows(wide.in_channels, fold, flat_channels if flattens else None)
+    out_slots = np.arange(wide.out_channels) // (wide.out_channels // fold)
+    out_slots[out_slots >= fold] = -1
+    yield position, in_slots, out_slots
+    if wide.kind == "conv":
+      flat_channels = wide.out_channels
+
+
+def _between_slots(in_slots: np.ndarray, out_slots: np.ndarray) -> np.ndarray:
+  """(in, out) True where a weight connects two different slots or leaves a leftover channel.
+  A leftover channel's incoming weights are its own (False): what it computes reaches the
+  slots only through its outgoing weights."""
+  return ((in_slots[:, None] != out_slots[None, :]) & (out_slots[None, :] >= 0)) | \
+      (in_slots[:, None] < 0)
+
+
+def embed_slots(slot_model: nnx.Module, folded_model: nnx.Module, *,
+                cross_slot_scale: float = 0.0) -> None:
+  """Writes `slot_model` (built from `slot_spec(folded_model.spec)`) into every slot, in place.
+
+  The weights between slots become `cross_slot_scale` × their random initial values (0: exactly
+  zero, so the folded model computes f independent copies of the slot model; > 0: a small,
+  non-zero start for folded training that can use them).
+  """
   fold = folded_model.spec.fold
-  slot_plan, folded_plan = slot_model.plan, folded_model.plan
   if spec_lib.format_architecture(slot_spec(folded_model.spec).layers) != \
       spec_lib.format_architecture(slot_model.spec.layers):
     raise ArchitectureError("the slot model is not slot_spec(folded_model.spec)")
-  previous_channels: tuple[int, int] | None = None  # (slot, folded) channels feeding a flatten
-  for position, (narrow, wide) in enumerate(zip(slot_plan, folded_plan, strict=True)):
-    if wide.kind == "pool":
-      continue
+  for position, in_slots, out_slots in _layer_slots(folded_model):
     source = slot_model.layers[slot_model.module_index[position]]
     target = folded_model.layers[folded_model.module_index[position]]
     kernel = np.array(target.kernel[...], dtype=np.float32)
     bias = np.array(target.bias[...], dtype=np.float32)
     small_kernel = np.asarray(source.kernel[...], np.float32)
     small_bias = np.asarray(source.bias[...], np.float32)
-    out_block = narrow.out_channels
-    flat = previous_channels if wide.kind == "dense" and position and \
-        folded_plan[position - 1].kind != "dense" else None
-    in_slots = _block_rows(wide.in_channels, fold, flat[1] if flat else None)
-    out_slots = np.arange(wide.out_channels) // out_block
-    out_slots[out_slots >= fold] = -1
-    # Block rows of other slots feed nothing; leftover input rows feed nothing either.
-    kernel[..., (in_slots[:, None] != out_slots[None, :]) & (out_slots[None, :] >= 0)] = 0.0
-    kernel[..., in_slots < 0, :] = 0.0
+    out_block = slot_model.plan[position].out_channels
+    # Leftover output channels keep their random incoming weights (they can learn).
+    kernel[..., _between_slots(in_slots, out_slots)] *= cross_slot_scale
     for slot in range(fold):
       rows = np.flatnonzero(in_slots == slot)
       columns = slice(slot * out_block, (slot + 1) * out_block)
@@ -91,5 +114,33 @@ def embed_slots(slot_model: nnx.Module, folded_model: nnx.Module) -> None:
       bias[columns] = small_bias
     target.kernel[...] = kernel.astype(target.kernel[...].dtype)
     target.bias[...] = bias.astype(target.bias[...].dtype)
-    if wide.kind == "conv":
-      previous_channels = (narrow.out_channels, wide.out_channels)
+
+
+def cross_slot_masks(folded_model: nnx.Module) -> nnx.State:
+  """The model's parameters as booleans: True for each kernel weight between two slots (or out
+  of a leftover channel), False inside a slot's block and for every bias. One mask serves the
+  cross-slot ablation, the between-slot weight share and the between-slot learning rate."""
+  _, params = nnx.split(folded_model)
+  masks = jax.tree.map(lambda value: np.zeros(np.shape(value), bool), params)
+  for position, in_slots, out_slots in _layer_slots(folded_model):
+    kernel = masks["layers"][folded_model.module_index[position]]["kernel"]
+    kernel[...] = np.broadcast_to(_between_slots(in_slots, out_slots), kernel[...].shape)
+  return masks
+
+
+def without_cross_slot(params: nnx.State, masks: nnx.State) -> nnx.State:
+  """The cross-slot ablation: `params` with every weight between slots set to zero."""
+  return jax.tree.map(lambda value, mask: jnp.where(mask, jnp.zeros_like(value), value),
+                      params, masks)
+
+
+def cross_slot_weight_share(params: nnx.State, masks: nnx.State) -> float:
+  """The share of the kernels' squared weight norm that lies between slots (0: block-diagonal)."""
+  between = total = 0.0
+  for value, mask in zip(jax.tree.leaves(params), jax.tree.leaves(masks), strict=True):
+    if np.ndim(value) < 2:  # a bias
+      continue
+    squared = np.square(np.asarray(value, np.float64))
+    between += float(squared[np.asarray(mask)].sum())
+    total += float(squared.sum())
+  return between / total if total else 0.0

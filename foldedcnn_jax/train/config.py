@@ -178,6 +178,18 @@ def _check_numbers(config) -> None:
   _choice(config.data.train_grouping, "data.train_grouping", data_common.TRAIN_GROUPINGS)
   _require(0 <= config.data.consecutive_share <= 1,
            f"config.data.consecutive_share must be in [0, 1], got {config.data.consecutive_share}")
+  _require(0 <= config.data.input_repetition <= 1,
+           f"config.data.input_repetition must be in [0, 1], got {config.data.input_repetition}")
+  _require(_is_int(config.data.input_repetition_epochs) and
+           config.data.input_repetition_epochs >= 0,
+           f"config.data.input_repetition_epochs must be an integer >= 0 (0 = constant), got "
+           f"{config.data.input_repetition_epochs!r}")
+  _require(config.optimizer.cross_slot_lr_scale >= 0,
+           f"config.optimizer.cross_slot_lr_scale must be >= 0, got "
+           f"{config.optimizer.cross_slot_lr_scale}")
+  _require(config.warm_start.cross_slot_init >= 0,
+           f"config.warm_start.cross_slot_init must be >= 0, got "
+           f"{config.warm_start.cross_slot_init}")
   warm_start = config.warm_start
   _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= -1,
            f"config.warm_start.slot_epochs must be an integer >= -1 (0 = off, -1 = num_epochs), "
@@ -276,6 +288,15 @@ def run_epochs(config) -> int:
   if not warm_starts(config):
     return config.num_epochs
   return _or_num_epochs(config, config.warm_start.folded_epochs)
+
+
+def input_repetition(config, epoch: int) -> float:
+  """ρ of a folded run's epoch (0-based): `data.input_repetition` falling linearly to 0 over
+  `data.input_repetition_epochs` epochs (0: constant); 0 for an f = 1 run."""
+  start, epochs = config.data.input_repetition, config.data.input_repetition_epochs
+  if config.fold == 1 or not start:
+    return 0.0
+  return start if not epochs else start * max(0.0, 1.0 - epoch / epochs)
 
 
 def _or_num_epochs(config, epochs: int) -> int:

@@ -116,8 +116,10 @@ def _progress(config, total: int, description: str):
 class Trainer:
   """One run's splits, batch plans and compiled steps: trains an epoch, evaluates a split."""
 
-  def __init__(self, config, plan: config_lib.Plan, mesh, graphdef, tx, location):
+  def __init__(self, config, plan: config_lib.Plan, mesh, graphdef, tx, location,
+               cross_slot_masks=None):
     self.config, self.plan, self.mesh = config, plan, mesh
+    self.cross_slot_masks = cross_slot_masks  # folded models: models/slots.cross_slot_masks
     self.row_multiple = plan.fold * jax.device_count()
     self.dataset = feeds.Dataset(location, plan.task.input_shape, config.data.worker_count)
     teacher_graphdef, teacher_params, distillation = None, None, None
@@ -163,7 +165,8 @@ class Trainer:
         self.dataset.labels("train"), task_classes=plan.num_classes, seed=plan.source.seed,
         epoch=epoch, num_classes=num_classes if plan.curriculum.enabled else None,
         fold=plan.fold, grouping=self.config.data.train_grouping,
-        consecutive_share=self.config.data.consecutive_share)
+        consecutive_share=self.config.data.consecutive_share,
+        input_repetition=config_lib.input_repetition(self.config, epoch))
     batches = pipeline.batch_indices(order, plan.batch_size, remainder="drop",
                                      padding_index=self.splits["train"].padding_index,
                                      row_multiple=self.row_multiple)
@@ -216,11 +219,25 @@ class Trainer:
     grouping = "permuted" if permuted else "consecutive"
     record = metrics_lib.summarize(self.evaluate(params, split, num_classes_seen, grouping),
                                    split, num_classes_seen, TOP_K)
+    if split == "test" and self.cross_slot_masks is not None:
+      record.update(self.cross_slot_ablation(params, grouping, num_classes_seen))
     if self.plan.fold > 1 and self.plan.task.family == "noscope":
       for grouping, suffix in (("consecutive", "stream"), ("strided", "strided")):
         sums = self.evaluate(params, split, num_classes_seen, grouping)
         record[f"{split}_accuracy_{suffix}"] = sums["correct"] / max(sums["count"], 1.0)
     return record
+
+
+  def cross_slot_ablation(self, params, grouping: str, num_classes_seen: int) -> dict:
+    """Whether a folded model uses its connections between slots: the share of its weight norm
+    between slots, and its test accuracy with those weights set to zero."""
+    from foldedcnn_jax.models import slots
+
+    masks = self.cross_slot_masks
+    ablated = steps_lib.replicate(slots.without_cross_slot(params, masks), self.mesh)
+    sums = self.evaluate(ablated, "test", num_classes_seen, grouping)
+    return {"test_accuracy_cross_slot_ablated": sums["correct"] / max(sums["count"], 1.0),
+            "cross_slot_weight_share": slots.cross_slot_weight_share(params, masks)}
 
 
 def _fetch(sums) -> dict[str, float]:
@@ -231,6 +248,13 @@ def _create_model(config, plan) -> nnx.Module:
   return cnn.create_model(plan.spec, seed=config.seed, param_dtype=config.model.param_dtype,
                           dtype=config.model.dtype, init=config.model.init,
                           zero_init_head=config.model.zero_init_head)
+
+
+def _cross_slot_masks(config, plan):
+  """A folded model's between-slot weights (models/slots.cross_slot_masks); None at f = 1."""
+  from foldedcnn_jax.models import slots
+
+  return slots.cross_slot_masks(_create_model(config, plan)) if plan.fold > 1 else None
 
 
 def _initial_state(config, plan, tx, mesh):
@@ -253,6 +277,9 @@ def slot_config(config, workdir: str):
   slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
   slot.warm_start.zero_init_head = False
   slot.warm_start.folded_learning_rate, slot.warm_start.folded_epochs = 0.0, -1
+  slot.warm_start.cross_slot_init = 0.0
+  slot.optimizer.cross_slot_lr_scale = 1.0
+  slot.data.input_repetition, slot.data.input_repetition_epochs = 0.0, 0
   # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot
   # model is the same run (and one trained slot model can seed runs of every grouping).
   slot.data.train_grouping = "independent"
@@ -269,7 +296,8 @@ def _warm_start_state(config, plan, tx, mesh):
   summary = train_and_evaluate(slot)
   best = checkpoints_lib.read_trained_model(slot.workdir)
   model = _create_model(config, plan)
-  slots.embed_slots(nnx.merge(best.graphdef, best.params), model)
+  slots.embed_slots(nnx.merge(best.graphdef, best.params), model,
+                    cross_slot_scale=config.warm_start.cross_slot_init)
   _, params = nnx.split(model)
   _log(f"warm start: embedded the slot model of epoch {summary['best_epoch']} (val acc "
        f"{summary['best_val_accuracy']:.4f}) into each of the {plan.fold} slots")
@@ -325,9 +353,16 @@ def train_epoch(trainer: Trainer, state, epoch: int) -> tuple[dict, dict]:
   return state, record
 
 
-def run_optimizer(config, plan: config_lib.Plan, location):
-  """The run's optimizer: its phase's learning rate, its schedule over the whole run."""
-  return steps_lib.make_optimizer(config_lib.optimizer_config(config), total_steps(plan, location))
+def run_optimizer(config, plan: config_lib.Plan, location, cross_slot_masks=None):
+  """The run's optimizer: its phase's learning rate, its schedule over the whole run, and for a
+  folded model the between-slot weights' learning-rate multiple."""
+  update_scales = None
+  scale = config.optimizer.cross_slot_lr_scale
+  if cross_slot_masks is not None and scale != 1.0:
+    update_scales = jax.tree.map(lambda mask: np.where(mask, scale, 1.0).astype(np.float32),
+                                 cross_slot_masks)
+  return steps_lib.make_optimizer(config_lib.optimizer_config(config), total_steps(plan, location),
+                                  update_scales=update_scales)
 
 
 def total_steps(plan: config_lib.Plan, location) -> int:
@@ -348,9 +383,10 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   _prepare_workdir(plan, config_dict)
   location = _prepare_dataset(plan, config.progress)
   mesh = steps_lib.make_mesh()
-  tx = run_optimizer(config, plan, location)
+  masks = _cross_slot_masks(config, plan)
+  tx = run_optimizer(config, plan, location, masks)
   graphdef, state = _initial_state(config, plan, tx, mesh)
-  trainer = Trainer(config, plan, mesh, graphdef, tx, location)
+  trainer = Trainer(config, plan, mesh, graphdef, tx, location, masks)
   _log(f"task {plan.task.id} ({plan.task.name}) f={plan.fold}: {plan.spec.params:,} params, "
        f"batch {plan.batch_size} images on {jax.device_count()} device(s) in "
        f"{jax.process_count()} process(es); data {location.version_dir}: {trainer.describe()}; "

@@ -103,10 +103,19 @@ def learning_rate_schedule(optimizer_config, total_steps: int | None) -> optax.S
                                             max(total_steps, warmup + 1))
 
 
-def make_optimizer(optimizer_config, total_steps: int | None = None
+def make_optimizer(optimizer_config, total_steps: int | None = None, update_scales=None
                    ) -> optax.GradientTransformation:
   """Adam / RMSprop / SGD with L2 weight decay added to the gradient (as PyTorch's Adam), at
-  the config's learning-rate schedule over `total_steps`."""
+  the config's learning-rate schedule over `total_steps`; `update_scales` (a tree like the
+  parameters) multiplies each parameter's update, i.e. its learning rate."""
+  base = _base_optimizer(optimizer_config, total_steps)
+  if update_scales is None:
+    return base
+  return optax.chain(base, optax.stateless(
+      lambda updates, params=None: jax.tree.map(jnp.multiply, updates, update_scales)))
+
+
+def _base_optimizer(optimizer_config, total_steps: int | None) -> optax.GradientTransformation:
   name = optimizer_config.name
   learning_rate = learning_rate_schedule(optimizer_config, total_steps)
   momentum = optimizer_config.momentum or None
