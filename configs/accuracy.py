@@ -58,6 +58,15 @@ _BUDGETS = {
 }
 
 
+# How a folded (f > 1) cell trains, beyond its budget's settings (`config.recipes`; each recipe
+# other than "embedded" trains into f<fold>_s<seed>_<recipe>; a callable value is computed from
+# the run's config, its workdir set). "embedded" is the budget's own: for cpu and gpu, the slot
+# model copied into every slot with no folded epochs (f independent narrow twins).
+FOLDED_RECIPES = {
+    "embedded": {},
+}
+
+
 def get_config(budget: str | None = None) -> ml_collections.ConfigDict:
   budget = budget or "cpu"
   if budget not in _BUDGETS:
@@ -73,6 +82,9 @@ def get_config(budget: str | None = None) -> ml_collections.ConfigDict:
   # A folded run that trains no folded epochs (the cpu budget's) forms no groups: its rows
   # match the independent one.
   config.train_groupings = ("independent",)
+  # Folded training recipes (FOLDED_RECIPES); each adds a row per folded cell. f = 1 cells train
+  # once, whatever the recipes.
+  config.recipes = ("embedded",)
   config.runs_dir = f"runs/accuracy/{budget}"
   config.out_dir = "results/accuracy"
   config.deadline_minutes = 0.0  # 0 → no deadline; else start no run after this long
@@ -80,15 +92,20 @@ def get_config(budget: str | None = None) -> ml_collections.ConfigDict:
   return config
 
 
-def run_configs(config: ml_collections.ConfigDict) -> list[tuple[str, int, int,
-                                                                  ml_collections.ConfigDict]]:
-  """(task, fold, seed, training config) for every cell of the table, in table order."""
+def run_configs(config: ml_collections.ConfigDict) -> list[
+    tuple[str, int, int, str, ml_collections.ConfigDict]]:
+  """(task, fold, seed, recipe, training config) for every cell of the table, in table order."""
   budget = _BUDGETS[config.budget]
   groupings = _items(config.train_groupings, str)
   unknown = sorted(set(groupings) - set(TRAIN_GROUPINGS))
   if unknown:
     raise ValueError(f"unknown training grouping {unknown[0]!r} in config.train_groupings; "
                      f"use: {', '.join(TRAIN_GROUPINGS)}")
+  recipes = _items(config.recipes, str)
+  unknown = sorted(set(recipes) - set(FOLDED_RECIPES))
+  if unknown:
+    raise ValueError(f"unknown recipe {unknown[0]!r} in config.recipes; "
+                     f"use: {', '.join(FOLDED_RECIPES)}")
   runs = []
   for task in _items(config.tasks, str):
     if task not in TASK_CONFIGS:
@@ -98,8 +115,10 @@ def run_configs(config: ml_collections.ConfigDict) -> list[tuple[str, int, int,
     variant, overrides = budget[family]
     for fold in _items(config.folds, int):
       for seed in _items(config.seeds, int):
-        for grouping in groupings:
+        for grouping, recipe in ((g, r) for g in groupings for r in recipes):
           if grouping != "independent" and (fold == 1 or family != "noscope"):
+            continue
+          if fold == 1 and recipe != recipes[0]:
             continue
           run = module.get_config(variant or None)
           run.fold = int(fold)
@@ -114,8 +133,13 @@ def run_configs(config: ml_collections.ConfigDict) -> list[tuple[str, int, int,
           for path, value in resolved.items():
             base.set_field(run, path, value)
           suffix = "" if grouping == "independent" else f"_{grouping}"
+          if fold > 1 and recipe != "embedded":
+            suffix += f"_{recipe}"
           run.workdir = f"{config.runs_dir}/{task}/f{fold}_s{seed}{suffix}"
-          runs.append((task, int(fold), int(seed), run))
+          if fold > 1:
+            for path, value in FOLDED_RECIPES[recipe].items():
+              base.set_field(run, path, value(run) if callable(value) else value)
+          runs.append((task, int(fold), int(seed), recipe if fold > 1 else "embedded", run))
   return runs
 
 

@@ -35,8 +35,9 @@ def main(argv: list[str]) -> None:
 
   config = _CONFIG.value
   try:
-    runs = [accuracy_table.Run(task, fold, seed, run_config)
-            for task, fold, seed, run_config in accuracy_configs.run_configs(config)]
+    runs = [accuracy_table.Run(task, fold, seed, run_config, recipe,
+                               accuracy_table.twin_config(run_config))
+            for task, fold, seed, recipe, run_config in accuracy_configs.run_configs(config)]
   except ValueError as error:
     fail(str(error))
   out = os.path.join(config.out_dir, config.budget)

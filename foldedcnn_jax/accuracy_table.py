@@ -54,6 +54,19 @@ class AccuracyRow:
   paper_drop: float  # points, NaN where the paper gives none
   wall_seconds: float  # training + evaluation time summed over all sittings
   workdir: str
+  # How a folded model was trained (configs/accuracy.py FOLDED_RECIPES; "embedded": its slot
+  # model copied into every slot, no folded epochs) and the epochs its distillation teacher
+  # trained (0: none), so a row states every epoch it spent.
+  recipe: str = "embedded"
+  teacher_epochs: int = 0
+  # The narrow twin (models/slots.slot_spec: the slot model run alone, unfolded) trained for as
+  # many epochs as the folded model in all: its test accuracy and epochs (NaN / 0 at f = 1).
+  twin_test_accuracy: float = math.nan
+  twin_epochs: int = 0
+  # Whether the folded model uses its connections between slots: its test accuracy with those
+  # weights set to zero, and their share of its kernels' squared weight norm (NaN at f = 1).
+  cross_slot_ablated_test_accuracy: float = math.nan
+  cross_slot_weight_share: float = math.nan
 
   @classmethod
   def columns(cls) -> list[str]:
@@ -68,6 +81,10 @@ class Run:
   fold: int
   seed: int
   config: object  # the run's ml_collections config (workdir set)
+  recipe: str = "embedded"
+  # The narrow twin's own run when it is not the folded run's warm start (which serves as the
+  # twin when no folded epochs follow it); None at f = 1 or then.
+  twin_config: object = None
 
 
 def wilson_half_width(accuracy: float, count: int, z: float = 1.96) -> float:
@@ -87,8 +104,39 @@ def _paper_drop(task: str, fold: int) -> float:
   return math.nan
 
 
-def read_row(run: Run, summary: dict, test_images: int, status: str) -> AccuracyRow:
-  """The table row of a trained run from `train_and_evaluate`'s summary and its metrics."""
+def twin_config(run_config) -> object | None:
+  """The narrow twin of a folded run, trained alone for as many epochs as the folded model in
+  all (slot + folded epochs); None at f = 1 or when the run's own warm start is that twin."""
+  from foldedcnn_jax.train import config as config_lib
+  from foldedcnn_jax.train import loop
+
+  if run_config.fold == 1:
+    return None
+  epochs = config_lib.run_epochs(run_config)
+  if config_lib.warm_starts(run_config):
+    if epochs == 0:
+      return None
+    epochs += config_lib.slot_epochs(run_config)
+  twin = loop.slot_config(run_config, os.path.dirname(run_config.workdir))
+  twin.num_epochs = epochs
+  twin.workdir = os.path.join(os.path.dirname(run_config.workdir),
+                              f"twin{run_config.fold}_s{run_config.seed}_e{epochs}")
+  return twin
+
+
+def _best_record(records: list[dict]) -> dict:
+  """The first record with the highest validation accuracy (the run's best epoch)."""
+  best = {}
+  for record in records:
+    if record["val_accuracy"] > best.get("val_accuracy", -1.0):
+      best = record
+  return best
+
+
+def read_row(run: Run, summary: dict, test_images: int, status: str,
+             twin_summary: dict | None = None) -> AccuracyRow:
+  """The table row of a trained run from `train_and_evaluate`'s summary and its metrics (and,
+  for a folded run with folded epochs, its narrow twin's summary)."""
   from foldedcnn_jax.train import metrics as metrics_lib
   from foldedcnn_jax.train.config import SLOT_WORKDIR
 
@@ -100,6 +148,15 @@ def read_row(run: Run, summary: dict, test_images: int, status: str) -> Accuracy
   test = summary.get("test_accuracy_at_best")
   test = math.nan if test is None else float(test)
   best = next((r for r in records if r["epoch"] == summary["best_epoch"]), {})
+  twin_test, twin_epochs = math.nan, 0
+  if twin_summary is not None:
+    twin_test = float(twin_summary.get("test_accuracy_at_best") or math.nan)
+    twin_epochs = int(twin_summary["epochs"])
+  elif run.fold > 1 and warm_start:
+    twin_test = float(_best_record(warm_start).get("test_accuracy", math.nan))
+    twin_epochs = len(warm_start)
+  teacher = run.config.distillation.teacher
+  teacher_epochs = len(metrics_lib.read_metrics(teacher)) if teacher else 0
   return AccuracyRow(
       task=run.task, fold=run.fold, seed=run.seed,
       train_grouping=str(run.config.data.train_grouping), status=status,
@@ -113,7 +170,11 @@ def read_row(run: Run, summary: dict, test_images: int, status: str) -> Accuracy
       drop_vs_f1=math.nan, paper_test_accuracy=PAPER_TEST_ACCURACY.get((run.task, run.fold),
                                                                         math.nan),
       paper_drop=_paper_drop(run.task, run.fold), wall_seconds=wall,
-      workdir=summary["workdir"])
+      workdir=summary["workdir"], recipe=run.recipe, teacher_epochs=teacher_epochs,
+      twin_test_accuracy=twin_test, twin_epochs=twin_epochs,
+      cross_slot_ablated_test_accuracy=float(best.get("test_accuracy_cross_slot_ablated",
+                                                       math.nan)),
+      cross_slot_weight_share=float(best.get("cross_slot_weight_share", math.nan)))
 
 
 def failed_row(run: Run, error: BaseException) -> AccuracyRow:
@@ -122,13 +183,15 @@ def failed_row(run: Run, error: BaseException) -> AccuracyRow:
                      f"failed: {error}".splitlines()[0], 0,
                      int(run.config.num_epochs), 0, 0, float(run.config.data.scale), nan, nan, 0,
                      nan, nan, nan, nan, PAPER_TEST_ACCURACY.get((run.task, run.fold), nan),
-                     _paper_drop(run.task, run.fold), 0.0, str(run.config.workdir))
+                     _paper_drop(run.task, run.fold), 0.0, str(run.config.workdir),
+                     recipe=run.recipe)
 
 
 def add_drops(rows: Sequence[AccuracyRow]) -> None:
   """Fills drop_vs_f1 (points) from the f = 1 row of the same task and seed."""
   originals = {(row.task, row.seed): row.test_accuracy for row in rows
-               if row.fold == 1 and row.train_grouping == "independent"}
+               if row.fold == 1 and row.train_grouping == "independent" and
+               row.recipe == "embedded"}
   for row in rows:
     original = originals.get((row.task, row.seed), math.nan)
     row.drop_vs_f1 = 100 * (original - row.test_accuracy)
@@ -145,15 +208,18 @@ def write_csv(rows: Sequence[AccuracyRow], path: str) -> None:
 def read_csv(path: str) -> list[AccuracyRow]:
   types = {field.name: field.type for field in dataclasses.fields(AccuracyRow)}
   convert = {"int": int, "float": float, "str": str}
-  defaults = {"train_grouping": "independent"}  # a table written before the column existed
+  # A table written before a column existed.
+  defaults = {"train_grouping": "independent", "recipe": "embedded", "teacher_epochs": "0",
+              "twin_test_accuracy": "nan", "twin_epochs": "0",
+              "cross_slot_ablated_test_accuracy": "nan", "cross_slot_weight_share": "nan"}
   with open(path, newline="") as file:
     return [AccuracyRow(**{key: convert[types[key]](value)
                            for key, value in {**defaults, **line}.items()})
             for line in csv.DictReader(file)]
 
 
-def row_key(row: AccuracyRow) -> tuple[str, int, int, str]:
-  return (row.task, row.fold, row.seed, row.train_grouping)
+def row_key(row: AccuracyRow) -> tuple[str, int, int, str, str]:
+  return (row.task, row.fold, row.seed, row.train_grouping, row.recipe)
 
 
 def merge_rows(kept: Sequence[AccuracyRow], new: Sequence[AccuracyRow]) -> list[AccuracyRow]:
@@ -165,7 +231,8 @@ def merge_rows(kept: Sequence[AccuracyRow], new: Sequence[AccuracyRow]) -> list[
   groupings = list(TRAIN_GROUPINGS)
   return sorted(rows, key=lambda row: (tasks.index(row.task), row.fold, row.seed,
                                        groupings.index(row.train_grouping)
-                                       if row.train_grouping in groupings else len(groupings)))
+                                       if row.train_grouping in groupings else len(groupings),
+                                       row.recipe != "embedded", row.recipe))
 
 
 def _points(value: float, signed: bool = False) -> str:
@@ -189,24 +256,40 @@ def markdown(rows: Sequence[AccuracyRow], title: str, command: str) -> str:
       "to see the budgets a drop compares. "
       "Minutes include a folded run's warm start. Training groups: how a folded run's training "
       "batches formed their groups of f: independent images (the paper), consecutive records (f "
-      "consecutive frames, as a stream filter folds them) or a mix of both.", "",
-      "| task | f | seed | training groups | test | ± | val | drop | stream | strided "
-      "| paper test | paper drop | epochs | scale | test images | minutes | status |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "consecutive frames, as a stream filter folds them) or a mix of both. "
+      "Recipe: how a folded model trained (configs/accuracy.py FOLDED_RECIPES; embedded = its "
+      "slot model copied block-diagonally into every slot, f independent copies of the narrow "
+      "twin). Twin: the narrow twin (the slot model run alone, unfolded) trained as many epochs "
+      "as the folded model in all, its test accuracy; twin ep.: its epochs; teacher ep.: epochs "
+      "of a distillation teacher. No cross-slot: the folded model's test accuracy with its "
+      "weights between slots set to zero; cross-slot share: those weights' share of its "
+      "squared weight norm (0: block-diagonal).", "",
+      "| task | f | seed | training groups | recipe | test | ± | val | drop | twin | twin ep. "
+      "| no cross-slot | cross-slot share | stream | strided | paper test | paper drop | epochs "
+      "| teacher ep. | scale | test images | minutes | status |",
+      "|" + "---|" * 23,
   ]
   for row in rows:
     lines.append(
-        f"| {row.task} | {row.fold} | {row.seed} | {row.train_grouping} "
+        f"| {row.task} | {row.fold} | {row.seed} | {row.train_grouping} | {row.recipe} "
         f"| {_points(100 * row.test_accuracy)} "
         f"| {_points(100 * row.test_interval)} | {_points(100 * row.val_accuracy)} "
-        f"| {_points(row.drop_vs_f1, signed=True)} | {_points(100 * row.test_accuracy_stream)} "
+        f"| {_points(row.drop_vs_f1, signed=True)} | {_points(100 * row.twin_test_accuracy)} "
+        f"| {row.twin_epochs or '–'} | {_points(100 * row.cross_slot_ablated_test_accuracy)} "
+        f"| {_share(row.cross_slot_weight_share)} "
+        f"| {_points(100 * row.test_accuracy_stream)} "
         f"| {_points(100 * row.test_accuracy_strided)} | {_points(row.paper_test_accuracy)} "
         f"| {_points(row.paper_drop, signed=True)} | {_epochs(row)} "
+        f"| {row.teacher_epochs or '–'} "
         f"| {row.data_scale:g} | {row.test_images} | {row.wall_seconds / 60:.1f} "
         f"| {row.status} |")
   total = sum(row.wall_seconds for row in rows) / 60
   lines += ["", f"{len(rows)} runs, {total:.1f} minutes of training and evaluation in all."]
   return "\n".join(lines) + "\n"
+
+
+def _share(value: float) -> str:
+  return f"{value:.3f}" if math.isfinite(value) else "–"
 
 
 def _epochs(row: AccuracyRow) -> str:
@@ -246,8 +329,10 @@ def build_table(runs: Sequence[Run], *, out_csv: str, out_md: str, title: str, c
              f"{run.config.workdir}")
     try:
       summary = train(run.config)
-      status = "done" if summary["epochs"] >= summary["num_epochs"] else "partial"
-      row = read_row(run, summary, test_images(run.config), status)
+      twin = train(run.twin_config) if run.twin_config is not None else None
+      done = summary["epochs"] >= summary["num_epochs"] and (
+          twin is None or twin["epochs"] >= twin["num_epochs"])
+      row = read_row(run, summary, test_images(run.config), "done" if done else "partial", twin)
     except Exception as error:  # noqa: BLE001 - one failed cell must not stop the table
       row = failed_row(run, error)
     rows.append(row)

@@ -26,16 +26,16 @@ def test_wilson_interval_matches_the_textbook_value():
 def test_budgets_cover_every_task_and_fold_with_full_eval_splits():
   config = accuracy_configs.get_config("cpu")
   runs = accuracy_configs.run_configs(config)
-  assert {(task, fold) for task, fold, _, _ in runs} == {
+  assert {(task, fold) for task, fold, *_ in runs} == {
       (task, fold) for task in ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2", "n3", "n4")
       for fold in (1, 2, 3, 4)}
   workdirs = {run.workdir for *_, run in runs}
   assert len(workdirs) == len(runs)  # every cell trains into its own workdir
-  for task, fold, seed, run in runs:
-    assert (run.task, run.fold, run.seed) == (task, fold, seed)
+  for task, fold, seed, recipe, run in runs:
+    assert (run.task, run.fold, run.seed, recipe) == (task, fold, seed, "embedded")
   # Equal epoch budgets: a folded run is its slot model, trained as long as f = 1, embedded,
   # with no folded epochs.
-  v1 = {fold: run for task, fold, _, run in runs if task == "v1"}
+  v1 = {fold: run for task, fold, *_, run in runs if task == "v1"}
   assert (v1[4].warm_start.slot_epochs, run_epochs(v1[4])) == (28, 0)
   assert v1[1].num_epochs == run_epochs(v1[1]) == 28
   paper = accuracy_configs.run_configs(accuracy_configs.get_config("paper"))
@@ -47,8 +47,8 @@ def test_budgets_cover_every_task_and_fold_with_full_eval_splits():
 def _tiny_runs(tmp_path):
   config = accuracy_configs.get_config("tiny")
   config.runs_dir, config.data_dir = str(tmp_path / "runs"), str(tmp_path / "data")
-  return [accuracy_table.Run(task, fold, seed, run)
-          for task, fold, seed, run in accuracy_configs.run_configs(config)]
+  return [accuracy_table.Run(task, fold, seed, run, recipe, accuracy_table.twin_config(run))
+          for task, fold, seed, recipe, run in accuracy_configs.run_configs(config)]
 
 
 def _test_images(run_config):
@@ -75,10 +75,19 @@ def test_tiny_budget_writes_a_well_formed_table_and_resumes(tmp_path):
     assert row.test_interval == accuracy_table.wilson_half_width(row.test_accuracy, 64)
     assert row.wall_seconds > 0 and os.path.isdir(row.workdir)
   assert rows[0].drop_vs_f1 == 0.0
+  # The folded cell trains from a random start, so its narrow twin trains alone as long, beside
+  # it; the folded model is dense, and its cross-slot ablation is measured.
+  assert math.isnan(rows[0].twin_test_accuracy) and rows[0].twin_epochs == 0
+  assert 0 <= rows[1].twin_test_accuracy <= 1 and rows[1].twin_epochs == 2
+  assert os.path.isdir(str(tmp_path / "runs" / "tiny" / "twin2_s0_e2"))
+  assert 0 < rows[1].cross_slot_weight_share < 1
+  assert 0 <= rows[1].cross_slot_ablated_test_accuracy <= 1
+  assert (rows[0].recipe, rows[1].recipe, rows[1].teacher_epochs) == ("embedded", "embedded", 0)
   assert rows[1].drop_vs_f1 == pytest.approx(100 * (rows[0].test_accuracy - rows[1].test_accuracy))
   written = accuracy_table.read_csv(str(tmp_path / "out" / "tiny.csv"))
   assert [(r.task, r.fold, r.test_accuracy, r.val_accuracy) for r in written] == [
       (r.task, r.fold, r.test_accuracy, r.val_accuracy) for r in rows]
+  assert written[1].twin_test_accuracy == rows[1].twin_test_accuracy
   markdown = (tmp_path / "out" / "tiny.md").read_text()
   assert markdown.count("\n| tiny |") == 2 and "cmd" in markdown
   # Again: every run is finished, so nothing trains and the table is the same.
@@ -114,7 +123,7 @@ def test_a_warm_started_row_shows_its_slot_epochs_and_stream_columns():
       0.5, math.nan, 0.21, 60.0, "runs/n2")
   line = accuracy_table.markdown([row], "t", "c").splitlines()[-3]
   assert "| 20+4/4 |" in line and "| 93.00 | 93.50 |" in line and "| +0.21 |" in line
-  assert line.startswith("| n2 | 4 | 0 | consecutive | 94.00 |")
+  assert line.startswith("| n2 | 4 | 0 | consecutive | embedded | 94.00 |")
 
 
 def test_training_groupings_add_folded_noscope_rows_in_their_own_workdirs():
@@ -122,7 +131,7 @@ def test_training_groupings_add_folded_noscope_rows_in_their_own_workdirs():
   config.tasks, config.folds = ("v1", "n2"), (1, 4)
   config.train_groupings = ("independent", "consecutive", "mix")
   runs = accuracy_configs.run_configs(config)
-  cells = [(task, fold, run.data.train_grouping, run.workdir) for task, fold, _, run in runs]
+  cells = [(task, fold, run.data.train_grouping, run.workdir) for task, fold, *_, run in runs]
   assert cells == [
       ("v1", 1, "independent", "runs/accuracy/cpu/v1/f1_s0"),
       ("v1", 4, "independent", "runs/accuracy/cpu/v1/f4_s0"),
@@ -132,7 +141,7 @@ def test_training_groupings_add_folded_noscope_rows_in_their_own_workdirs():
       ("n2", 4, "mix", "runs/accuracy/cpu/n2/f4_s0_mix")]
   # The warm start's slot model does not depend on the grouping, so one serves every grouping.
   from foldedcnn_jax.train import loop
-  slots = {loop.slot_config(run, "w").to_json() for task, fold, _, run in runs
+  slots = {loop.slot_config(run, "w").to_json() for task, fold, *_, run in runs
            if (task, fold) == ("n2", 4)}
   assert len(slots) == 1
   config.train_groupings = ("independent", "pairs")
@@ -154,7 +163,7 @@ def test_a_subset_updates_its_cells_and_keeps_the_others(tmp_path, monkeypatch):
   fresh = [_row("n2", 4, "independent", 0.945), _row("n2", 4, "consecutive", 0.93)]
   # Training is not what this test is about: each run's "summary" carries its finished row.
   monkeypatch.setattr(accuracy_table, "read_row",
-                      lambda run, summary, images, status: summary["row"])
+                      lambda run, summary, images, status, twin: summary["row"])
   runs = [accuracy_table.Run(row.task, row.fold, row.seed, ml_collections.ConfigDict(
       {"num_epochs": 4, "workdir": row.workdir, "data": {"train_grouping": row.train_grouping}}))
           for row in fresh]
