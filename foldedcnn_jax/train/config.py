@@ -30,11 +30,14 @@ RESUMABLE_FIELDS = (
     "warm_start.folded_epochs")  # a folded run's num_epochs (neither matters to an f = 1 run)
 # Fields an f = 1 run never reads (the warm start of folded runs): a saved f = 1 run resumes
 # whatever they hold, so a recipe change for folded runs leaves finished f = 1 runs usable.
-UNFOLDED_UNUSED_FIELDS = ("warm_start",)
+UNFOLDED_UNUSED_FIELDS = ("warm_start", "data.input_repetition", "data.input_repetition_epochs",
+                          "optimizer.cross_slot_lr_scale")
 # Fields added after runs were saved without them: a saved config that lacks one ran as this
 # value does, so resuming it with this value is the same run.
 LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
-                "warm_start.zero_init_head": False}
+                "warm_start.zero_init_head": False, "warm_start.cross_slot_init": 0.0,
+                "data.input_repetition": 0.0, "data.input_repetition_epochs": 0,
+                "optimizer.cross_slot_lr_scale": 1.0}
 ENGINES = ("auto", "device", "stream")
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
