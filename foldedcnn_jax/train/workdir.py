@@ -46,7 +46,7 @@ def owned(workdir: str) -> Iterator[None]:
 def _acquire(workdir: str):
   """(the open lock file, "") when this process now holds the lock, else (None, " (pid N)")."""
   os.makedirs(workdir, exist_ok=True)
-  lock = open(os.path.join(workdir, LOCK_FILE), "a+")  # noqa: SIM115 - held until the run ends
+  lock = open(os.path.join(workdir, LOCK_FILE), "a+")  # held until the run ends
   try:
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
   except BlockingIOError:
