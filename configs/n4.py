@@ -1,20 +1,15 @@
 """n4 taipei (2 classes, 50x50): configs/n4.py[:quick|:paper].
 
-The default is the practical recipe (configs/base.py; 16 epochs on 5x the paper's training video)
-and `:paper` the authors' (RMSprop 0.001/1.5, 50 epochs, minibatch 32, the train chunk only);
-neither is measured on the current scene video. `:quick` is the practical recipe for 8 epochs on
-every other frame of the train chunk (data.scale=0.5), a CPU smoke run; the cpu accuracy table's
-cells (results/accuracy/cpu.md, seed 0) train it 20 epochs, at f > 1 as the slot model embedded
-into every slot:
+The cpu accuracy table's cells (results/accuracy/cpu.md, seed 0) train `:quick` 20 epochs, at
+f > 1 as the slot model embedded into every slot (the recipes: configs/base.py; why this config's
+settings are what they are: results/recipes.md § configs/n4.py):
 
   python -m experiments.train --config=configs/n4.py:quick --config.num_epochs=20
   -> done: best val accuracy 0.9350 at epoch 16 (test accuracy 0.9507)
   python -m experiments.train --config=configs/n4.py:quick --config.fold=4 \
       --config.warm_start.slot_epochs=20
   -> done: best val accuracy 0.9217 at epoch 0 (test accuracy 0.9440)
-     (--config.fold=2: test accuracy 0.9437; --config.fold=3: 0.9477)
-
-History and the reasons for this config's settings: results/recipes.md § configs/n4.py.
+  --config.fold=2 and 3: test accuracy 0.9437 and 0.9477
 """
 
 from configs import base

@@ -1,19 +1,15 @@
 """v3 sot-coin (15 classes, 17x40): configs/v3.py[:quick|:paper].
 
-The default is the practical recipe (configs/base.py) and `:paper` the authors' (Adam 1e-4, weight
-decay 1e-5, 1500 epochs, minibatch 32, the class curriculum at f > 1); neither is run here.
-`:quick` is the practical recipe for 12 epochs on data.scale=0.7 (8,400 training images), a CPU
-smoke run; the cpu accuracy table's cells (results/accuracy/cpu.md, seed 0) train it 28 epochs, at
-f > 1 as the slot model embedded into every slot:
+The cpu accuracy table's cells (results/accuracy/cpu.md, seed 0) train `:quick` 28 epochs, at
+f > 1 as the slot model embedded into every slot (the recipes: configs/base.py; why this config's
+settings are what they are: results/recipes.md § configs/v3.py):
 
   python -m experiments.train --config=configs/v3.py:quick --config.num_epochs=28
   -> done: best val accuracy 0.9797 at epoch 27 (test accuracy 0.9760)
   python -m experiments.train --config=configs/v3.py:quick --config.fold=4 \
       --config.warm_start.slot_epochs=28
   -> done: best val accuracy 0.9667 at epoch 0 (test accuracy 0.9647)
-     (--config.fold=2: test accuracy 0.9820; --config.fold=3: 0.9637)
-
-History and the reasons for this config's settings: results/recipes.md § configs/v3.py.
+  --config.fold=2 and 3: test accuracy 0.9820 and 0.9637
 """
 
 from configs import base
