@@ -9,10 +9,14 @@ again goes on where it stopped (`--config.deadline_minutes` stops starting new r
 long). Budgets:
 
   cpu    the whole table in about 2-3 hours on a 2-core CPU: each task's `:quick` variant, the
-         practical recipe on a scaled-down train split (val and test keep the paper's size);
-         a folded run is its slot model, trained as many epochs as the f = 1 run (2 × + 4 of
-         the variant's), embedded into every slot (no folded epochs follow: the practical
-         recipe's warm start)
+         practical recipe on a scaled-down train split (val and test keep the paper's size),
+         trained 2 × + 4 of the variant's epochs (28 for a game task, 12 for n1-n3, 20 for n4);
+         a folded run is its slot model, trained as many epochs, embedded into every slot (no
+         folded epochs follow: the practical recipe's warm start). A cell is thus
+           python -m experiments.train --config=configs/v5.py:quick --config.num_epochs=28
+           python -m experiments.train --config=configs/v5.py:quick --config.fold=4 \
+               --config.warm_start.slot_epochs=28
+         (each task's config gives its commands and results; history: results/recipes.md)
   gpu    the practical recipes (configs/<task>.py) on the full train split
   paper  the authors' recipes, configs/<task>.py:paper (1500 epochs for game tasks, 50 for NoScope)
   tiny   the test-only task, two epochs: a smoke test of the command itself
@@ -33,17 +37,10 @@ NOSCOPE_TASKS = ("n1", "n2", "n3", "n4")
 
 # Per budget: the tasks, per family the task config's variant and field overrides (dotted paths),
 # and the overrides of folded (f > 1) runs; a callable value is computed from the run's config
-# before the folded overrides ("unfolded": the same for f = 1 runs). The cpu budget is each
-# task's `:quick` variant (configs/<task>.py: about 8,000-10,000 game training images, 12 epochs;
-# n1-n3 4 epochs on 5x the training video, n4 8 epochs on every other training frame of the
-# train chunk), trained 2 × + 4 of its epochs (28 for a game task: the slot model is narrower
-# and learns more slowly, v1 f = 4's was still rising at 12 epochs, val 0.897). A folded run is
-# its slot model trained as many epochs, embedded into every slot, with no folded epochs after it
-# (the practical recipe, configs/base.py), so every drop compares equal epoch budgets. (Until
-# session 7 the slot model trained 2 × epochs and 4 folded epochs followed; in session 8, before
-# the slot models were retrained, the folded rows were those slot models alone.) At the
-# variant's own 12 epochs v5 and v6 f = 1 were still on the plateau at ln K for 9 and 6 epochs
-# and ended at test 6.5 % and 44.4 %.
+# before the folded overrides ("unfolded": the same for f = 1 runs). The cpu budget trains each
+# task's `:quick` variant 2 × + 4 of its epochs (the slot model is narrower and learns more
+# slowly), a folded run as its slot model alone, so every drop compares equal epoch budgets
+# (results/recipes.md § configs/accuracy.py).
 _BUDGETS = {
     "cpu": dict(
         tasks=GAME_TASKS + NOSCOPE_TASKS,

@@ -3,29 +3,10 @@
 Not a task of its own: `configs/<task>.py` calls `task_config("<task>", arg)`. Any field can be
 overridden on the command line, e.g. `--config.fold=4 --config.optimizer.learning_rate=3e-4`.
 Three variants: the default is the practical recipe, `:paper` (`--config=configs/n2.py:paper`)
-the authors', `:quick` the practical recipe for a few epochs on a scaled-down train split (the cpu
-accuracy table's cell); each writes to `runs/<task>/f<fold>[_<variant>]`.
-
-`model.init` = "authors" (conv xavier_uniform with ReLU gain, dense N(0, 0.01), zero biases) is
-the default, as in the paper; "flax" is nnx's lecun_normal with zero biases. Measured with the
-same seeds (model 0, data 0) and budget on a shared 2-core CPU (best-validation epoch, test at it):
-
-  task  f  budget                                       eval n  flax val / test  authors val / test
-  v1    1  :quick, data.scale=0.1, 10 epochs            110     0.9545 / 0.9727  0.9727 / 0.9727
-  v4    1  :quick, data.scale=0.1, 10 epochs            270     0.8593 / 0.8222  0.8926 / 0.8444
-  v1    4  :quick, data.scale=0.1, 4 epochs             110     0.1273 / 0.0636  0.1364 / 0.0818
-  v4    4  :quick, data.scale=0.1, 4 epochs             270     0.0444 / 0.0222  0.0481 / 0.0444
-  n2    1  n2 recipe, 10 epochs, scene video v3         3000    0.9480 / 0.9537  0.9483 / 0.9447
-  n2    4  n2 recipe, 10 epochs, scene video v3         3000    0.8123 / 0.7513  0.8143 / 0.7400
-
-None of these differences is resolved by its eval set (the 95% interval is about ±4 points on
-110–270 images and ±0.8 on 3,000, and a best-validation test accuracy moves more than that
-between epochs), so the paper's init stays the default. f=4 game runs sit on the folded plateau
-(chance: 1/11, 1/27) with either init; the n2 f=4 rows fold consecutive frames (on a seed-19
-permutation: test 0.9057 flax, 0.9067 authors). E.g. `python -m experiments.train
---config=configs/v4.py:quick --config.data.scale=0.1 --config.model.init=flax` (n2:
-`--config=configs/n2.py --config.num_epochs=10`). Task docstring numbers measured before this
-default used flax's init unless they say otherwise.
+the authors', `:quick` the practical recipe for a few epochs on a scaled-down train split (a CPU
+smoke run; the cpu accuracy table trains it 2 × + 4 of its epochs, configs/accuracy.py); each
+writes to `runs/<task>/f<fold>[_<variant>]`. Why the defaults are what they are (the authors'
+init, the warm start's rates, no folded epochs, EMA off, XLA:CPU options): results/recipes.md.
 """
 
 from __future__ import annotations
@@ -45,26 +26,8 @@ _PAPER_RECIPES = {
 # shifts (and, for video frames, mirroring, and 5x the paper's training video: its train chunk plus
 # 4 more, away from val and test; 16 epochs); a folded run trains its slot model for as many epochs
 # at 3e-3 and embeds it into every slot (the slot-wise warm start: without it folded game models
-# stay at chance), and that embedded model is the result: no folded epochs follow. The slot model is
-# 1/√f as wide and learns faster at a higher rate (as width-scaled Adam rates predict) where the f =
-# 1 model does not. Cpu table, slot lr 1e-3 → 3e-3 (`:quick`, seed 0, results/accuracy/cpu.md
-# against cpu_slot_lr1e-3.md; test %, f = 2 / 3 / 4): v1 99.09 / 97.55 / 97.09 → 99.45 / 98.45 /
-# 98.55, v2 97.18 / 95.05 / 95.32 → 98.27 / 97.95 / 98.23, v3 96.53 / 94.73 / 92.00 → 98.20 / 96.37
-# / 96.47, v4 98.00 / 97.56 / 97.11 → 99.26 / 99.00 / 98.93, n1 94.70 / 94.70 / 94.40 → 95.73 /
-# 95.00 / 95.57, n2 97.40 / 96.63 / 96.57 → 98.30 / 97.90 / 98.43 (validation rose in every one of
-# these cells); v3 f = 1 at 3e-3: 97.60 → 97.73 (inside its ±0.55), so f = 1 keeps 1e-3. Chosen on
-# validation, v5, n3, n4 keep 1e-3 and v6 takes 2e-3 (their configs give the numbers: at 3e-3 the v5
-# f = 3, v6 f = 3 and n3 f = 3 slot models sat on the ln K plateau) with its slot model's output
-# layer starting at zero (warm_start.zero_init_head, configs/v6.py). Distilling the f = 1 model into
-# the slot model (KL, T = 4, α = 0.7, at 1e-3) was mixed: v3 f = 4 90.43, v6 f = 4 90.63, v2 f = 3
-# 94.55, v1 f = 4 97.55 against 92.00, 87.65, 95.05, 97.09. In the cpu accuracy table's 30 folded
-# cells (session 7, results/README.md § Accuracy), 4 folded epochs at 1e-4 after the embedding
-# lowered validation accuracy in the first epoch in every cell (by up to 5.3 points, v4 f = 4) and
-# ended below the embedded slot model's test accuracy in 24 of 30 (by up to 1.04 points; the other 6
-# at most 0.18 above it); on n2 f = 4, SGD with momentum 0.9 at 1e-3 did the same (val 0.967 → 0.956
-# → 0.962 in 3 epochs). Set warm_start.folded_epochs to train folded anyway (the embedded model
-# stays the best until a folded epoch beats it on val).
-# Measured comparisons: configs/v1.py, configs/n2.py.
+# stay at chance), and that embedded model is the result: folded epochs after it lowered accuracy.
+# Measurements: results/recipes.md § configs/base.py.
 _FOLDED_WARM_START = {"warm_start.slot_epochs": -1, "warm_start.learning_rate": 3e-3,
                       "warm_start.folded_learning_rate": 1e-4, "warm_start.folded_epochs": 0}
 _PRACTICAL_RECIPES = {
@@ -114,12 +77,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.warmup_fraction = 0.0
   # >0: evaluate, keep and export an exponential moving average of the parameters (Polyak
   # averaging; optax.incremental_update each step at decay min(ema_decay, (1+t)/(10+t))),
-  # while the optimizer keeps training the raw parameters. 0 = the raw parameters. Measured at
-  # 0.995 (seed 0, test accuracy at the best-validation epoch, each ±0.6-0.9): n1 :quick cell
-  # f = 1 0.9320 → 0.9407, f = 4 0.9007 → 0.9070; n2 default f = 1 0.9773 → 0.9833, f = 4
-  # 0.9670 → 0.9683. It steadies the f = 1 models (the best-validation epoch lands near the end)
-  # but not the folded ones, whose folded phase already runs at 1e-4 — so it widens the f = 4
-  # drop; off by default, so the committed accuracy table's recipe stays the default.
+  # while the optimizer keeps training the raw parameters. 0 = the raw parameters. Off by default:
+  # it steadied f = 1 models but widened the f = 4 drop (results/recipes.md § configs/base.py).
   config.optimizer.ema_decay = 0.0
   # Folded models: the learning rate of the weights between slots (models/slots.py
   # cross_slot_masks) is this multiple of the others' (1: the same; 0: they stay as they start).
@@ -141,7 +100,7 @@ def get_config() -> ml_collections.ConfigDict:
   # with ReLU gain, dense N(0, 0.01), zero bias).
   config.model.init = "authors"
   # True: the output layer's kernel and bias start at zero (every logit 0), whatever `init`
-  # draws for the other layers (the same draws either way). Measured in configs/v6.py.
+  # draws for the other layers (the same draws either way). Measured: results/recipes.md.
   config.model.zero_init_head = False
   # How slow layers are written in training and evaluation (the same logits): "sliced_pool"
   # computes max pools as maxima of strided slices, whose gradient XLA:CPU runs far faster than
@@ -149,9 +108,8 @@ def get_config() -> ml_collections.ConfigDict:
   # overlapping (stride < window) pools' models.
   config.model.formulation = "auto"
   # XLA options of the compiled train and eval steps: "auto" turns XLA:CPU's YNNPACK fusions off
-  # on a CPU (v1 f = 1 train step 963 → 1,391 images/s, f = 4 1,350 → 1,777; n2 1,209 → 1,274 and
-  # 869 → 1,038; 2-core CPU, benchmark_train, 2 trials each) and keeps XLA's defaults elsewhere;
-  # "" = XLA's defaults; or "key=value,…".
+  # on a CPU (faster train steps there: results/recipes.md § configs/base.py) and keeps XLA's
+  # defaults elsewhere; "" = XLA's defaults; or "key=value,…".
   config.model.compiler_options = "auto"
   # >0: build slots.slot_spec of the fold-`slots_of_fold` model (needs fold = 1): the narrow
   # original CNN that a warm start trains and then embeds into each slot. Set by the warm start
@@ -210,7 +168,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.warm_start.learning_rate = 0.0  # the slot phase's; 0 → optimizer.learning_rate
   config.warm_start.folded_learning_rate = 0.0  # the folded phase's; 0 → optimizer.learning_rate
   # True: the slot model's output layer starts at zero (model.zero_init_head for the slot run
-  # only; configs/v6.py measures it).
+  # only; measured in results/recipes.md § configs/v6.py).
   config.warm_start.zero_init_head = False
   # Epochs of folded training after the embedding (-1: num_epochs). The embedded model is the
   # folded run's epoch 0: evaluated on val and test, checkpointed, and the best-validation

@@ -1,25 +1,15 @@
 """n1 coral (2 classes, 50x50): configs/n1.py[:quick|:paper].
 
-Measured with the former quick variant (the authors' RMSprop, 5 epochs on data.scale=1), at f=1
-(scene video v2) on a shared 2-core CPU in 21 s including dataset generation:
+The cpu accuracy table's cells (results/accuracy/cpu.md, seed 0) train `:quick` 12 epochs, at
+f > 1 as the slot model embedded into every slot (the recipes: configs/base.py; why this config's
+settings are what they are: results/recipes.md § configs/n1.py):
 
-  -> done: best val accuracy 0.9700 at epoch 3 (test accuracy 0.9467)
-
-The authors' recipe, now `:paper` (RMSprop lr 0.001/1.5, 50 epochs, minibatch 32; the best-
-validation checkpoint is kept; `python -m experiments.train --config=configs/n1.py:paper`).
-Measured at f=1 on the previous embedded scene video (v2: 600 frames and ~6 objects per split; not
-yet re-measured on v3, 3,000 frames and ~60 objects per split, a harder and less noisy measure; see
-configs/n2.py) in 124 s on a shared 2-core CPU:
-
-  -> done: best val accuracy 0.9733 at epoch 21 (test accuracy 0.9617)
-
-Recipes now: configs/base.py. `:quick` (4 epochs on 5x the training video, data.scale=5: the
-train chunk and the four nearest chunks that touch neither val nor test) is this task's cell of
-the cpu accuracy table, results/accuracy/cpu.md (12 epochs at f = 1: test 0.9560 at the best
-validation epoch, against 0.9320 after 24 epochs on the train chunk alone, the table's recipe
-until session 7):
-
-  python -m experiments.train --config=configs/n1.py:quick [--config.fold=4]
+  python -m experiments.train --config=configs/n1.py:quick --config.num_epochs=12
+  -> done: best val accuracy 0.9780 at epoch 7 (test accuracy 0.9560)
+  python -m experiments.train --config=configs/n1.py:quick --config.fold=4 \
+      --config.warm_start.slot_epochs=12
+  -> done: best val accuracy 0.9730 at epoch 0 (test accuracy 0.9557)
+  --config.fold=2 and 3: test accuracy 0.9573 and 0.9500
 """
 
 from configs import base

@@ -1,8 +1,9 @@
 """Trains a FoldedCNN: `python -m experiments.train --config=configs/n2.py [--config.fold=4]`.
 
 Every config field can be overridden (`--config.num_epochs=10`); `--config=configs/n2.py:quick`
-is the CPU smoke run. A bad config is one `error:` line on stderr and exit code 2. Running the
-same command again resumes from the workdir's latest checkpoint.
+is the CPU smoke run. A bad config, or a workdir that a live run holds, is one `error:` line on
+stderr and exit code 2. Running the same command again resumes from the workdir's latest
+checkpoint.
 """
 
 from __future__ import annotations

@@ -47,7 +47,18 @@ def _params(workdir, which="latest"):
   return jax.tree.leaves(predict.load(workdir, which=which).params)
 
 
-def test_sigkill_then_rerun_ends_exactly_like_an_uninterrupted_run(data_dir, tmp_path):
+def _files(workdir):
+  """Every file of a workdir with its contents."""
+  contents = {}
+  for path in sorted(glob.glob(os.path.join(workdir, "**"), recursive=True)):
+    if os.path.isfile(path):
+      with open(path, "rb") as file:
+        contents[os.path.relpath(path, workdir)] = file.read()
+  return contents
+
+
+def test_a_second_run_is_refused_while_the_first_lives_and_a_killed_one_resumes_exactly(
+    data_dir, tmp_path):
   reference, resumed = str(tmp_path / "reference"), str(tmp_path / "resumed")
   _run(reference, data_dir)
   process = subprocess.Popen(_command(resumed, data_dir), cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -55,6 +66,15 @@ def test_sigkill_then_rerun_ends_exactly_like_an_uninterrupted_run(data_dir, tmp
   deadline = time.time() + 240
   while len(read_metrics(resumed)) < 3 and process.poll() is None and time.time() < deadline:
     time.sleep(0.01)
+  process.send_signal(signal.SIGSTOP)  # alive, holding its workdir, writing nothing meanwhile
+  before = _files(resumed)
+  second = subprocess.run(_command(resumed, data_dir), cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
+  assert second.returncode == 2, second.stderr[-2000:]
+  assert second.stderr.splitlines() == [
+      f"error: workdir {resumed} is in use by a run that is still alive (pid {process.pid}); "
+      "wait for it to end, stop it, or pass another --config.workdir"]
+  assert _files(resumed) == before
   process.send_signal(signal.SIGKILL)
   process.wait()
   assert process.returncode == -signal.SIGKILL  # killed, not finished

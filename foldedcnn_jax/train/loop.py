@@ -28,6 +28,7 @@ from foldedcnn_jax.train import config as config_lib
 from foldedcnn_jax.train import feeds
 from foldedcnn_jax.train import metrics as metrics_lib
 from foldedcnn_jax.train import steps as steps_lib
+from foldedcnn_jax.train import workdir as workdir_lib
 
 TOP_K = 5
 
@@ -380,6 +381,12 @@ def train_and_evaluate(config, workdir: str | None = None) -> dict:
   plan = config_lib.make_plan(config, workdir)
   config_dict = config_lib.config_to_dict(config)
   maybe_initialize_distributed(config)
+  with workdir_lib.owned(plan.workdir):  # a second run on a workdir in use is refused
+    return _run(config, plan, config_dict)
+
+
+def _run(config, plan: config_lib.Plan, config_dict: dict) -> dict:
+  """The run itself, on a workdir it holds."""
   _prepare_workdir(plan, config_dict)
   location = _prepare_dataset(plan, config.progress)
   mesh = steps_lib.make_mesh()

@@ -1,4 +1,4 @@
-"""requirements.lock pins every requirement of pyproject.toml at a version inside its range."""
+"""requirements.txt pins every requirement of pyproject.toml at a version inside its range."""
 
 import os
 import tomllib
@@ -20,9 +20,9 @@ def _declared_requirements() -> list[Requirement]:
   return [r for r in map(Requirement, lines) if canonicalize_name(r.name) != own_name]
 
 
-def _locked_versions() -> dict[str, Version]:
+def _pinned_versions() -> dict[str, Version]:
   pins = {}
-  with open(os.path.join(REPO, "requirements.lock")) as file:
+  with open(os.path.join(REPO, "requirements.txt")) as file:
     for line in file:
       line = line.split("#", 1)[0].strip()
       if line:
@@ -31,18 +31,18 @@ def _locked_versions() -> dict[str, Version]:
   return pins
 
 
-def test_every_requirement_is_locked_inside_its_range():
-  pins = _locked_versions()
+def test_every_requirement_is_pinned_inside_its_range():
+  pins = _pinned_versions()
   declared = _declared_requirements()
   assert len(declared) >= 20
   for requirement in declared:
     name = canonicalize_name(requirement.name)
-    assert name in pins, f"{requirement.name} is not in requirements.lock"
+    assert name in pins, f"{requirement.name} is not in requirements.txt"
     assert requirement.specifier.contains(pins[name], prereleases=True), (
-        f"requirements.lock pins {name}=={pins[name]}, outside {requirement}")
+        f"requirements.txt pins {name}=={pins[name]}, outside {requirement}")
 
 
-def test_lock_pins_exact_versions_only():
-  with open(os.path.join(REPO, "requirements.lock")) as file:
+def test_pins_are_exact_versions_only():
+  with open(os.path.join(REPO, "requirements.txt")) as file:
     pinned = [line for line in file if line.strip() and not line.lstrip().startswith("#")]
   assert pinned and all("==" in line and ">" not in line and "<" not in line for line in pinned)
