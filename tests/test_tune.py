@@ -128,3 +128,53 @@ def test_padded_formulations_compute_the_models_logits(task, fold, formulation):
 def test_the_default_cache_path_follows_the_environment(tmp_path, monkeypatch):
   monkeypatch.setenv(tune.CACHE_ENV, str(tmp_path / "mine.json"))
   assert tune.TuneCache().path == str(tmp_path / "mine.json")
+
+
+def _fake_clock_model(monkeypatch, seconds_per_call):
+  """A fake clock: compiling a variant costs 1 s, one call of it `seconds_per_call[variant]`."""
+  clock, calls = [0.0], {variant: 0 for variant in seconds_per_call}
+  monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+
+  def compile_forward(graphdef, state, example, fold, variant):
+    clock[0] += 1.0
+
+    def call(state, batch):
+      clock[0] += seconds_per_call[variant]
+      calls[variant] += 1
+      return jax.numpy.zeros(())
+    return call
+
+  monkeypatch.setattr(tune, "compile_forward", compile_forward)
+  return calls
+
+
+SLOW_AND_FAST = {execution.Variant(): 1.0, execution.Variant(micro_batch=4): 1.2,
+                 execution.Variant(micro_batch=2): 2.0}
+
+
+def test_a_candidate_far_slower_than_the_best_stops_after_one_round(tmp_path, monkeypatch):
+  calls = _fake_clock_model(monkeypatch, SLOW_AND_FAST)
+  graphdef, state, spec, example = _model()
+  choice = tune.choose(graphdef, state, spec, example, mode="always", progress=False,
+                       cache=tune.TuneCache(str(tmp_path / "t.json")), variants=SLOW_AND_FAST,
+                       trials=5, min_trial_seconds=0.0, budget_seconds=1000.0)
+  assert choice.variant == execution.Variant()
+  # warm-up + calibration, then a settle call and a timed call per round
+  assert list(calls.values()) == [2 + 2 * 5, 2 + 2 * 5, 2 + 2 * 1]  # 2.0 > 1.5 x 1.0: pruned
+  assert choice.seconds == pytest.approx({"xla defaults": 1.0, "chunks=4": 1.2, "chunks=2": 2.0})
+  saved = json.loads((tmp_path / "t.json").read_text())["entries"]
+  assert [set(entry) for entry in saved.values()] == [{"variant", "seconds"}]
+
+
+def test_tuning_stops_compiling_and_timing_when_its_budget_is_spent(tmp_path, monkeypatch):
+  calls = _fake_clock_model(monkeypatch, SLOW_AND_FAST)
+  graphdef, state, spec, example = _model()
+  choice = tune.choose(graphdef, state, spec, example, mode="always", progress=False,
+                       cache=tune.TuneCache(str(tmp_path / "t.json")), variants=SLOW_AND_FAST,
+                       trials=5, min_trial_seconds=0.0, budget_seconds=1.5)
+  # Compiled at t = 1 and 2; the third is past the budget. One round, no more.
+  assert list(calls.values()) == [2 + 2, 2 + 2, 0]
+  assert choice.variant == execution.Variant() and set(choice.seconds) == {"xla defaults",
+                                                                            "chunks=4"}
+  with pytest.raises(ValueError, match="prune_ratio must be >= 1"):
+    timing.time_interleaved([lambda: None], prune_ratio=0.5)
