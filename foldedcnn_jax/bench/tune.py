@@ -23,7 +23,7 @@ import numpy as np
 from flax import nnx
 
 from foldedcnn_jax import files
-from foldedcnn_jax.bench import devices, execution, timing
+from foldedcnn_jax.bench import devices, execution, slot_groups, timing
 from foldedcnn_jax.bench.execution import YNNPACK_OFF, Variant, compile_forward
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
@@ -71,8 +71,24 @@ PADDED_CHANNELS = {"gpu": (Variant((), 0, "padded_channels"),),
                            Variant(YNNPACK_OFF, 0, "padded_channels"))}
 
 
-def candidates(platform: str, spec: ModelSpec | None = None) -> tuple[Variant, ...]:
-  """The variants tried on `platform` (cuda and rocm count as gpu); XLA's defaults first."""
+# A block-diagonal folded model (an embedded slot model) run slot by slot, 1/f of the
+# multiply-adds: as grouped convolutions or as f ordinary narrow ones (execution SLOT_GROUPS),
+# offered only when its weights are (slot_groups.is_block_diagonal). On XLA:CPU the grouped
+# convolutions ran 2-4x slower than the folded model in a first probe (v1, n2 at f = 4; Eigen
+# only: YNNPACK's were slower still), the split slots 0.8-1.6x its speed.
+SLOT_GROUPS = {"gpu": (Variant((), 0, "slot_groups"), Variant((), 0, "slot_split")),
+               "cpu": (Variant(YNNPACK_OFF, 0, "slot_groups"), Variant((), 0, "slot_split"),
+                       Variant((), 256, "slot_split"),
+                       Variant((), 64, "slot_split_sliced_pool"),
+                       Variant(YNNPACK_OFF, 64, "slot_split_sliced_pool"))}
+
+
+def candidates(platform: str, spec: ModelSpec | None = None,
+               block_diagonal: bool = False) -> tuple[Variant, ...]:
+  """The variants tried on `platform` (cuda and rocm count as gpu); XLA's defaults first.
+
+  `block_diagonal`: the model's weights between slots are zero (add the grouped variants).
+  """
   platform = "gpu" if platform in ("cuda", "rocm") else platform
   found = CANDIDATES.get(platform, (Variant(),))
   if spec is None:
@@ -85,16 +101,21 @@ def candidates(platform: str, spec: ModelSpec | None = None) -> tuple[Variant, .
     found += (Variant((), 0, "padded_input"),)
   if platform == "gpu" and execution.densifies_groups(spec):  # G× the FLOPs: not on a CPU
     found += (Variant((), 0, "dense_groups"),)
+  if block_diagonal:
+    found += SLOT_GROUPS.get(platform, ())
   return found
 
 
 def tune_key(spec: ModelSpec, batch_inputs: int, input_dtype: str, dtype: str,
-             device: jax.Device | None = None) -> str:
-  """The cache key: what makes a choice valid (device kind, jax version, model, batch, dtypes)."""
+             device: jax.Device | None = None, block_diagonal: bool = False) -> str:
+  """The cache key: what makes a choice valid (device kind, jax version, model, batch, dtypes,
+  and for a block-diagonal model that it is one: its choice may be a grouped variant)."""
   device = device or jax.devices()[0]
   # On a CPU jax's device kind is just "cpu": the CPU model and core count tell hosts apart.
   detail = devices.describe(device).detail if device.platform == "cpu" else ""
-  return json.dumps({
+  # Added only when true, so the keys of every other model read as before.
+  blocks = {"slot_blocks": True} if block_diagonal else {}
+  return json.dumps({**blocks,
       "device": f"{device.platform}:{device.device_kind}:{detail}", "jax": jax.__version__,
       "spec": [spec.architecture, list(spec.input_shape), spec.pool_policy, spec.fold,
                spec.width_multiplier, spec.width_rounding],
@@ -167,10 +188,12 @@ def choose(graphdef: nnx.GraphDef, state: nnx.State, spec: ModelSpec,
   if mode == "off":
     return Choice(Variant(), compile_forward(graphdef, state, example, spec.fold), "off")
   cache = cache if cache is not None else TuneCache()
-  key = tune_key(spec, example.shape[0], str(np.dtype(example.dtype)), dtype)
+  block_diagonal = slot_groups.is_block_diagonal(nnx.merge(graphdef, state))
+  key = tune_key(spec, example.shape[0], str(np.dtype(example.dtype)), dtype,
+                 block_diagonal=block_diagonal)
   if mode == "cached" and (known := cache.get(key)) is not None:
     return Choice(known, compile_forward(graphdef, state, example, spec.fold, known), "cache")
-  variants = tuple(variants or candidates(jax.devices()[0].platform, spec))
+  variants = tuple(variants or candidates(jax.devices()[0].platform, spec, block_diagonal))
   deadline = time.perf_counter() + budget_seconds
   description = description or f"tuning f={spec.fold} {spec.architecture}"
   with _progress_bar(len(variants) * (1 + trials), description, progress) as bar:
