@@ -195,7 +195,7 @@ def prepare_jax(case: Case, settings: Settings,
     choice = tune.choose(graphdef, state, spec, device_batch, mode=settings.tune,
                          dtype=settings.dtype, cache=tune.TuneCache(settings.tune_cache or None),
                          budget_seconds=settings.tune_budget_seconds,
-                         description=f"tuning {case.label()}")
+                         description=f"tuning {dataclasses.replace(case, tuned=False).label()}")
     variant, compiled = choice.variant, choice.compiled
     record.variant_choice = choice.source
     record.compiler_options, record.micro_batch = variant.options_text, variant.micro_batch
