@@ -179,24 +179,38 @@ def figure8(records: Sequence[BenchRecord], path: str) -> None:
   if not rows:
     raise UserInputError("no folded rows with an f = 1 baseline to plot speedups")
   tasks = _ordered(r.task for r in rows)
-  columns = min(len(tasks), 4)
-  lines = -(-len(tasks) // columns)
-  figure, axes = pyplot.subplots(lines, columns, figsize=(3.6 * columns, 3.0 * lines),
-                                 squeeze=False)
-  for axis, task in zip(axes.flat, tasks, strict=False):
+  figure, axes = _task_grid(len(tasks), 3.6, 3.0)
+  for axis, task in zip(axes, tasks, strict=True):
     for fold in sorted({r.fold for r in rows if r.task == task}):
       points = sorted((r.batch_images, r.speedup_vs_f1) for r in rows
                       if r.task == task and r.fold == fold)
       axis.plot(*zip(*points, strict=True), marker="o", label=f"f={fold}")
     axis.axhline(1.0, color="gray", linewidth=0.8)
     axis.set_xscale("log", base=2)
-    axis.set_title(task)
-    axis.set_xlabel("batch size (images)")
-    axis.set_ylabel("speedup vs f=1")
-    axis.legend(fontsize=8)
-  for axis in list(axes.flat)[len(tasks):]:
+    _label(axis, task, "batch size (images)", "speedup vs f=1", 8)
+  _save_grid(figure, f"Speedup vs batch size — {_device_title(records)}", 10, path)
+
+
+def _task_grid(count: int, width: float, height: float):
+  """A figure of `count` panels, four to a line, and its used axes in order."""
+  columns = min(count, 4)
+  lines = -(-count // columns)
+  figure, axes = pyplot.subplots(lines, columns, figsize=(width * columns, height * lines),
+                                 squeeze=False)
+  for axis in list(axes.flat)[count:]:
     axis.set_visible(False)
-  figure.suptitle(f"Speedup vs batch size — {_device_title(records)}", fontsize=10)
+  return figure, list(axes.flat)[:count]
+
+
+def _label(axis, title: str, xlabel: str, ylabel: str, legend_size: int) -> None:
+  axis.set_title(title)
+  axis.set_xlabel(xlabel)
+  axis.set_ylabel(ylabel)
+  axis.legend(fontsize=legend_size)
+
+
+def _save_grid(figure, title: str, size: int, path: str) -> None:
+  figure.suptitle(title, fontsize=size)
   figure.tight_layout()
   _save(figure, path)
 
@@ -365,11 +379,8 @@ def accuracy_vs_throughput(records: Sequence[BenchRecord], points: Sequence[Accu
       drawn.append((task, placed))
   if not drawn:
     raise UserInputError("no task has both test accuracies and benchmark rows to plot")
-  columns = min(len(drawn), 4)
-  lines = -(-len(drawn) // columns)
-  figure, axes = pyplot.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines),
-                                 squeeze=False)
-  for axis, (task, placed) in zip(axes.flat, drawn, strict=False):
+  figure, axes = _task_grid(len(drawn), 4.2, 3.4)
+  for axis, (task, placed) in zip(axes, drawn, strict=True):
     labelled = set()
     for point, rate in placed:
       color, marker = ACCURACY_STYLES[point.kind]
@@ -383,16 +394,9 @@ def accuracy_vs_throughput(records: Sequence[BenchRecord], points: Sequence[Accu
     if (task, "compound", 1) in rates:
       axis.axvline(rates[(task, "compound", 1)], color="gray", linestyle="--",
                    label="compound (no accuracy)")
-    axis.set_title(task)
-    axis.set_xlabel("images/s")
-    axis.set_ylabel("test accuracy (%)")
-    axis.legend(fontsize=6)
-  for axis in list(axes.flat)[len(drawn):]:
-    axis.set_visible(False)
-  figure.suptitle(f"Test accuracy vs throughput, batch {batch} — {_device_title(records)}",
-                  fontsize=9)
-  figure.tight_layout()
-  _save(figure, path)
+    _label(axis, task, "images/s", "test accuracy (%)", 6)
+  _save_grid(figure, f"Test accuracy vs throughput, batch {batch} — {_device_title(records)}",
+             9, path)
   return [task for task, _ in drawn]
 
 

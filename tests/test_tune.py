@@ -152,12 +152,16 @@ SLOW_AND_FAST = {execution.Variant(): 1.0, execution.Variant(micro_batch=4): 1.2
                  execution.Variant(micro_batch=2): 2.0}
 
 
+def _tune_on_the_fake_clock(tmp_path, budget_seconds):
+  graphdef, state, spec, example = _model()
+  return tune.choose(graphdef, state, spec, example, mode="always", progress=False,
+                     cache=tune.TuneCache(str(tmp_path / "t.json")), variants=SLOW_AND_FAST,
+                     trials=5, min_trial_seconds=0.0, budget_seconds=budget_seconds)
+
+
 def test_a_candidate_far_slower_than_the_best_stops_after_one_round(tmp_path, monkeypatch):
   calls = _fake_clock_model(monkeypatch, SLOW_AND_FAST)
-  graphdef, state, spec, example = _model()
-  choice = tune.choose(graphdef, state, spec, example, mode="always", progress=False,
-                       cache=tune.TuneCache(str(tmp_path / "t.json")), variants=SLOW_AND_FAST,
-                       trials=5, min_trial_seconds=0.0, budget_seconds=1000.0)
+  choice = _tune_on_the_fake_clock(tmp_path, budget_seconds=1000.0)
   assert choice.variant == execution.Variant()
   # warm-up + calibration, then a settle call and a timed call per round
   assert list(calls.values()) == [2 + 2 * 5, 2 + 2 * 5, 2 + 2 * 1]  # 2.0 > 1.5 x 1.0: pruned
@@ -168,10 +172,7 @@ def test_a_candidate_far_slower_than_the_best_stops_after_one_round(tmp_path, mo
 
 def test_tuning_stops_compiling_and_timing_when_its_budget_is_spent(tmp_path, monkeypatch):
   calls = _fake_clock_model(monkeypatch, SLOW_AND_FAST)
-  graphdef, state, spec, example = _model()
-  choice = tune.choose(graphdef, state, spec, example, mode="always", progress=False,
-                       cache=tune.TuneCache(str(tmp_path / "t.json")), variants=SLOW_AND_FAST,
-                       trials=5, min_trial_seconds=0.0, budget_seconds=1.5)
+  choice = _tune_on_the_fake_clock(tmp_path, budget_seconds=1.5)
   # Compiled at t = 1 and 2; the third is past the budget. One round, no more.
   assert list(calls.values()) == [2 + 2, 2 + 2, 0]
   assert choice.variant == execution.Variant() and set(choice.seconds) == {"xla defaults",
