@@ -18,6 +18,10 @@
                                          v1 f=4 batch=1024 tuned[chunks=64 xla[...]]: <images/s>
                                          ..., 2.01x vs f=1" and "[8/100] v1 f=4 batch=1024
                                          [torch_compile]: ...".
+  --config=configs/benchmark.py:twins    results/cpu/bench_twins.csv: v1-v6 and n1-n4, f = 1, 2
+                                         and 4, each f > 1 with its narrow twin and the
+                                         block-diagonal (embedded) folded model, fp32, batch
+                                         1024, tuned default path, 3 trials interleaved.
   --config=configs/benchmark.py:runlocal a seconds-long smoke run on the tiny task.
 """
 
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import ml_collections
 
-VARIANTS = ("", "sweep", "tile", "cpu", "runlocal")
+VARIANTS = ("", "sweep", "tile", "cpu", "twins", "runlocal")
 ALL_TASKS = ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2", "n3", "n4", "g32", "g64")
 # XLA:CPU's default (YNNPACK fusions) and its Eigen kernels: either can be the faster one.
 CPU_OPTION_SETS = ("default", "xla_cpu_experimental_ynn_fusion_type=")
@@ -56,12 +60,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # $FOLDEDCNN_TUNE_CACHE or ~/.cache/foldedcnn_jax/tune.json).
   config.tune = "cached"
   config.tune_cache = ""
+  config.tune_budget_seconds = 120.0  # per model tuned: compiling and timing stop past it
   # Explicit variants, swept instead of the default path (one row each): chunk sizes in images
   # (0: the whole batch; > 0: a lax.map over chunks) and XLA option sets "key=value,…"
   # ("default": none), e.g. CPU_OPTION_SETS.
   config.micro_batch = (0,)
   config.compiler_options = ("default",)
   config.compound = True  # also time the EfficientNet-style compound-scaled baseline
+  # For every f > 1 also time the folded model's narrow twin (models/slots.slot_spec, run
+  # unfolded on the same images) and the folded model with a twin in each slot ("embedded":
+  # zero weights between slots, which the tuner may run slot by slot). Not for g32/g64.
+  config.narrow = True
+  config.embedded = True
   config.width_rounding = (1,)  # values > 1 add rounded-width variants (§H)
   # Peers timed in the same run on the same weights, logits checked first (bench/peers.py);
   # one whose package is missing is skipped with a note.
@@ -73,20 +83,27 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   if variant == "sweep":
     config.batch_sizes = (64, 128, 256, 512, 1024, 2048)
-    config.compound = False
+    config.compound = config.narrow = config.embedded = False
     config.out = "results/bench_batch_sweep.csv"
   elif variant == "tile":
     config.width_rounding = (1, 8)
-    config.compound = False
+    config.compound = config.narrow = config.embedded = False
     config.out = "results/bench_tile.csv"
   elif variant == "cpu":
     config.tasks = ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2", "n3", "n4")
     config.folds = (1, 4)
     config.trials = 5
-    config.compound = False
+    config.compound = config.narrow = config.embedded = False
     config.peers = PEERS
     config.peaks = "measure"
     config.out = "results/cpu/bench.csv"
+  elif variant == "twins":
+    config.tasks = ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2", "n3", "n4")
+    config.folds = (1, 2, 4)
+    config.trials = 3
+    config.compound = False
+    config.peaks = "measure"
+    config.out = "results/cpu/bench_twins.csv"
   elif variant == "runlocal":
     config.tasks = ("tiny",)
     config.folds = (1, 2)
@@ -94,7 +111,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.trials = 2
     config.warmup_calls = 1
     config.min_trial_seconds = 0.0
-    config.compound = False
+    config.compound = config.narrow = config.embedded = False
     config.peaks = "none"
     config.tune_cache = "/tmp/foldedcnn_tune_runlocal.json"
     config.out = "/tmp/foldedcnn_bench_runlocal.csv"

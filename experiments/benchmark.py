@@ -28,7 +28,7 @@ from foldedcnn_jax.errors import UserInputError
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "benchmark.py")
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "configs/benchmark.py[:sweep|tile|cpu|runlocal] (the default: configs/"
+    "config", None, "configs/benchmark.py[:sweep|tile|cpu|twins|runlocal] (the default: configs/"
     "benchmark.py)", lock_config=True)
 
 # Shorthand flags for the most used config fields (None: keep the config's value). Giving
@@ -54,6 +54,9 @@ _OVERRIDES.update({
     "interleave": flags.DEFINE_bool("interleave", None,
                                     "Time a task's configurations round-robin, trial by trial."),
     "compound": flags.DEFINE_bool("compound", None, "Also time the EfficientNet-style baseline."),
+    "narrow": flags.DEFINE_bool("narrow", None, "Also time each f > 1 model's narrow twin."),
+    "embedded": flags.DEFINE_bool("embedded", None, "Also time each f > 1 folded model with a "
+                                  "twin in every slot (zero weights between slots)."),
     "peaks": flags.DEFINE_string("peaks", None, "auto | table | measure | none."),
     "tune": flags.DEFINE_enum("tune", None, ["off", "cached", "always"],
                               "The default path's variant: the tuning cache's, tuned again, or "

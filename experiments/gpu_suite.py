@@ -43,6 +43,7 @@ def main(argv: list[str]) -> None:
     try:
       for path in plots.plot_all(rows, out_dir, dtype=config.dtype):
         print(f"wrote {path}")
+      print(suite.accuracy_figure(rows, config, out_dir))
     except Exception as error:  # noqa: BLE001 - figures must not cost the measurements
       print(f"figures failed: {error}")
   print(suite.format_results(results))

@@ -2,6 +2,9 @@ r"""Figures from a benchmark CSV: figure7.png, figure8.png and roofline.png.
 
   python -m experiments.plot results/bench.csv [--out_dir=DIR] [--batch=1024] \
       [--peak_tflops=125 --peak_bandwidth_gbs=900] [--fastest]
+  python -m experiments.plot results/cpu/bench_twins.csv --accuracy_csv=results/accuracy/cpu.csv
+      also accuracy_speed_<task>.png: test accuracy against images/s per task (original, narrow
+      twins, block-diagonal and trained folded models; compound as a line, no accuracy).
 
 Peaks default to those recorded by the benchmark (the known-device table, or measured on a
 CPU); the flags override them. Figures go next to the CSV unless --out_dir is given.
@@ -25,6 +28,8 @@ _COMPILER_OPTIONS = flags.DEFINE_string("compiler_options", "",
 _FASTEST = flags.DEFINE_bool("fastest", False, "Plot each configuration's fastest variant "
                              "(chunking, XLA options) against the fastest original CNN.")
 _DTYPE = flags.DEFINE_string("dtype", None, "Rows to plot (default: the most common dtype).")
+_ACCURACY_CSV = flags.DEFINE_string("accuracy_csv", None, "An accuracy table (results/accuracy/"
+                                    "*.csv): also draw accuracy_speed_<task>.png.")
 _PEAK_TFLOPS = flags.DEFINE_float("peak_tflops", None, "Override the peak compute (TFLOP/s).")
 _PEAK_BANDWIDTH = flags.DEFINE_float("peak_bandwidth_gbs", None,
                                      "Override the peak memory bandwidth (GB/s).")
@@ -37,12 +42,15 @@ def main(argv: list[str]) -> None:
   from foldedcnn_jax.bench import records
 
   path = argv[1]
+  rows, out_dir = records.read_csv(path), _OUT_DIR.value or os.path.dirname(os.path.abspath(path))
   paths = plots.plot_all(
-      records.read_csv(path), _OUT_DIR.value or os.path.dirname(os.path.abspath(path)),
+      rows, out_dir,
       framework=_FRAMEWORK.value, dtype=_DTYPE.value, batch=_BATCH.value,
       micro_batch=_MICRO_BATCH.value, compiler_options=_COMPILER_OPTIONS.value,
       fastest=_FASTEST.value,
       peak_tflops=_PEAK_TFLOPS.value, peak_bandwidth_gbs=_PEAK_BANDWIDTH.value)
+  if _ACCURACY_CSV.value:
+    paths += plots.accuracy_figures(rows, _ACCURACY_CSV.value, out_dir, dtype=_DTYPE.value)
   for written in paths:
     print(f"wrote {written}")
 

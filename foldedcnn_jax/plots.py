@@ -10,6 +10,7 @@ arithmetic intensity under the device's peak compute and bandwidth.
 from __future__ import annotations
 
 import collections
+import csv
 import dataclasses
 import math
 import os
@@ -136,6 +137,7 @@ def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
   palette = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
   colors = {f"f={fold}": palette[index % len(palette)] for index, fold in enumerate(folds)}
   compound = {r.task: r for r in records if r.model == "compound" and r.batch_images == batch}
+  narrow = {(r.task, r.fold): r for r in records if r.model == "narrow" and r.batch_images == batch}
   figure, axes = pyplot.subplots(3, 1, figsize=(max(7, 0.9 * len(tasks) + 3), 10))
   panels = (("speedup_vs_f1", "throughput vs original", [f for f in folds if f != 1]),
             ("flops_per_second_ratio_vs_f1", "FLOP/s vs original", [f for f in folds if f != 1]),
@@ -146,10 +148,16 @@ def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
     if field == "speedup_vs_f1" and compound:
       series.append(("compound", [compound[t].speedup_vs_f1 if t in compound else math.nan
                                   for t in tasks]))
+    if field == "speedup_vs_f1":  # each narrow twin hatched in its f's colour
+      series.extend((f"narrow f={f}", [narrow[(t, f)].speedup_vs_f1 if (t, f) in narrow
+                                       else math.nan for t in tasks])
+                    for f in shown if any(key[1] == f for key in narrow))
     width = 0.8 / max(len(series), 1)
     for index, (name, values) in enumerate(series):
       axis.bar([i + (index - (len(series) - 1) / 2) * width for i in range(len(tasks))],
-               values, width, label=name, color=colors.get(name, "dimgray"))
+               values, width, label=name,
+               color=colors.get(name.removeprefix("narrow "), "dimgray"),
+               hatch="//" if name.startswith("narrow") else None)
     if field == "arithmetic_intensity_model":
       axis.set_yscale("log")
       if peaks.known:
@@ -171,24 +179,38 @@ def figure8(records: Sequence[BenchRecord], path: str) -> None:
   if not rows:
     raise UserInputError("no folded rows with an f = 1 baseline to plot speedups")
   tasks = _ordered(r.task for r in rows)
-  columns = min(len(tasks), 4)
-  lines = -(-len(tasks) // columns)
-  figure, axes = pyplot.subplots(lines, columns, figsize=(3.6 * columns, 3.0 * lines),
-                                 squeeze=False)
-  for axis, task in zip(axes.flat, tasks, strict=False):
+  figure, axes = _task_grid(len(tasks), 3.6, 3.0)
+  for axis, task in zip(axes, tasks, strict=True):
     for fold in sorted({r.fold for r in rows if r.task == task}):
       points = sorted((r.batch_images, r.speedup_vs_f1) for r in rows
                       if r.task == task and r.fold == fold)
       axis.plot(*zip(*points, strict=True), marker="o", label=f"f={fold}")
     axis.axhline(1.0, color="gray", linewidth=0.8)
     axis.set_xscale("log", base=2)
-    axis.set_title(task)
-    axis.set_xlabel("batch size (images)")
-    axis.set_ylabel("speedup vs f=1")
-    axis.legend(fontsize=8)
-  for axis in list(axes.flat)[len(tasks):]:
+    _label(axis, task, "batch size (images)", "speedup vs f=1", 8)
+  _save_grid(figure, f"Speedup vs batch size — {_device_title(records)}", 10, path)
+
+
+def _task_grid(count: int, width: float, height: float):
+  """A figure of `count` panels, four to a line, and its used axes in order."""
+  columns = min(count, 4)
+  lines = -(-count // columns)
+  figure, axes = pyplot.subplots(lines, columns, figsize=(width * columns, height * lines),
+                                 squeeze=False)
+  for axis in list(axes.flat)[count:]:
     axis.set_visible(False)
-  figure.suptitle(f"Speedup vs batch size — {_device_title(records)}", fontsize=10)
+  return figure, list(axes.flat)[:count]
+
+
+def _label(axis, title: str, xlabel: str, ylabel: str, legend_size: int) -> None:
+  axis.set_title(title)
+  axis.set_xlabel(xlabel)
+  axis.set_ylabel(ylabel)
+  axis.legend(fontsize=legend_size)
+
+
+def _save_grid(figure, title: str, size: int, path: str) -> None:
+  figure.suptitle(title, fontsize=size)
   figure.tight_layout()
   _save(figure, path)
 
@@ -197,7 +219,8 @@ def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
              batch: int | None = None) -> None:
   """Achieved FLOP/s vs (analytic) arithmetic intensity, under the device's roofline."""
   batch = batch or default_batch(records)
-  rows = [r for r in records if r.batch_images == batch]
+  # An embedded model's cost-model FLOPs are the folded model's, whichever way it ran: left out.
+  rows = [r for r in records if r.batch_images == batch and r.model != "embedded"]
   if not rows:
     raise UserInputError(f"no rows at batch {batch} to plot")
   figure, axis = pyplot.subplots(figsize=(7, 5))
@@ -206,8 +229,10 @@ def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
   colors = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
   for task_index, task in enumerate(tasks):
     for row in (r for r in rows if r.task == task):
-      axis.scatter(row.arithmetic_intensity_model, row.flops_per_second,
-                   color=colors[task_index % len(colors)],
+      color = colors[task_index % len(colors)]
+      hollow = dict(facecolors="none", edgecolors=color) if row.model == "narrow" else dict(
+          color=color)
+      axis.scatter(row.arithmetic_intensity_model, row.flops_per_second, **hollow,
                    marker="x" if row.model == "compound" else markers.get(row.fold, "o"),
                    label=task if row.fold == 1 and row.model == "folded" else None)
   intensities = [r.arithmetic_intensity_model for r in rows]
@@ -224,7 +249,8 @@ def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
   axis.set_xlabel("arithmetic intensity (FLOP/byte, cost model)")
   axis.set_ylabel("achieved FLOP/s")
   fold_note = ", ".join(f"{m} f={f}" for f, m in markers.items())
-  axis.set_title(f"Roofline, batch {batch} ({fold_note}; x compound)\n{_device_title(rows)}",
+  axis.set_title(f"Roofline, batch {batch} ({fold_note}; hollow: narrow twin of f; x compound)"
+                 f"\n{_device_title(rows)}",
                  fontsize=9)
   axis.legend(fontsize=7)
   _save(figure, path)
@@ -269,6 +295,124 @@ def figure_peers(records: Sequence[BenchRecord], path: str, batch: int) -> None:
   axis.set_title(f"JAX and its peers, batch {batch}\n{_device_title(rows[:1])}", fontsize=9)
   axis.legend(fontsize=7)
   _save(figure, path)
+
+
+# How a (task, f) cell's models are drawn: original (f = 1), the narrow twin, the folded model
+# with a twin in each slot (block-diagonal, the "embedded" recipe), a folded model trained on.
+ACCURACY_STYLES = {"original": ("black", "*"), "narrow": ("tab:green", "o"),
+                   "embedded": ("tab:blue", "s"), "trained": ("tab:red", "D")}
+EMBEDDED_RECIPES = ("", "embedded")  # "": a table from before the recipe column (all embedded)
+
+
+@dataclasses.dataclass(frozen=True)
+class AccuracyPoint:
+  """One model's test accuracy (percent, over its seeds) for the accuracy-vs-speed figure."""
+
+  task: str
+  kind: str  # a key of ACCURACY_STYLES
+  fold: int
+  label: str
+  accuracies: tuple[float, ...]
+
+  @property
+  def mean(self) -> float:
+    return sum(self.accuracies) / len(self.accuracies)
+
+
+def _percent(value: float) -> float:
+  """Percent from a fraction (the table's test_accuracy) or a percentage (> 1) alike."""
+  return value * 100 if value <= 1 else value
+
+
+def read_accuracy(path: str) -> list[AccuracyPoint]:
+  """The accuracy table's finished rows as points: original, narrow twin, embedded, trained.
+
+  Optional columns: `recipe` ("embedded" = the twin written block-diagonally, no folded
+  epochs; absent: every folded row is), `twin_test_accuracy` (absent: an embedded row's own
+  test accuracy is its twin's, being the same function).
+  """
+  if not os.path.isfile(path):
+    raise UserInputError(f"no accuracy CSV at {path}")
+  cells: dict[tuple, list[float]] = collections.defaultdict(list)
+  with open(path, newline="") as file:
+    for row in csv.DictReader(file):
+      if row.get("status", "done") != "done":
+        continue
+      task, fold, recipe = row["task"], int(row["fold"]), row.get("recipe", "")
+      test = _percent(float(row["test_accuracy"]))
+      if fold == 1:
+        cells[(task, "original", 1, "original")].append(test)
+        continue
+      twin = float(row.get("twin_test_accuracy") or "nan")
+      if recipe in EMBEDDED_RECIPES:
+        cells[(task, "embedded", fold, "block-diagonal")].append(test)
+        twin = test if math.isnan(twin) else twin
+      else:
+        cells[(task, "trained", fold, f"folded ({recipe})")].append(test)
+      if not math.isnan(twin):
+        cells[(task, "narrow", fold, "narrow twin")].append(_percent(twin))
+  return [AccuracyPoint(*key, tuple(values)) for key, values in cells.items()]
+
+
+# Throughput of each kind of point: the benchmark model it runs as (an embedded model without a
+# row of its own runs as fast as the folded one, the same program).
+_BENCH_MODELS = {"original": ("folded",), "narrow": ("narrow",),
+                 "embedded": ("embedded", "folded"), "trained": ("folded",)}
+
+
+def accuracy_vs_throughput(records: Sequence[BenchRecord], points: Sequence[AccuracyPoint],
+                           path: str, tasks: Sequence[str] | None = None) -> list[str]:
+  """Test accuracy against images/s, a panel per task (one batch size, the default path's rows).
+
+  The compound baseline has no accuracy: a dashed vertical line at its images/s. Returns the
+  tasks drawn (those with both accuracies and throughput).
+  """
+  batch = default_batch(records)
+  rates = {(r.task, r.model, r.fold): r.images_per_second_median for r in records
+           if r.batch_images == batch and r.width_rounding == 1}
+  drawn = []
+  for task in tasks or _ordered(p.task for p in points):
+    placed = [(p, rate) for p in points if p.task == task and (rate := next(
+        (rates[(task, model, p.fold)] for model in _BENCH_MODELS[p.kind]
+         if (task, model, p.fold) in rates), None))]
+    if placed:
+      drawn.append((task, placed))
+  if not drawn:
+    raise UserInputError("no task has both test accuracies and benchmark rows to plot")
+  figure, axes = _task_grid(len(drawn), 4.2, 3.4)
+  for axis, (task, placed) in zip(axes, drawn, strict=True):
+    labelled = set()
+    for point, rate in placed:
+      color, marker = ACCURACY_STYLES[point.kind]
+      spread = [[point.mean - min(point.accuracies)], [max(point.accuracies) - point.mean]]
+      axis.errorbar([rate], [point.mean], yerr=spread, color=color, marker=marker,
+                    linestyle="", capsize=2,
+                    label=None if point.label in labelled else point.label)
+      labelled.add(point.label)
+      axis.annotate(f"f={point.fold}", (rate, point.mean), fontsize=7,
+                    textcoords="offset points", xytext=(4, 3))
+    if (task, "compound", 1) in rates:
+      axis.axvline(rates[(task, "compound", 1)], color="gray", linestyle="--",
+                   label="compound (no accuracy)")
+    _label(axis, task, "images/s", "test accuracy (%)", 6)
+  _save_grid(figure, f"Test accuracy vs throughput, batch {batch} — {_device_title(records)}",
+             9, path)
+  return [task for task, _ in drawn]
+
+
+def accuracy_figures(records: Sequence[BenchRecord], accuracy_csv: str, out_dir: str, *,
+                     dtype: str | None = None) -> list[str]:
+  """One accuracy_speed_<task>.png per task with accuracies and throughput; the paths."""
+  rows, points = select(records, dtype=dtype), read_accuracy(accuracy_csv)
+  paths = []
+  for task in _ordered(p.task for p in points):
+    path = os.path.join(out_dir, f"accuracy_speed_{task}.png")
+    try:
+      accuracy_vs_throughput(rows, points, path, [task])
+    except UserInputError:
+      continue  # no benchmark rows for this task
+    paths.append(path)
+  return paths
 
 
 def _save(figure, path: str) -> None:

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import math
 import os
 import subprocess
@@ -13,7 +14,7 @@ from foldedcnn_jax import costs
 from foldedcnn_jax.bench import devices, execution, records, runners, sweep, timing
 from foldedcnn_jax.bench.xla_costs import xla_cost
 from foldedcnn_jax.errors import UserInputError
-from foldedcnn_jax.models import ModelSpec, create_model
+from foldedcnn_jax.models import ModelSpec, create_model, slots
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -402,3 +403,35 @@ def test_benchmark_runs_without_the_data_libraries(tmp_path):
                         text=True, timeout=120)
   assert done.returncode == 0, done.stderr[-2000:]
   assert f"wrote 2 rows (0 failed) to {out}" in done.stdout
+
+
+def test_narrow_twins_and_embedded_models_get_rows_of_their_own(tmp_path):
+  config = tiny_config(tmp_path, narrow=True, embedded=True)
+  plan = sweep.plan_sweep(config, platform="cpu")
+  assert [(c.model, c.fold) for c in plan.cases] == [
+      ("folded", 1), ("folded", 2), ("folded", 3), ("narrow", 2), ("narrow", 3),
+      ("embedded", 2), ("embedded", 3)]
+  rows = sweep.run_sweep(plan, progress=lambda line: None)
+  assert all(row.ok for row in rows)
+  by_model = {(row.model, row.fold): row for row in rows}
+  for fold in (2, 3):
+    narrow, folded = by_model[("narrow", fold)], by_model[("folded", fold)]
+    twin = slots.slot_spec(ModelSpec.for_task("tiny", fold=fold))
+    assert (narrow.params, narrow.folded_inputs) == (twin.params, 10)  # runs unfolded
+    assert narrow.flops_per_image_model == costs.model_cost(twin, 10, 4).flops_per_image
+    assert narrow.flops_per_image_model < folded.flops_per_image_model
+    assert narrow.speedup_vs_f1 == pytest.approx(
+        narrow.images_per_second_median / by_model[("folded", 1)].images_per_second_median)
+    embedded = by_model[("embedded", fold)]
+    assert (embedded.params, embedded.folded_inputs) == (folded.params, folded.folded_inputs)
+  # The embedded model's tuning tried the slot-by-slot variants; the dense one's did not.
+  tried = json.loads((tmp_path / "tune.json").read_text())["entries"]
+  grouped = {key: any(name in label for label in entry["seconds"] for name in ("slot_groups",))
+             for key, entry in tried.items()}
+  assert sum(grouped.values()) == 2 and all(("slot_blocks" in key) == g
+                                            for key, g in grouped.items())
+  assert runners.Case.from_record(by_model[("narrow", 2)]).label().startswith("tiny narrow f=2")
+  grouped_task = sweep.plan_sweep(tiny_config(tmp_path, tasks=("tiny", "g32"), narrow=True),
+                                  platform="cpu")
+  assert not any(c.task == "g32" and c.model == "narrow" for c in grouped_task.cases)
+  assert grouped_task.notes == ("no narrow twins for g32: grouped convolutions",)

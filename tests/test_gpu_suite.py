@@ -24,11 +24,12 @@ def test_dry_run_writes_at_most_8_small_files_and_prints_the_table(tmp_path):
     assert re.fullmatch(r"[A-Za-z0-9._-]+", name) and os.path.isfile(out / name)
     assert os.path.getsize(out / name) <= 16 << 20
   assert {"bench.csv", "train_throughput.csv", "profile.txt", "suite.log"} <= set(files)
+  assert "accuracy_speed.png" in files or "no room for accuracy_speed.png" in result.stdout
   statuses = dict(re.findall(r"^(\w+)\s+(ok|failed \(exit \d+\)|timed out|skipped)",
                              result.stdout, re.M))
   assert statuses == {name: "ok" for name in
-                      ("sweep", "peers", "train", "filter_data", "filter_train", "filter",
-                       "filter_host", "batch_sweep", "profile", "second_dtype")}
+                      ("sweep", "twins", "peers", "train", "filter_data", "filter_train",
+                       "filter", "filter_host", "batch_sweep", "profile", "second_dtype")}
   log = (out / "suite.log").read_text()
   assert re.search(r"^bounds: decode only [\d,]+ frames/s .* end to end [\d,]+ = ", log, re.M)
   rows = records.read_csv(str(out / "bench.csv"))
@@ -36,6 +37,9 @@ def test_dry_run_writes_at_most_8_small_files_and_prints_the_table(tmp_path):
               if r.ok and r.framework == "jax"}
   assert {("tiny", 1, 16, "float32"), ("n2", 2, 16, "float32"), ("tiny", 2, 8, "float32"),
           ("tiny", 2, 16, "bfloat16")} <= jax_rows
+  twins = {(r.model, r.fold) for r in rows if r.ok and r.task == "tiny" and r.batch_images == 16
+           and r.dtype == "float32"}
+  assert {("narrow", 2), ("embedded", 2)} <= twins
   assert "kernels of the whole model:" in (out / "profile.txt").read_text()
   assert "tiny,2,device" in (out / "train_throughput.csv").read_text()
   assert re.search(r"^n2\s+[\d,]+\s+[\d,]+\s+\d+\.\d\d", result.stdout, re.M)  # f=2 speedup row
@@ -44,8 +48,14 @@ def test_dry_run_writes_at_most_8_small_files_and_prints_the_table(tmp_path):
 def test_the_gpu_plan_measures_the_issue_s_headline():
   config = suite_config.get_config()
   steps = {step.name: step for step in suite.plan_steps(config, "/out")}
-  assert list(steps) == ["sweep", "peers", "train", "filter_data", "filter_train", "filter",
-                         "filter_host", "batch_sweep", "profile", "second_dtype"]
+  assert list(steps) == ["sweep", "twins", "peers", "train", "filter_data", "filter_train",
+                         "filter", "filter_host", "batch_sweep", "profile", "second_dtype"]
+  twins = " ".join(steps["twins"].args)
+  assert "--config.narrow=True" in twins and "--config.embedded=True" in twins
+  assert "--config.folds=(1,2,4)" in twins and "'g32'" not in twins
+  assert all(f"'{task}'" in twins for task in ("v1", "v2", "v3", "v4", "v5", "v6", "n1", "n2",
+                                                 "n3", "n4"))
+  assert "--config.narrow=False" in " ".join(steps["sweep"].args)  # the sweep stays as it was
   filter_args = " ".join(steps["filter"].args)
   assert "--bounds" in filter_args and "--batch_images=1024" in filter_args
   video = next(a for a in steps["filter_train"].args if a.startswith("--config.data.video="))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from foldedcnn_jax.bench import execution, runners, timing, tune
+from foldedcnn_jax.bench import execution, runners, slot_groups, timing, tune
 from foldedcnn_jax.errors import UserInputError
-from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.models import ModelSpec, slots
 
 CANDIDATES = (execution.Variant(), execution.Variant(micro_batch=4))
 
@@ -128,3 +128,111 @@ def test_padded_formulations_compute_the_models_logits(task, fold, formulation):
 def test_the_default_cache_path_follows_the_environment(tmp_path, monkeypatch):
   monkeypatch.setenv(tune.CACHE_ENV, str(tmp_path / "mine.json"))
   assert tune.TuneCache().path == str(tmp_path / "mine.json")
+
+
+def _fake_clock_model(monkeypatch, seconds_per_call):
+  """A fake clock: compiling a variant costs 1 s, one call of it `seconds_per_call[variant]`."""
+  clock, calls = [0.0], {variant: 0 for variant in seconds_per_call}
+  monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+
+  def compile_forward(graphdef, state, example, fold, variant):
+    clock[0] += 1.0
+
+    def call(state, batch):
+      clock[0] += seconds_per_call[variant]
+      calls[variant] += 1
+      return jax.numpy.zeros(())
+    return call
+
+  monkeypatch.setattr(tune, "compile_forward", compile_forward)
+  return calls
+
+
+SLOW_AND_FAST = {execution.Variant(): 1.0, execution.Variant(micro_batch=4): 1.2,
+                 execution.Variant(micro_batch=2): 2.0}
+
+
+def _tune_on_the_fake_clock(tmp_path, budget_seconds):
+  graphdef, state, spec, example = _model()
+  return tune.choose(graphdef, state, spec, example, mode="always", progress=False,
+                     cache=tune.TuneCache(str(tmp_path / "t.json")), variants=SLOW_AND_FAST,
+                     trials=5, min_trial_seconds=0.0, budget_seconds=budget_seconds)
+
+
+def test_a_candidate_far_slower_than_the_best_stops_after_one_round(tmp_path, monkeypatch):
+  calls = _fake_clock_model(monkeypatch, SLOW_AND_FAST)
+  choice = _tune_on_the_fake_clock(tmp_path, budget_seconds=1000.0)
+  assert choice.variant == execution.Variant()
+  # warm-up + calibration, then a settle call and a timed call per round
+  assert list(calls.values()) == [2 + 2 * 5, 2 + 2 * 5, 2 + 2 * 1]  # 2.0 > 1.5 x 1.0: pruned
+  assert choice.seconds == pytest.approx({"xla defaults": 1.0, "chunks=4": 1.2, "chunks=2": 2.0})
+  saved = json.loads((tmp_path / "t.json").read_text())["entries"]
+  assert [set(entry) for entry in saved.values()] == [{"variant", "seconds"}]
+
+
+def test_tuning_stops_compiling_and_timing_when_its_budget_is_spent(tmp_path, monkeypatch):
+  calls = _fake_clock_model(monkeypatch, SLOW_AND_FAST)
+  choice = _tune_on_the_fake_clock(tmp_path, budget_seconds=1.5)
+  # Compiled at t = 1 and 2; the third is past the budget. One round, no more.
+  assert list(calls.values()) == [2 + 2, 2 + 2, 0]
+  assert choice.variant == execution.Variant() and set(choice.seconds) == {"xla defaults",
+                                                                            "chunks=4"}
+  with pytest.raises(ValueError, match="prune_ratio must be >= 1"):
+    timing.time_interleaved([lambda: None], prune_ratio=0.5)
+
+
+def _embedded(task, fold, seed=0):
+  """A folded model of random weights with a random slot model written into it (no weights
+  between slots)."""
+  spec = ModelSpec.for_task(task, fold=fold)
+  model = runners.random_model(spec, "float32", seed)
+  slots.embed_slots(runners.random_model(slots.slot_spec(spec), "float32", seed + 1), model)
+  return spec, model
+
+
+@pytest.mark.parametrize("task,fold", [("tiny", 2), ("v1", 2), ("n2", 3), ("v5", 4)])
+def test_slot_groups_compute_an_embedded_models_logits(task, fold):
+  # tiny f = 2 and v1 f = 2 have a leftover channel (11, 45 = 2·22 + 1); n2 f = 3 an odd f.
+  spec, model = _embedded(task, fold)
+  assert slot_groups.is_block_diagonal(model)
+  graphdef, state = nnx.split(model)
+  batch = jax.numpy.asarray(runners.random_folded_batch(spec, 4 * fold + 1, seed=4))  # ragged
+  expected = execution.forward(graphdef, state, batch)
+  for formulation in execution.SLOT_GROUPS:
+    for micro_batch in (0, 2 * fold):
+      compiled = execution.compile_forward(graphdef, state, batch, fold,
+                                           execution.Variant((), micro_batch, formulation))
+      np.testing.assert_allclose(compiled(state, batch), expected, rtol=1e-5,
+                                 atol=1e-5 * float(abs(expected).max()))
+
+
+def test_slot_groups_are_refused_and_not_offered_for_a_dense_model(tmp_path):
+  spec, embedded = _embedded("tiny", 2)
+  dense = runners.random_model(spec, "float32", 0)
+  assert not slot_groups.is_block_diagonal(dense)
+  assert not slot_groups.is_block_diagonal(runners.random_model(
+      ModelSpec.for_task("tiny", fold=1), "float32", 0))  # f = 1: nothing to group
+  _, one_weight = _embedded("tiny", 2)
+  kernel = one_weight.layers[0].kernel  # 11 outputs: slot 0 has 0-4, slot 1 has 5-9
+  kernel[...] = kernel[...].at[0, 0, 0, 5].set(0.5)  # slot 0's input → a slot 1 output
+  assert not slot_groups.is_block_diagonal(one_weight)
+  kernel[...] = kernel[...].at[0, 0, 0, 5].set(0.0).at[0, 0, 0, 10].set(0.5)
+  assert slot_groups.is_block_diagonal(one_weight)  # the leftover output 10 feeds nothing
+  graphdef, state = nnx.split(dense)
+  batch = jax.ShapeDtypeStruct((4, *spec.folded_input_shape), np.uint8)
+  with pytest.raises(ValueError, match="needs zero weights between slots"):
+    execution.compile_forward(graphdef, state, batch, 2, execution.Variant((), 0, "slot_split"))
+  names = lambda blocks: {v.formulation for v in tune.candidates("cpu", spec, blocks)}
+  assert not names(False) & set(execution.SLOT_GROUPS)
+  assert {"slot_groups", "slot_split"} <= names(True)
+  assert tune.tune_key(spec, 4, "uint8", "float32") != tune.tune_key(
+      spec, 4, "uint8", "float32", block_diagonal=True)
+  assert "slot_blocks" not in tune.tune_key(spec, 4, "uint8", "float32")  # old keys unchanged
+  cache = tune.TuneCache(str(tmp_path / "t.json"))
+  for model in (embedded, dense):
+    graphdef, state = nnx.split(model)
+    choice = tune.choose(graphdef, state, spec, batch, mode="always", cache=cache, trials=1,
+                         min_trial_seconds=0.0, progress=False)
+    tried = {label.split()[-1] for label in choice.seconds}
+    assert bool(tried & set(execution.SLOT_GROUPS)) == (model is embedded)
+  assert len(json.loads((tmp_path / "t.json").read_text())["entries"]) == 2

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from foldedcnn_jax.bench import slot_groups
 from foldedcnn_jax.errors import UserInputError
 
 CompilerOptions = tuple[tuple[str, object], ...]
@@ -67,7 +68,15 @@ class Variant:
 # "dense_groups": grouped convolutions as ordinary ones with block-diagonal kernels (the
 # zero blocks cost G× their FLOPs), every channel then padded as "padded_input" — for the group
 # models at f = 2 and 3, whose 12-28 channels per group ran at 0.17-0.47× f = 1 on the H100.
-FORMULATIONS = ("", "sliced_pool", "padded_channels", "padded_input", "dense_groups")
+# "slot_groups": a block-diagonal folded model (zero weights between slots) as f grouped
+# convolutions and batched dense layers, 1/f of the multiply-adds (bench/slot_groups.py);
+# compiled only for a model whose weights pass `slot_groups.is_block_diagonal`; "slot_split"
+# the same with each slot's activations as a tensor of their own through ordinary convs
+# (XLA:CPU runs grouped convolutions 2-9x slower than the folded model). With "_sliced_pool"
+# their max pools are sliced as in "sliced_pool".
+SLOT_GROUPS = ("slot_groups", "slot_groups_sliced_pool", "slot_split", "slot_split_sliced_pool")
+FORMULATIONS = ("", "sliced_pool", "padded_channels", "padded_input", "dense_groups",
+                *SLOT_GROUPS)
 PADDED_FORMULATIONS = ("padded_channels", "padded_input", "dense_groups")
 CHANNEL_MULTIPLE = 8
 
@@ -110,6 +119,9 @@ def _run(model, folded_images: jax.Array, formulation: str) -> jax.Array:
   if not formulation:
     return model(folded_images)
   x = model.prepare_input(folded_images)
+  if formulation in SLOT_GROUPS:
+    pool = sliced_max_pool if formulation.endswith("_sliced_pool") else _max_pool
+    return slot_groups.run(model, x, pool, split=formulation.startswith("slot_split"))
   if formulation in ("padded_input", "dense_groups"):
     x = _pad_axis(x, -1, _round_up(x.shape[-1]))
   for position, layer in enumerate(model.plan):
@@ -202,6 +214,11 @@ def sliced_max_pool(x: jax.Array, kernel: int, stride: int) -> jax.Array:
   return x
 
 
+def _max_pool(x: jax.Array, kernel: int, stride: int) -> jax.Array:
+  return nnx.max_pool(x, window_shape=(kernel, kernel), strides=(stride, stride),
+                      padding="VALID")
+
+
 def forward_layer(graphdef: nnx.GraphDef, state: nnx.State, x: jax.Array, *,
                   position: int) -> jax.Array:
   """One layer of the plan on activations `x` (the per-layer profile)."""
@@ -243,8 +260,13 @@ def compile_forward(graphdef: nnx.GraphDef, state: nnx.State,
   """AOT-compiles the forward pass of `variant` for this input shape and dtype; `prepare`
   (inputs → folded images) runs first, in the same program (e.g. the video filter's resize).
 
-  Returns the compiled program: call `compiled(state, folded_images)`.
+  Returns the compiled program: call `compiled(state, folded_images)`. A "slot_groups"
+  variant of a model whose weights are not block-diagonal is refused (ValueError).
   """
+  if variant.formulation in SLOT_GROUPS and not slot_groups.is_block_diagonal(
+      nnx.merge(graphdef, state)):
+    raise ValueError(f"{variant.label()} needs zero weights between slots (an embedded slot "
+                     "model); this model has some")
   function = forward_function(graphdef, variant, fold, folded_images.shape[0])
   if prepare is not None:
     model_forward = function

@@ -26,7 +26,10 @@ class BenchRecord:
   """
 
   task: str
-  model: str  # "folded" (f = 1 is the original CNN) | "compound" (EfficientNet-style baseline)
+  # "folded" (f = 1 is the original CNN) | "compound" (EfficientNet-style baseline) | "narrow"
+  # (the f-folded model's narrow twin, run unfolded; `fold` is the f it is the twin of) |
+  # "embedded" (the folded model with zero weights between slots: a twin in every slot)
+  model: str
   framework: str  # "jax" | a peer (bench/peers.py): torch (eager NCHW), torch_compile, …
   fold: int
   width_rounding: int

@@ -23,9 +23,14 @@ from foldedcnn_jax import costs, folding
 from foldedcnn_jax.bench import execution, timing, tune, xla_costs
 from foldedcnn_jax.bench import records as records_lib
 from foldedcnn_jax.bench.execution import Variant
-from foldedcnn_jax.models import ModelSpec, compound_scaled, create_model
+from foldedcnn_jax.models import ModelSpec, compound_scaled, create_model, slots
 
-MODELS = ("folded", "compound")
+# "folded": the f-folded model (f = 1: the original CNN); "compound": the EfficientNet-style
+# baseline; "narrow": the f-folded model's narrow twin (`slots.slot_spec`: the original
+# architecture at the folded widths // f) run unfolded on the same images; "embedded": the
+# folded model with a narrow twin written into every slot (zero weights between slots), which
+# the tuner may run slot by slot (execution.SLOT_GROUPS).
+MODELS = ("folded", "compound", "narrow", "embedded")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +57,19 @@ class Case:
                record.variant_choice in records_lib.DEFAULT_PATH, record.source_file)
 
   def spec(self) -> ModelSpec:
+    """The architecture run: for "narrow" the f = 1 twin of the fold-`fold` model."""
     if self.model == "compound":
       return compound_scaled(ModelSpec.for_task(self.task))
-    return ModelSpec.for_task(self.task, fold=self.fold, width_rounding=self.width_rounding)
+    folded = ModelSpec.for_task(self.task, fold=self.fold, width_rounding=self.width_rounding)
+    return slots.slot_spec(folded) if self.model == "narrow" else folded
+
+  def build_model(self, dtype: str, seed: int):
+    """The model with random weights; "embedded" holds a random twin in each slot."""
+    spec = self.spec()
+    model = random_model(spec, dtype, seed)
+    if self.model == "embedded":
+      slots.embed_slots(random_model(slots.slot_spec(spec), dtype, seed + 1), model)
+    return model
 
   def label(self) -> str:
     model = "" if self.model == "folded" else f" {self.model}"
@@ -83,6 +98,7 @@ class Settings:
   peak_flops_per_second: float = math.nan
   peak_bytes_per_second: float = math.nan
   peak_source: str = ""
+  tune_budget_seconds: float = tune.BUDGET_SECONDS  # per model tuned
   tune: str = "cached"  # tune.MODES: how the default path's variant is chosen
   tune_cache: str = ""  # the tuning cache file ("": tune.default_cache_path())
 
@@ -123,10 +139,11 @@ def empty_record(case: Case, settings: Settings, device: jax.Device,
   from foldedcnn_jax.bench import peers
 
   on_jax = case.framework == "jax"
+  runs_fold = case.spec().fold  # 1 for a narrow twin: it runs unfolded
   return records_lib.BenchRecord(
       task=case.task, model=case.model, framework=case.framework, fold=case.fold,
       width_rounding=case.width_rounding, batch_images=case.batch_images,
-      folded_inputs=folding.padded_size(case.batch_images, case.fold) // case.fold,
+      folded_inputs=folding.padded_size(case.batch_images, runs_fold) // runs_fold,
       dtype=settings.dtype, dtype_choice=settings.dtype_choice, input_dtype="uint8",
       includes_transfer=settings.include_transfer and on_jax,
       micro_batch=case.variant.micro_batch if on_jax else 0,
@@ -169,14 +186,16 @@ def prepare_jax(case: Case, settings: Settings,
   record's variant, compile (and tuning) time and XLA cost analysis.
   """
   spec = case.spec()
-  graphdef, state = nnx.split(random_model(spec, settings.dtype, settings.seed))
+  graphdef, state = nnx.split(case.build_model(settings.dtype, settings.seed))
   host_batch = random_folded_batch(spec, case.batch_images, settings.seed)
   device_batch = jax.device_put(host_batch)
   device_batch.block_until_ready()
   start = time.perf_counter()
   if case.tuned:
     choice = tune.choose(graphdef, state, spec, device_batch, mode=settings.tune,
-                         dtype=settings.dtype, cache=tune.TuneCache(settings.tune_cache or None))
+                         dtype=settings.dtype, cache=tune.TuneCache(settings.tune_cache or None),
+                         budget_seconds=settings.tune_budget_seconds,
+                         description=f"tuning {dataclasses.replace(case, tuned=False).label()}")
     variant, compiled = choice.variant, choice.compiled
     record.variant_choice = choice.source
     record.compiler_options, record.micro_batch = variant.options_text, variant.micro_batch
@@ -208,7 +227,7 @@ def prepare(case: Case, settings: Settings,
   from foldedcnn_jax.bench import peers
 
   spec = case.spec()
-  return peers.prepare(case.framework, spec, random_model(spec, settings.dtype, settings.seed),
+  return peers.prepare(case.framework, spec, case.build_model(settings.dtype, settings.seed),
                        random_folded_batch(spec, case.batch_images, settings.seed),
                        dtype=settings.dtype, onnx_file=case.onnx_file,
                        include_transfer=settings.include_transfer)

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 
 LOG_FILE = "suite.log"
 BENCH_FILE = "bench.csv"  # every inference row of the suite, merged
+ACCURACY_FILE = "accuracy_speed.png"
+MAX_FILES = 8  # what comes back from a GPU machine
 # The paper's f = 4 speedups over f = 1 (V100, TensorRT, fp16, batch 1024), where it gives one.
 PAPER_SPEEDUP_F4 = {"n2": 2.50, "v5": 1.75, "v6": 1.71, "g32": 1.74, "g64": 1.59}
 
@@ -102,13 +104,14 @@ def plan_steps(config, out_dir: str) -> list[Step]:
   # H100 run most of its peers step) and tune only what the sweep did not reach.
   later_tune = "cached" if config.tune == "always" else config.tune
 
-  def benchmark(name, out, *, tasks, folds, batches, dtype, compound=False, peers=(),
-                variant="") -> Step:
+  def benchmark(name, out, *, tasks, folds, batches, dtype, compound=False, twins=False,
+                peers=(), variant="") -> Step:
     tune = config.tune if name == "sweep" else later_tune
     args = (f"--config=configs/benchmark.py{':' + variant if variant else ''}",
             f"--config.tasks={_tuple(tasks)}", f"--config.folds={_tuple(folds)}",
             f"--config.batch_sizes={_tuple(batches)}", f"--config.dtype={dtype}",
-            f"--config.compound={compound}", f"--config.peers={_tuple(peers)}",
+            f"--config.compound={compound}", f"--config.narrow={twins}",
+            f"--config.embedded={twins}", f"--config.peers={_tuple(peers)}",
             f"--config.out={out_dir}/{out}", f"--config.tune={tune}", *common)
     return Step(name, "experiments.benchmark", args, seconds[name], (out,))
 
@@ -119,6 +122,10 @@ def plan_steps(config, out_dir: str) -> list[Step]:
   steps = [
       benchmark("sweep", "bench_sweep.csv", tasks=config.tasks, folds=config.folds,
                 batches=(config.batch,), dtype=config.dtype, compound=config.compound),
+      # The narrow twins and the block-diagonal folded models, with their f = 1 and folded
+      # models again in the same run (their tuning is the sweep's, from the cache).
+      benchmark("twins", "bench_twins.csv", tasks=config.twin_tasks, folds=config.twin_folds,
+                batches=(config.batch,), dtype=config.dtype, twins=True),
       benchmark("peers", "bench_peers.csv", tasks=config.peer_tasks, folds=config.peer_folds,
                 batches=(config.batch,), dtype=config.dtype, peers=config.peers),
       Step("train", "experiments.benchmark_train", train_args, seconds.train,
@@ -191,6 +198,20 @@ def merge_bench_csvs(out_dir: str, results: Sequence[StepResult]) -> list:
   for path in parts:
     os.remove(path)
   return rows
+
+
+def accuracy_figure(rows: Sequence, config, out_dir: str) -> str:
+  """Test accuracy vs images/s, every task in one figure, if a file is left under MAX_FILES;
+  returns the line to print."""
+  from foldedcnn_jax import plots
+
+  if len(os.listdir(out_dir)) >= MAX_FILES:
+    return (f"no room for {ACCURACY_FILE} ({MAX_FILES} files): draw it with python -m "
+            f"experiments.plot {BENCH_FILE} --accuracy_csv={config.accuracy_csv}")
+  path = os.path.join(out_dir, ACCURACY_FILE)
+  plots.accuracy_vs_throughput(plots.select(rows, dtype=config.dtype),
+                               plots.read_accuracy(config.accuracy_csv), path)
+  return f"wrote {path}"
 
 
 def _rate(value: float) -> str:

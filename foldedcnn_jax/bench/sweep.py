@@ -19,7 +19,7 @@ from foldedcnn_jax import tasks as tasks_lib
 from foldedcnn_jax.bench import devices, execution, peers, runners, timing, tune
 from foldedcnn_jax.bench import records as records_lib
 from foldedcnn_jax.errors import UserInputError
-from foldedcnn_jax.models import DTYPES
+from foldedcnn_jax.models import DTYPES, ModelSpec
 
 PEAK_MODES = ("auto", "table", "measure", "none")
 
@@ -122,6 +122,10 @@ def plan_sweep(config: ml_collections.ConfigDict, platform: str | None = None) -
   if any(peer not in peers.PEERS for peer in peers_wanted):
     raise UserInputError(notes[0])
   peers_run = tuple(peer for peer in peers_wanted if not peers.missing(peer))
+  twins = tuple(model for model in ("narrow", "embedded") if config[model])
+  without_twins = [task for task in task_ids if not _has_twins(task)]
+  if twins and without_twins:
+    notes += (f"no narrow twins for {', '.join(without_twins)}: grouped convolutions",)
   cases = []
   for batch in batch_sizes:
     for task_id in task_ids:
@@ -132,6 +136,9 @@ def plan_sweep(config: ml_collections.ConfigDict, platform: str | None = None) -
                      for rounding in roundings for fold in folds)
         if config.compound:
           cases.append(runners.Case(task_id, "compound", 1, 1, **common))
+        if twins and _has_twins(task_id):
+          cases.extend(runners.Case(task_id, model, fold, 1, **common)
+                       for model in twins for fold in folds if fold > 1)
       cases.extend(runners.Case(task_id, "folded", fold, 1, batch, peer)
                    for peer in peers_run for fold in folds)
   cases.extend(_onnx_file_cases(config.onnx_files, batch_sizes))
@@ -139,12 +146,17 @@ def plan_sweep(config: ml_collections.ConfigDict, platform: str | None = None) -
       dtype=dtype, dtype_choice=dtype_choice, trials=config.trials,
       warmup_calls=config.warmup_calls, min_trial_seconds=config.min_trial_seconds,
       include_transfer=config.include_transfer, seed=config.seed, tune=config.tune,
-      tune_cache=config.tune_cache)
+      tune_cache=config.tune_cache, tune_budget_seconds=config.tune_budget_seconds)
   if config.peaks not in PEAK_MODES:
     raise UserInputError(f"unknown peaks mode {config.peaks!r}; use one of {', '.join(PEAK_MODES)}")
   if not config.out:
     raise UserInputError("out is empty; give the CSV path to write")
   return SweepPlan(tuple(cases), settings, config.out, config.peaks, config.interleave, notes)
+
+
+def _has_twins(task_id: str) -> bool:
+  """Whether the task's folded models have narrow twins (slot_spec needs ungrouped convs)."""
+  return all(layer.groups == 1 for layer in ModelSpec.for_task(task_id).plan())
 
 
 def _variants(option_sets, micro_batches, batch: int, explicit: bool):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -63,8 +64,9 @@ def _trial(call, calls: int) -> float:
 
 def time_interleaved(calls: Sequence[Callable[[], object]], *, trials: int = 10,
                      warmup_calls: int = 3, min_trial_seconds: float = 0.2,
-                     max_calls_per_trial: int = 1000,
-                     settle_calls: int = 1) -> list[Timing | Exception]:
+                     max_calls_per_trial: int = 1000, settle_calls: int = 1,
+                     prune_ratio: float = math.inf, deadline: float = math.inf,
+                     on_trial: Callable[[], None] | None = None) -> list[Timing | Exception]:
   """Times several calls round-robin: trial t of every call runs before trial t + 1 of any.
 
   On a shared machine the load drifts over minutes; interleaving gives every configuration
@@ -73,9 +75,16 @@ def time_interleaved(calls: Sequence[Callable[[], object]], *, trials: int = 10,
   (the previous engine's worker threads may still spin on the cores, its caches are cold;
   results/README.md, CPU, has the measured effect). A call that raises gets its exception in
   the result and drops out of later rounds; the others go on.
+
+  Bounding the cost (the autotuner): after each round, a call whose median so far is over
+  `prune_ratio` × the best median drops out, and no round starts once `time.perf_counter()`
+  has passed `deadline` (every call still gets one trial). Either way its `Timing` holds the
+  trials it ran. `on_trial` is called after every trial (a progress bar).
   """
   if settle_calls < 0:
     raise ValueError(f"settle_calls must be >= 0, got {settle_calls}")
+  if prune_ratio < 1:
+    raise ValueError(f"prune_ratio must be >= 1, got {prune_ratio}")
   _check(trials, warmup_calls, min_trial_seconds, max_calls_per_trial)
   results: list[Timing | Exception | None] = [None] * len(calls)
   counts: dict[int, int] = {}
@@ -86,15 +95,34 @@ def time_interleaved(calls: Sequence[Callable[[], object]], *, trials: int = 10,
       seconds[index] = []
     except Exception as error:  # noqa: BLE001 - e.g. out of memory at run time
       results[index] = error
-  for _ in range(trials):
+  timed: dict[int, list[float]] = {}  # every call that ran a trial, pruned or not
+  for round_index in range(trials):
+    if round_index and time.perf_counter() > deadline:
+      break
     for index in list(seconds):
       try:
         for _ in range(settle_calls):
           calls[index]()
         seconds[index].append(_trial(calls[index], counts[index]))
+        timed[index] = seconds[index]
       except Exception as error:  # noqa: BLE001
         results[index] = error
         del seconds[index]
-  for index, values in seconds.items():
+        timed.pop(index, None)
+      if on_trial is not None:
+        on_trial()
+    _prune(seconds, prune_ratio)
+  for index, values in timed.items():
     results[index] = Timing(tuple(values), counts[index])
   return results
+
+
+def _prune(seconds: dict[int, list[float]], ratio: float) -> None:
+  """Drops (in place) the calls whose median so far is over `ratio` × the best median."""
+  if not seconds or math.isinf(ratio):
+    return
+  medians = {index: statistics.median(values) for index, values in seconds.items()}
+  best = min(medians.values())
+  for index, median in medians.items():
+    if median > ratio * best:
+      del seconds[index]
