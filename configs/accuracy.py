@@ -61,6 +61,11 @@ _BUDGETS = {
 # model copied into every slot with no folded epochs (f independent narrow twins).
 FOLDED_RECIPES = {
     "embedded": {},
+    # 6 folded epochs at 1e-4 after the embedding, the weights between slots starting at 0.1 x
+    # their random init and learning at 0.1 x the rate: the best on validation of the folded
+    # phases tried on v5 f = 4 (results/twins.md), none of which beat the embedded model.
+    "connected": {"warm_start.folded_epochs": 6, "warm_start.folded_learning_rate": 1e-4,
+                  "warm_start.cross_slot_init": 0.1, "optimizer.cross_slot_lr_scale": 0.1},
 }
 
 

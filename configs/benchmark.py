@@ -69,9 +69,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.compound = True  # also time the EfficientNet-style compound-scaled baseline
   # For every f > 1 also time the folded model's narrow twin (models/slots.slot_spec, run
   # unfolded on the same images) and the folded model with a twin in each slot ("embedded":
-  # zero weights between slots, which the tuner may run slot by slot). Not for g32/g64.
+  # zero weights between slots, which the tuner may run slot by slot: `:twins` and
+  # --embedded; off by default, as it is the narrow twin's function at the folded model's
+  # cost). Not for g32/g64.
   config.narrow = True
-  config.embedded = True
+  config.embedded = False
   config.width_rounding = (1,)  # values > 1 add rounded-width variants (§H)
   # Peers timed in the same run on the same weights, logits checked first (bench/peers.py);
   # one whose package is missing is skipped with a note.
@@ -102,6 +104,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.folds = (1, 2, 4)
     config.trials = 3
     config.compound = False
+    config.embedded = True
     config.peaks = "measure"
     config.out = "results/cpu/bench_twins.csv"
   elif variant == "runlocal":

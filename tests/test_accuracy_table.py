@@ -195,3 +195,24 @@ def test_bad_input_is_one_error_line(args, message, tmp_path):
   assert result.stderr.strip().splitlines()[-1].startswith("error: ")
   assert message in result.stderr
   assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
+  config = accuracy_configs.get_config("cpu")
+  config.tasks, config.folds, config.recipes = ("v5",), (1, 4), ("embedded", "connected")
+  runs = accuracy_configs.run_configs(config)
+  assert [(fold, recipe, run.workdir) for _, fold, _, recipe, run in runs] == [
+      (1, "embedded", "runs/accuracy/cpu/v5/f1_s0"),
+      (4, "embedded", "runs/accuracy/cpu/v5/f4_s0"),
+      (4, "connected", "runs/accuracy/cpu/v5/f4_s0_connected")]
+  embedded, connected = runs[1][-1], runs[2][-1]
+  assert run_epochs(embedded) == 0 and accuracy_table.twin_config(embedded) is None
+  assert (run_epochs(connected), connected.warm_start.cross_slot_init) == (6, 0.1)
+  # The connected model trains 28 + 6 epochs in all, so its twin trains 34 alone.
+  twin = accuracy_table.twin_config(connected)
+  assert (twin.fold, twin.model.slots_of_fold, twin.num_epochs) == (1, 4, 34)
+  assert twin.workdir == "runs/accuracy/cpu/v5/twin4_s0_e34"
+  assert twin.optimizer.learning_rate == connected.warm_start.learning_rate
+  config.recipes = ("embedded", "magic")
+  with pytest.raises(ValueError, match="unknown recipe 'magic'"):
+    accuracy_configs.run_configs(config)
