@@ -102,6 +102,9 @@ def get_config() -> ml_collections.ConfigDict:
   # True: the output layer's kernel and bias start at zero (every logit 0), whatever `init`
   # draws for the other layers (the same draws either way). Measured: results/recipes.md.
   config.model.zero_init_head = False
+  # Folded models from a random start: the weights between slots start as this multiple of the
+  # init's draws (1: as drawn; 0: block-diagonal, f independent random narrow twins).
+  config.model.cross_slot_init = 1.0
   # How slow layers are written in training and evaluation (the same logits): "sliced_pool"
   # computes max pools as maxima of strided slices, whose gradient XLA:CPU runs far faster than
   # reduce_window's (n2 train step 48 → 22 ms); "model" keeps nnx.max_pool; "auto" slices the

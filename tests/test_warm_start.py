@@ -220,3 +220,17 @@ def test_a_zero_cross_slot_learning_rate_keeps_the_model_block_diagonal(data_dir
     if "test_accuracy" in record:
       assert record["cross_slot_weight_share"] == 0.0
       assert record["test_accuracy_cross_slot_ablated"] == record["test_accuracy"]
+
+
+def test_a_block_diagonal_random_start_with_frozen_cross_slot_weights_stays_f_narrow_nets(
+    data_dir, tmp_path):
+  config = warm_config(data_dir, tmp_path, epochs=2, slot_epochs=0)
+  config.model.cross_slot_init, config.optimizer.cross_slot_lr_scale = 0.0, 0.0
+  loop.train_and_evaluate(config)
+  tested = [r for r in read_metrics(str(tmp_path)) if "test_accuracy" in r]
+  assert tested and all(r["cross_slot_weight_share"] == 0.0 and
+                        r["test_accuracy_cross_slot_ablated"] == r["test_accuracy"]
+                        for r in tested)
+  dense = warm_config(data_dir, tmp_path / "dense", epochs=1, slot_epochs=0)
+  loop.train_and_evaluate(dense)
+  assert read_metrics(str(tmp_path / "dense"))[-1]["cross_slot_weight_share"] > 0.1

@@ -96,7 +96,8 @@ def embed_slots(slot_model: nnx.Module, folded_model: nnx.Module, *,
   if spec_lib.format_architecture(slot_spec(folded_model.spec).layers) != \
       spec_lib.format_architecture(slot_model.spec.layers):
     raise ArchitectureError("the slot model is not slot_spec(folded_model.spec)")
-  for position, in_slots, out_slots in _layer_slots(folded_model):
+  scale_cross_slot(folded_model, cross_slot_scale)
+  for position, in_slots, _ in _layer_slots(folded_model):
     source = slot_model.layers[slot_model.module_index[position]]
     target = folded_model.layers[folded_model.module_index[position]]
     kernel = np.array(target.kernel[...], dtype=np.float32)
@@ -104,8 +105,6 @@ def embed_slots(slot_model: nnx.Module, folded_model: nnx.Module, *,
     small_kernel = np.asarray(source.kernel[...], np.float32)
     small_bias = np.asarray(source.bias[...], np.float32)
     out_block = slot_model.plan[position].out_channels
-    # Leftover output channels keep their random incoming weights (they can learn).
-    kernel[..., _between_slots(in_slots, out_slots)] *= cross_slot_scale
     for slot in range(fold):
       rows = np.flatnonzero(in_slots == slot)
       columns = slice(slot * out_block, (slot + 1) * out_block)
@@ -114,6 +113,15 @@ def embed_slots(slot_model: nnx.Module, folded_model: nnx.Module, *,
       bias[columns] = small_bias
     target.kernel[...] = kernel.astype(target.kernel[...].dtype)
     target.bias[...] = bias.astype(target.bias[...].dtype)
+
+
+def scale_cross_slot(folded_model: nnx.Module, scale: float) -> None:
+  """Multiplies the weights between slots (those `cross_slot_masks` marks) by `scale`, in place."""
+  for position, in_slots, out_slots in _layer_slots(folded_model):
+    target = folded_model.layers[folded_model.module_index[position]]
+    kernel = np.array(target.kernel[...], dtype=np.float32)
+    kernel[..., _between_slots(in_slots, out_slots)] *= scale
+    target.kernel[...] = kernel.astype(target.kernel[...].dtype)
 
 
 def cross_slot_masks(folded_model: nnx.Module) -> nnx.State:

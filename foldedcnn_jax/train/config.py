@@ -31,13 +31,13 @@ RESUMABLE_FIELDS = (
 # Fields an f = 1 run never reads (the warm start of folded runs): a saved f = 1 run resumes
 # whatever they hold, so a recipe change for folded runs leaves finished f = 1 runs usable.
 UNFOLDED_UNUSED_FIELDS = ("warm_start", "data.input_repetition", "data.input_repetition_epochs",
-                          "optimizer.cross_slot_lr_scale")
+                          "optimizer.cross_slot_lr_scale", "model.cross_slot_init")
 # Fields added after runs were saved without them: a saved config that lacks one ran as this
 # value does, so resuming it with this value is the same run.
 LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
                 "warm_start.zero_init_head": False, "warm_start.cross_slot_init": 0.0,
                 "data.input_repetition": 0.0, "data.input_repetition_epochs": 0,
-                "optimizer.cross_slot_lr_scale": 1.0}
+                "optimizer.cross_slot_lr_scale": 1.0, "model.cross_slot_init": 1.0}
 ENGINES = ("auto", "device", "stream")
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
@@ -190,6 +190,8 @@ def _check_numbers(config) -> None:
   _require(config.optimizer.cross_slot_lr_scale >= 0,
            f"config.optimizer.cross_slot_lr_scale must be >= 0, got "
            f"{config.optimizer.cross_slot_lr_scale}")
+  _require(config.model.cross_slot_init >= 0,
+           f"config.model.cross_slot_init must be >= 0, got {config.model.cross_slot_init}")
   _require(config.warm_start.cross_slot_init >= 0,
            f"config.warm_start.cross_slot_init must be >= 0, got "
            f"{config.warm_start.cross_slot_init}")

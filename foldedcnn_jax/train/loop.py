@@ -259,7 +259,12 @@ def _cross_slot_masks(config, plan):
 
 
 def _initial_state(config, plan, tx, mesh):
-  graphdef, params = nnx.split(_create_model(config, plan))
+  from foldedcnn_jax.models import slots
+
+  model = _create_model(config, plan)
+  if plan.fold > 1 and config.model.cross_slot_init != 1.0:
+    slots.scale_cross_slot(model, config.model.cross_slot_init)
+  graphdef, params = nnx.split(model)
   state = steps_lib.init_state(params, tx, ema=config.optimizer.ema_decay > 0)
   return graphdef, steps_lib.replicate(state, mesh)
 
@@ -278,7 +283,7 @@ def slot_config(config, workdir: str):
   slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
   slot.warm_start.zero_init_head = False
   slot.warm_start.folded_learning_rate, slot.warm_start.folded_epochs = 0.0, -1
-  slot.warm_start.cross_slot_init = 0.0
+  slot.warm_start.cross_slot_init, slot.model.cross_slot_init = 0.0, 1.0
   slot.optimizer.cross_slot_lr_scale = 1.0
   slot.data.input_repetition, slot.data.input_repetition_epochs = 0.0, 0
   # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot
