@@ -213,9 +213,24 @@ def read_csv(path: str) -> list[AccuracyRow]:
               "twin_test_accuracy": "nan", "twin_epochs": "0",
               "cross_slot_ablated_test_accuracy": "nan", "cross_slot_weight_share": "nan"}
   with open(path, newline="") as file:
-    return [AccuracyRow(**{key: convert[types[key]](value)
+    reader = csv.DictReader(file)
+    rows = [AccuracyRow(**{key: convert[types[key]](value)
                            for key, value in {**defaults, **line}.items()})
-            for line in csv.DictReader(file)]
+            for line in reader]
+  for row in rows:
+    _embedded_twin_columns(row)
+  return rows
+
+
+def _embedded_twin_columns(row: AccuracyRow) -> None:
+  """A row written without its twin columns (before they existed): a warm-started folded model
+  with no folded epochs is its slot model in every slot, exactly (models/slots.embed_slots;
+  tests/test_slots.py), so its twin's accuracy is its own, its twin trained its slot epochs, and
+  it has no weights between slots."""
+  if (row.fold > 1 and row.warm_start_epochs and row.epochs == 0 and row.status == "done" and
+      math.isnan(row.twin_test_accuracy)):
+    row.twin_test_accuracy, row.twin_epochs = row.test_accuracy, row.warm_start_epochs
+    row.cross_slot_ablated_test_accuracy, row.cross_slot_weight_share = row.test_accuracy, 0.0
 
 
 def row_key(row: AccuracyRow) -> tuple[str, int, int, str, str]:

@@ -216,3 +216,28 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   config.recipes = ("embedded", "magic")
   with pytest.raises(ValueError, match="unknown recipe 'magic'"):
     accuracy_configs.run_configs(config)
+
+
+def test_embedded_rows_of_a_table_written_before_the_twin_columns_are_their_own_twins(tmp_path):
+  path = tmp_path / "old.csv"
+  row = _row("v5", 4, "independent", 0.91)
+  row.warm_start_epochs, row.epochs, row.num_epochs = 28, 0, 0
+  accuracy_table.write_csv([_row("v5", 1, "independent", 0.95), row], str(path))
+  old_columns = [c for c in accuracy_table.AccuracyRow.columns()
+                 if c not in ("recipe", "teacher_epochs", "twin_test_accuracy", "twin_epochs",
+                              "cross_slot_ablated_test_accuracy", "cross_slot_weight_share")]
+  lines = path.read_text().splitlines()
+  import csv as csv_lib
+  records = list(csv_lib.DictReader(lines))
+  with open(path, "w", newline="") as file:
+    writer = csv_lib.DictWriter(file, fieldnames=old_columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(records)
+  f1, f4 = accuracy_table.read_csv(str(path))
+  assert math.isnan(f1.twin_test_accuracy) and f4.recipe == "embedded"
+  assert (f4.twin_test_accuracy, f4.twin_epochs) == (0.91, 28)
+  assert (f4.cross_slot_ablated_test_accuracy, f4.cross_slot_weight_share) == (0.91, 0.0)
+  # A folded row with folded epochs has no such identity: its twin is a run of its own.
+  row.epochs = row.num_epochs = 6
+  accuracy_table.write_csv([row], str(path))
+  assert math.isnan(accuracy_table.read_csv(str(path))[0].twin_test_accuracy)
