@@ -52,7 +52,7 @@ def _tiny_runs(tmp_path):
 
 
 def _test_images(run_config):
-  return data.num_examples(run_config.task, "test", train.make_plan(run_config).source)
+  return data.num_examples(run_config.task, "test", train.make_run_settings(run_config).source)
 
 
 def _build(tmp_path, runs, **kwargs):

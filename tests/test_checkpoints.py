@@ -166,6 +166,6 @@ def _ema_template(config):
   from foldedcnn_jax.train import config as config_lib
   from foldedcnn_jax.train import steps
 
-  plan = config_lib.make_plan(config)
+  settings = config_lib.make_run_settings(config)
   tx = steps.make_optimizer(config.optimizer, total_steps=1)
-  return loop._initial_state(config, plan, tx, steps.make_mesh())[1]
+  return loop._initial_state(config, settings, tx, steps.make_mesh())[1]

@@ -29,12 +29,12 @@ def tiny_config(data_dir, workdir, fold=2, epochs=3, engine="auto"):
 
 
 def _trainer(config):
-  plan = loop.config_lib.make_plan(config)
-  location = loop._prepare_dataset(plan, progress=False)
+  settings = loop.config_lib.make_run_settings(config)
+  location = loop._prepare_dataset(settings, progress=False)
   mesh = steps.make_mesh()
   tx = steps.make_optimizer(config.optimizer)
-  graphdef, state = loop._initial_state(config, plan, tx, mesh)
-  return loop.Trainer(config, plan, mesh, graphdef, tx, location), state
+  graphdef, state = loop._initial_state(config, settings, tx, mesh)
+  return loop.Trainer(config, settings, mesh, graphdef, tx, location), state
 
 
 def test_epoch_order_is_a_pure_function_of_seed_epoch_and_classes():
@@ -45,10 +45,10 @@ def test_epoch_order_is_a_pure_function_of_seed_epoch_and_classes():
   assert not np.array_equal(order(seed=0, epoch=3), order(seed=1, epoch=3))
   two = order(seed=0, epoch=3, num_classes=2)
   assert sorted(two.tolist()) == list(range(20))
-  plan = pipeline.batch_indices(two, 6, remainder="drop", padding_index=40, row_multiple=4)
-  assert plan.indices.shape == (3, 8) and plan.mask.sum() == 18
-  assert (plan.indices[~plan.mask] == 40).all()
-  np.testing.assert_array_equal(plan.indices[plan.mask], two[:18])
+  batches = pipeline.batch_indices(two, 6, remainder="drop", padding_index=40, row_multiple=4)
+  assert batches.indices.shape == (3, 8) and batches.mask.sum() == 18
+  assert (batches.indices[~batches.mask] == 40).all()
+  np.testing.assert_array_equal(batches.indices[batches.mask], two[:18])
 
 
 @pytest.mark.parametrize("fold", [1, 2])
@@ -60,16 +60,16 @@ def test_device_and_stream_paths_give_the_same_batches(data_dir, tmp_path, fold)
   device = trainer.splits["train"]
   assert device.engine == "device"
   for epoch, classes in ((0, 2), (1, 4)):
-    plan = trainer.train_plan(epoch, classes)
-    pairs = list(zip(device.batches(plan), stream.batches(plan), strict=True))
+    batches = trainer.train_batches(epoch, classes)
+    pairs = list(zip(device.read(batches), stream.read(batches), strict=True))
     assert len(pairs) == 64 * classes // 32
     for ours, theirs in pairs:
       for key in ("image", "label", "mask"):
         np.testing.assert_array_equal(ours[key], theirs[key])
-  eval_plan = trainer.eval_plan("val", "permuted")
+  eval_batches = trainer.eval_batches("val", "permuted")
   val_device = trainer.splits["val"]
   val_stream = loop.feeds.StreamSplit(trainer.dataset, "val", trainer.mesh)
-  for ours, theirs in zip(val_device.batches(eval_plan), val_stream.batches(eval_plan),
+  for ours, theirs in zip(val_device.read(eval_batches), val_stream.read(eval_batches),
                           strict=True):
     for key in ("image", "label", "mask"):
       np.testing.assert_array_equal(ours[key], theirs[key])
@@ -121,9 +121,9 @@ def test_checkpoints_every_n_epochs_plus_best_and_last(data_dir, tmp_path):
 
 def test_eval_permutation_mixes_folded_groups_and_leaves_f1_accuracy(data_dir, tmp_path):
   folded, _ = _trainer(tiny_config(data_dir, tmp_path / "f2", fold=2))
-  consecutive = lambda plan: [row[1] - row[0] == 1 for row in plan.indices.reshape(-1, 2)]
-  assert all(consecutive(folded.eval_plan("val", "consecutive"))[:32])  # record order
-  assert sum(consecutive(folded.eval_plan("val", "permuted"))) < 4  # groups are mixed
+  consecutive = lambda batches: [row[1] - row[0] == 1 for row in batches.indices.reshape(-1, 2)]
+  assert all(consecutive(folded.eval_batches("val", "consecutive"))[:32])  # record order
+  assert sum(consecutive(folded.eval_batches("val", "permuted"))) < 4  # groups are mixed
   sorted_labels = np.repeat(np.arange(4), 16)  # e.g. a video's consecutive frames
   mixed = sorted_labels[folding.fixed_permutation(64, 19)].reshape(-1, 2)
   assert (mixed[:, 0] != mixed[:, 1]).sum() > 16
@@ -140,17 +140,17 @@ def test_training_grouping_reaches_both_data_paths(data_dir, tmp_path):
   config = tiny_config(data_dir, tmp_path, fold=2, engine="device")
   config.data.train_grouping = "consecutive"
   trainer, _ = _trainer(config)
-  plan = trainer.train_plan(epoch=1, num_classes=4)
-  groups = plan.indices[plan.mask].reshape(-1, 2)
+  batches = trainer.train_batches(epoch=1, num_classes=4)
+  groups = batches.indices[batches.mask].reshape(-1, 2)
   assert (groups[:, 1] - groups[:, 0] == 1).all()  # every folded group: 2 consecutive records
   stream = loop.feeds.StreamSplit(trainer.dataset, "train", trainer.mesh)
-  device_batch = next(iter(trainer.splits["train"].batches(plan)))
-  stream_batch = next(iter(stream.batches(plan)))
+  device_batch = next(iter(trainer.splits["train"].read(batches)))
+  stream_batch = next(iter(stream.read(batches)))
   np.testing.assert_array_equal(np.asarray(device_batch["image"]),
                                 np.asarray(stream_batch["image"]))
   config.data.train_grouping = "independent"
   independent, _ = _trainer(config)
-  groups = independent.train_plan(epoch=1, num_classes=4).indices.reshape(-1, 2)
+  groups = independent.train_batches(epoch=1, num_classes=4).indices.reshape(-1, 2)
   assert (groups[:, 1] - groups[:, 0] == 1).mean() < 0.2
 
 
@@ -180,10 +180,11 @@ def test_config_zero_init_head_reaches_the_trained_model(data_dir, tmp_path):
   config = tiny_config(data_dir, tmp_path)
   config.model.zero_init_head = True
   _, state = _trainer(config)
-  plan = loop.config_lib.make_plan(config)
-  expected = nnx.state(create_model(plan.spec, seed=config.seed, init=config.model.init,
+  settings = loop.config_lib.make_run_settings(config)
+  expected = nnx.state(create_model(settings.spec, seed=config.seed, init=config.model.init,
                                     zero_init_head=True), nnx.Param)
-  default = nnx.state(create_model(plan.spec, seed=config.seed, init=config.model.init), nnx.Param)
+  default = nnx.state(create_model(settings.spec, seed=config.seed, init=config.model.init),
+                      nnx.Param)
   got = jax.tree.leaves(state["params"])
   assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(expected), strict=True))
   assert not all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(default), strict=True))
@@ -198,9 +199,9 @@ def test_config_model_init_reaches_the_trained_model(data_dir, tmp_path, init):
   config = tiny_config(data_dir, tmp_path)
   config.model.init = init
   _, state = _trainer(config)
-  plan = loop.config_lib.make_plan(config)
-  expected = nnx.state(create_model(plan.spec, seed=config.seed, init=init), nnx.Param)
-  other = nnx.state(create_model(plan.spec, seed=config.seed,
+  settings = loop.config_lib.make_run_settings(config)
+  expected = nnx.state(create_model(settings.spec, seed=config.seed, init=init), nnx.Param)
+  other = nnx.state(create_model(settings.spec, seed=config.seed,
                                  init="flax" if init == "authors" else "authors"), nnx.Param)
   got = jax.tree.leaves(state["params"])
   assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(expected), strict=True))

@@ -10,7 +10,7 @@ from flax import nnx
 from configs import tiny, v1
 from foldedcnn_jax import data, folding, predict
 from foldedcnn_jax.models import ModelSpec, slots
-from foldedcnn_jax.train import ConfigError, loop, make_plan, steps
+from foldedcnn_jax.train import ConfigError, loop, make_run_settings, steps
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 
 
@@ -57,18 +57,18 @@ def test_slot_phase_is_an_ordinary_f1_run_in_the_subfolder(warm_run):
 
 def test_folded_run_starts_as_the_embedded_best_slot_model(data_dir, warm_run, tmp_path):
   config = warm_config(data_dir, warm_run)
-  plan = make_plan(config)
+  settings = make_run_settings(config)
   tx = steps.make_optimizer(config.optimizer)
-  state = loop._warm_start_state(config, plan, tx, steps.make_mesh())  # the slot run is done
+  state = loop._warm_start_state(config, settings, tx, steps.make_mesh())  # the slot run is done
   assert int(state["step"]) == 0
-  graphdef, _ = nnx.split(loop._create_model(config, plan))
+  graphdef, _ = nnx.split(loop._create_model(config, settings))
   folded = nnx.merge(graphdef, state["params"])
   slot_model = predict.load(os.path.join(warm_run, loop.SLOT_WORKDIR), which="best")
-  images = np.random.default_rng(0).integers(0, 256, (8, *plan.spec.input_shape), np.uint8)
+  images = np.random.default_rng(0).integers(0, 256, (8, *settings.spec.input_shape), np.uint8)
   expected = slot_model.logits(images)
-  got = np.asarray(folded(folding.fold(images, 2))).reshape(-1, plan.num_classes)
+  got = np.asarray(folded(folding.fold(images, 2))).reshape(-1, settings.num_classes)
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
-  assert not plan.curriculum.enabled
+  assert not settings.curriculum.enabled
 
 
 def test_resuming_a_folded_run_does_not_redo_the_warm_start(data_dir, warm_run, monkeypatch):
@@ -113,20 +113,21 @@ def test_bad_warm_start_fields_are_config_errors(field, value, message):
   group, name = field.split(".")
   config[group][name] = value
   with pytest.raises(ConfigError, match=message.replace(".", r"\.")) as error:
-    make_plan(config)
+    make_run_settings(config)
   assert "\n" not in str(error.value)
 
 
 def test_slot_plan_of_a_game_task():
   config = v1.get_config("quick")
   config.fold, config.model.slots_of_fold = 1, 4
-  plan = make_plan(config)
-  assert plan.spec == slots.slot_spec(ModelSpec.for_task("v1", fold=4)) and plan.fold == 1
+  settings = make_run_settings(config)
+  assert settings.spec == slots.slot_spec(ModelSpec.for_task("v1", fold=4)) and settings.fold == 1
   config = v1.get_config("quick")
   config.fold, config.warm_start.slot_epochs = 4, 8
-  assert not make_plan(config).curriculum.enabled  # "auto": the slots already know every class
+  # "auto": the slots already know every class
+  assert not make_run_settings(config).curriculum.enabled
   config.curriculum.mode = "on"
-  assert make_plan(config).curriculum.enabled
+  assert make_run_settings(config).curriculum.enabled
 
 
 def test_default_recipe_slot_run_is_as_long_as_the_folded_run_at_its_own_rate():
@@ -163,7 +164,7 @@ def test_the_embedded_model_is_epoch_0_evaluated_like_the_slot_models_best(warm_
 def test_no_folded_epochs_makes_the_embedded_slot_model_the_result(data_dir, warm_run, tmp_path):
   config = warm_config(data_dir, tmp_path, epochs=5)
   config.warm_start.folded_epochs = 0
-  assert make_plan(config).num_epochs == 0
+  assert make_run_settings(config).num_epochs == 0
   os.symlink(os.path.join(warm_run, loop.SLOT_WORKDIR),
              os.path.join(tmp_path, loop.SLOT_WORKDIR))  # the slot run is done: read back
   summary = loop.train_and_evaluate(config)

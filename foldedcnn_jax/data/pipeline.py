@@ -17,7 +17,7 @@ _REMAINDERS = ("drop", "pad")
 
 @dataclasses.dataclass(frozen=True)
 class BatchIndices:
-  """The record indices of an epoch's batches, in order: the one plan both data paths follow.
+  """The record indices of an epoch's batches, in order: the one order both data paths follow.
 
   `indices[b]` are the records of batch b (`padding_index` where `mask` is False); the grain
   path reads them, the device-resident path gathers them in-graph from the split on device.
@@ -125,27 +125,28 @@ class _ReadBatch:
   """grain map function: batch number → its records read in one call; masked rows are zero
   images with label 0."""
 
-  def __init__(self, source, plan: BatchIndices, image_shape: tuple[int, ...]):
-    self.source, self.plan, self.image_shape = source, plan, image_shape
+  def __init__(self, source, batches: BatchIndices, image_shape: tuple[int, ...]):
+    self.source, self.batches, self.image_shape = source, batches, image_shape
 
   def __call__(self, batch: int) -> dict[str, np.ndarray]:
-    mask = self.plan.mask[batch]
+    mask = self.batches.mask[batch]
     images = np.zeros((len(mask), *self.image_shape), np.uint8)
     labels = np.zeros(len(mask), np.int32)
     rows = np.flatnonzero(mask)
-    records = self.source.__getitems__([int(i) for i in self.plan.indices[batch][rows]])
+    records = self.source.__getitems__([int(i) for i in self.batches.indices[batch][rows]])
     for row, example in zip(rows, records, strict=True):
       images[row] = example["image"]
       labels[row] = example["label"]
     return {"image": images, "label": labels, "mask": mask.copy()}
 
 
-def read_batches(source, plan: BatchIndices, image_shape: tuple[int, ...], *,
+def read_batches(source, batches: BatchIndices, image_shape: tuple[int, ...], *,
                  worker_count: int = 0) -> Iterator[dict[str, np.ndarray]]:
-  """The batches of `plan` read from a random-access source by grain (threads or workers)."""
+  """The batches of `batches` read from a random-access source by grain (threads or workers)."""
   import grain
 
-  dataset = grain.MapDataset.range(plan.num_batches).map(_ReadBatch(source, plan, image_shape))
+  read = _ReadBatch(source, batches, image_shape)
+  dataset = grain.MapDataset.range(batches.num_batches).map(read)
   iterator = dataset.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4))
   if worker_count > 0:
     from absl import flags
@@ -215,11 +216,11 @@ def make_batches(
                        "with remainder='drop'")
   if remainder == "drop":  # equal shards, so every host runs the same number of steps
     order = order[: per_host * shard_count]
-  plan = batch_indices(order[shard_index::shard_count], batch_size, remainder=remainder)
+  batches = batch_indices(order[shard_index::shard_count], batch_size, remainder=remainder)
   # A shorter host shard ends with empty batches, so every host runs num_batches steps.
   indices = np.zeros((num_batches, batch_size), np.int32)
   mask = np.zeros((num_batches, batch_size), bool)
-  indices[:plan.num_batches], mask[:plan.num_batches] = plan.indices, plan.mask
+  indices[:batches.num_batches], mask[:batches.num_batches] = batches.indices, batches.mask
   return read_batches(prepare_lib.data_source(location, split), BatchIndices(indices, mask),
                       task.input_shape, worker_count=worker_count)
 

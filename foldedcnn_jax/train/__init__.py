@@ -4,11 +4,11 @@
 Heavy modules (orbax, the data pipeline) load lazily inside the loop.
 """
 
-from foldedcnn_jax.train.config import ConfigError, Plan, make_plan
+from foldedcnn_jax.train.config import ConfigError, RunSettings, make_run_settings
 from foldedcnn_jax.train.curriculum import classes_at_epoch, epoch_all_classes_seen
 
 __all__ = [
-    "ConfigError", "Plan", "classes_at_epoch", "epoch_all_classes_seen", "make_plan",
+    "ConfigError", "RunSettings", "classes_at_epoch", "epoch_all_classes_seen", "make_run_settings",
     "train_and_evaluate",
 ]
 

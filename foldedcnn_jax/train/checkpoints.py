@@ -36,11 +36,11 @@ def abstract(tree):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
 
 
-def model_record(plan, config_dict: dict) -> dict:
+def model_record(settings, config_dict: dict) -> dict:
   """What `spec_from_record` needs to rebuild the model, plus the task's class names."""
   return {
-      **dataclasses.asdict(plan.spec), "input_shape": list(plan.spec.input_shape),
-      "task": plan.task.id, "class_names": list(plan.task.class_names),
+      **dataclasses.asdict(settings.spec), "input_shape": list(settings.spec.input_shape),
+      "task": settings.task.id, "class_names": list(settings.task.class_names),
       "param_dtype": config_dict["model"]["param_dtype"], "dtype": config_dict["model"]["dtype"],
       "config": config_dict,
   }

@@ -62,7 +62,7 @@ class Curriculum:
 
 
 @dataclasses.dataclass(frozen=True)
-class Plan:
+class RunSettings:
   """A checked config, resolved: task, model spec, batch sizes, workdir, curriculum."""
 
   task: tasks_lib.Task
@@ -335,7 +335,7 @@ def _model_spec(config, task: tasks_lib.Task) -> spec_lib.ModelSpec:
   return spec
 
 
-def make_plan(config, workdir: str | None = None) -> Plan:
+def make_run_settings(config, workdir: str | None = None) -> RunSettings:
   """Checks `config` (raising one-line ConfigErrors) and resolves the derived settings."""
   _check_numbers(config)
   task = _check_task(config)
@@ -343,7 +343,7 @@ def make_plan(config, workdir: str | None = None) -> Plan:
   curriculum = _resolve_curriculum(config, task)
   spec = _model_spec(config, task)
   fold = config.fold
-  return Plan(
+  return RunSettings(
       task=task, spec=spec, fold=fold,
       batch_size=config.batch_size // fold * fold,
       eval_batch_size=config.eval_batch_size // fold * fold,

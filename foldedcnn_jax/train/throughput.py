@@ -36,12 +36,12 @@ class Measurement:
 def _trainer(config, engine: str):
   config = config.copy_and_resolve_references()
   config.data.engine, config.progress = engine, False
-  plan = config_lib.make_plan(config, "/nonexistent-benchmark-workdir")
-  location = loop._prepare_dataset(plan, progress=False)
+  settings = config_lib.make_run_settings(config, "/nonexistent-benchmark-workdir")
+  location = loop._prepare_dataset(settings, progress=False)
   mesh = steps.make_mesh()
-  tx = loop.run_optimizer(config, plan, location)
-  graphdef, state = loop._initial_state(config, plan, tx, mesh)
-  return loop.Trainer(config, plan, mesh, graphdef, tx, location), state
+  tx = loop.run_optimizer(config, settings, location)
+  graphdef, state = loop._initial_state(config, settings, tx, mesh)
+  return loop.Trainer(config, settings, mesh, graphdef, tx, location), state
 
 
 class _JaxRun:
@@ -55,7 +55,7 @@ class _JaxRun:
     """(seconds, images) of one training epoch, synchronised at its end."""
     started = time.perf_counter()
     trainer = self.trainer
-    self.state, sums = trainer.train_epoch(self.state, self.epoch, trainer.plan.num_classes)
+    self.state, sums = trainer.train_epoch(self.state, self.epoch, trainer.settings.num_classes)
     jax.block_until_ready(self.state)
     self.epoch += 1
     return time.perf_counter() - started, int(sums["count"])
@@ -64,21 +64,22 @@ class _JaxRun:
 class _TorchRun:
   """The authors' loop: the split in memory as a tensor, Adam, one minibatch per step."""
 
-  def __init__(self, config, plan: config_lib.Plan, images: np.ndarray, labels: np.ndarray):
+  def __init__(self, config, settings: config_lib.RunSettings, images: np.ndarray,
+               labels: np.ndarray):
     import torch
 
     from foldedcnn_jax.bench import torch_reference
 
     torch.manual_seed(0)
-    self.torch, self.fold, self.batch_size = torch, plan.fold, plan.batch_size
-    self.num_classes = plan.num_classes
-    self.model = torch_reference.build(plan.spec)
+    self.torch, self.fold, self.batch_size = torch, settings.fold, settings.batch_size
+    self.num_classes = settings.num_classes
+    self.model = torch_reference.build(settings.spec)
     self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.learning_rate)
-    folded = images.reshape(-1, plan.fold, *images.shape[1:])  # (N/f, f, H, W, C)
+    folded = images.reshape(-1, settings.fold, *images.shape[1:])  # (N/f, f, H, W, C)
     self.images = torch.from_numpy(np.ascontiguousarray(
         folded.transpose(0, 1, 4, 2, 3).reshape(len(folded), -1, *images.shape[1:3])))
-    self.labels = torch.from_numpy(labels[:len(folded) * plan.fold].astype(np.int64))
-    self.labels = self.labels.reshape(len(folded), plan.fold)
+    self.labels = torch.from_numpy(labels[:len(folded) * settings.fold].astype(np.int64))
+    self.labels = self.labels.reshape(len(folded), settings.fold)
 
   def epoch_images(self) -> tuple[float, int]:
     torch, groups = self.torch, self.batch_size // self.fold
@@ -109,7 +110,7 @@ def measure(config, *, engines=ENGINES, torch_peer: bool = True, trials: int = 5
       images, labels = pipeline.read_records(
           trainer.dataset.location, "train", np.arange(trainer.dataset.size("train")),
           trainer.dataset.image_shape)
-      runs[TORCH] = _TorchRun(config, trainer.plan, images, labels)
+      runs[TORCH] = _TorchRun(config, trainer.settings, images, labels)
   for run in runs.values():
     run.epoch_images()  # compile and warm up
   timings: dict[str, list[float]] = {engine: [] for engine in runs}
