@@ -140,8 +140,8 @@ def test_training_groupings_add_folded_noscope_rows_in_their_own_workdirs():
       ("n2", 4, "consecutive", "runs/accuracy/cpu/n2/f4_s0_consecutive"),
       ("n2", 4, "mix", "runs/accuracy/cpu/n2/f4_s0_mix")]
   # The warm start's slot model does not depend on the grouping, so one serves every grouping.
-  from foldedcnn_jax.train import loop
-  slots = {loop.slot_config(run, "w").to_json() for task, fold, *_, run in runs
+  from foldedcnn_jax.train import recipe
+  slots = {recipe.slot_model_run(run, "w").config.to_json() for task, fold, *_, run in runs
            if (task, fold) == ("n2", 4)}
   assert len(slots) == 1
   config.train_groupings = ("independent", "pairs")

@@ -1,4 +1,5 @@
-"""Training: config checks, class curriculum, jitted sharded steps, checkpoints, the epoch loop.
+"""Training: config checks, class curriculum, jitted sharded steps, checkpoints, the epoch loop,
+the warm-start recipe.
 
 `train_and_evaluate(config)` is the one entry point (experiments/train.py is a thin CLI on it).
 Heavy modules (orbax, the data pipeline) load lazily inside the loop.
@@ -13,8 +14,9 @@ __all__ = [
 ]
 
 
-def train_and_evaluate(config, workdir: str | None = None):
-  """Trains `config` into `workdir` (default: the config's), resuming from its latest checkpoint."""
-  from foldedcnn_jax.train import loop
+def train_and_evaluate(run, workdir: str | None = None):
+  """Trains `run` (a config, or a recipe.SlotModelRun) into `workdir` (default: the config's),
+  resuming from its latest checkpoint."""
+  from foldedcnn_jax.train import recipe
 
-  return loop.train_and_evaluate(config, workdir)
+  return recipe.train_and_evaluate(run, workdir)

@@ -38,6 +38,9 @@ LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
                 "warm_start.zero_init_head": False, "warm_start.cross_slot_init": 0.0,
                 "data.input_repetition": 0.0, "data.input_repetition_epochs": 0,
                 "optimizer.cross_slot_lr_scale": 1.0}
+# Fields that runs saved before their removal hold: ignored when such a run is resumed.
+# (model.slots_of_fold marked the warm start's slot run, which now gets its spec from the recipe.)
+REMOVED_FIELDS = ("model.slots_of_fold",)
 ENGINES = ("auto", "device", "stream")
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
@@ -206,13 +209,6 @@ def _check_numbers(config) -> None:
   _require(warm_start.learning_rate >= 0,
            f"config.warm_start.learning_rate must be >= 0 (0 = optimizer.learning_rate), got "
            f"{warm_start.learning_rate}")
-  slots_of_fold = config.model.slots_of_fold
-  _require(_is_int(slots_of_fold) and slots_of_fold >= 0,
-           f"config.model.slots_of_fold must be an integer >= 0 (0 = the task's model), got "
-           f"{slots_of_fold!r}")
-  _require(slots_of_fold == 0 or config.fold == 1,
-           f"config.model.slots_of_fold={slots_of_fold} builds an f = 1 slot model; it needs "
-           f"config.fold=1, got {config.fold}")
   _require(config.checkpoint.keep >= 1,
            f"config.checkpoint.keep must be >= 1, got {config.checkpoint.keep}")
   distributed = config.distributed
@@ -316,32 +312,34 @@ def optimizer_config(config):
 
 
 def _model_spec(config, task: tasks_lib.Task) -> spec_lib.ModelSpec:
-  """The task's spec at config.fold, or the slot spec of fold model.slots_of_fold."""
-  from foldedcnn_jax.models import slots  # flax loads only when a plan is made
+  """The task's spec at config.fold (a warm-started run's must also have a slot spec)."""
+  from foldedcnn_jax.models import slots  # flax loads only when settings are made
 
-  fold = config.model.slots_of_fold or config.fold
   spec = spec_lib.ModelSpec.for_task(
-      task, fold=fold, width_multiplier=config.model.width_multiplier or None,
+      task, fold=config.fold, width_multiplier=config.model.width_multiplier or None,
       width_rounding=config.model.width_rounding)
   spec.plan()  # an architecture that does not fit its input fails here, as one line
-  if config.model.slots_of_fold or warm_starts(config):
+  if warm_starts(config):
     try:
-      narrow = slots.slot_spec(spec)
+      slots.slot_spec(spec)
     except spec_lib.ArchitectureError as error:
-      field = "model.slots_of_fold" if config.model.slots_of_fold else "warm_start.slot_epochs"
-      raise ConfigError(f"config.{field}: {error}") from None
-    if config.model.slots_of_fold:
-      return narrow
+      raise ConfigError(f"config.warm_start.slot_epochs: {error}") from None
   return spec
 
 
-def make_run_settings(config, workdir: str | None = None) -> RunSettings:
-  """Checks `config` (raising one-line ConfigErrors) and resolves the derived settings."""
+def make_run_settings(config, workdir: str | None = None, *,
+                      spec: spec_lib.ModelSpec | None = None) -> RunSettings:
+  """Checks `config` (raising one-line ConfigErrors) and resolves the derived settings; `spec`:
+  the model to train when not the task's at config.fold (a recipe phase's own, at that fold)."""
   _check_numbers(config)
   task = _check_task(config)
   _check_distillation(config)
   curriculum = _resolve_curriculum(config, task)
-  spec = _model_spec(config, task)
+  if spec is None:
+    spec = _model_spec(config, task)
+  elif spec.fold != config.fold or spec.input_shape != task.input_shape:
+    raise ValueError(f"a spec for fold {spec.fold} and input {spec.input_shape} cannot train "
+                     f"task {task.id} at config.fold={config.fold}")
   fold = config.fold
   return RunSettings(
       task=task, spec=spec, fold=fold,
@@ -371,9 +369,11 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def changed_fields(saved: dict, current: dict) -> list[str]:
-  """Fields that differ between a saved and a current config, ignoring the resumable ones and,
-  between two f = 1 runs, the fields such a run never reads."""
-  old, new = {**LATER_FIELDS, **_flatten(saved)}, _flatten(current)
+  """Fields that differ between a saved and a current config, ignoring the resumable and the
+  removed ones and, between two f = 1 runs, the fields such a run never reads."""
+  old = {path: value for path, value in {**LATER_FIELDS, **_flatten(saved)}.items()
+         if path not in REMOVED_FIELDS}
+  new = _flatten(current)
   unused = UNFOLDED_UNUSED_FIELDS if old.get("fold") == new.get("fold") == 1 else ()
   ignored = lambda path: any(path == f or path.startswith(f + ".")
                              for f in RESUMABLE_FIELDS + unused)

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from foldedcnn_jax.train import config as config_lib
-from foldedcnn_jax.train import loop, steps
+from foldedcnn_jax.train import trainer as trainer_lib
 
 ENGINES = ("device", "stream")
 TORCH = "torch"
@@ -36,12 +36,7 @@ class Measurement:
 def _trainer(config, engine: str):
   config = config.copy_and_resolve_references()
   config.data.engine, config.progress = engine, False
-  settings = config_lib.make_run_settings(config, "/nonexistent-benchmark-workdir")
-  location = loop._prepare_dataset(settings, progress=False)
-  mesh = steps.make_mesh()
-  tx = loop.run_optimizer(config, settings, location)
-  graphdef, state = loop._initial_state(config, settings, tx, mesh)
-  return loop.Trainer(config, settings, mesh, graphdef, tx, location), state
+  return trainer_lib.build(config, config_lib.make_run_settings(config, "/nonexistent-workdir"))
 
 
 class _JaxRun:
@@ -150,23 +145,3 @@ def write_csv(measurements: list[Measurement], path: str, note: str = "") -> Non
       row["images_per_second"] = f"{measurement.images_per_second:.1f}"
       row["trials"] = ";".join(f"{value:.1f}" for value in measurement.trials)
       writer.writerow([row[field] for field in FIELDS])
-
-
-def task_config(task_id: str, fold: int, scale: float | None, batch_size: int,
-                augment: bool = True):
-  """The task's training config (its family's recipe) at `fold`, `scale` and `batch_size`.
-
-  `augment=False` turns the recipe's random shifts and mirroring off: the same work per step as
-  the authors' PyTorch loop, which augments nothing.
-  """
-  from configs import base
-  from foldedcnn_jax import tasks
-
-  task = tasks.get_task(task_id)
-  config = base.task_config(task_id, family=task.family, quick_epochs=1, quick_scale=1.0)
-  config.fold, config.batch_size = fold, batch_size
-  if scale is not None and task.family == "game":
-    config.data.scale = scale
-  if not augment:
-    config.augment.shift, config.augment.flip = 0, False
-  return config
