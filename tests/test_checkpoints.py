@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -119,6 +120,28 @@ def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(data_di
       read_metrics(str(reference)))
   for ours, theirs in zip(_params(str(workdir)), _params(str(reference)), strict=True):
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_orbax_tracks_the_best_and_steps_saved_before_it_did_stay_readable(data_dir, tmp_path):
+  config = _tiny_config(data_dir, tmp_path, 3)
+  config.checkpoint.keep = 1
+  summary = recipe.train_and_evaluate(config)
+  directory = str(tmp_path / "checkpoints")
+  steps = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+  assert steps == sorted({summary["best_epoch"], 3})
+  assert all(os.path.isdir(os.path.join(directory, str(step), "metrics")) for step in steps)
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (directory, summary["best_epoch"])
+  # Runs saved before orbax tracked the best have no "metrics" item: their best is read from
+  # the steps' meta, and resuming one deletes none of its steps.
+  for step in steps:
+    shutil.rmtree(os.path.join(directory, str(step), "metrics"))
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (directory, summary["best_epoch"])
+  config.num_epochs = 5
+  summary = recipe.train_and_evaluate(config)
+  kept = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+  assert set(steps) <= set(kept) and 5 in kept
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (directory, summary["best_epoch"])
+  assert summary["best_epoch"] in kept
 
 
 def test_find_checkpoint_accepts_workdir_manager_and_step_directories(data_dir, tmp_path):
