@@ -110,15 +110,14 @@ class Trainer:
   def train_batches(self, epoch: int, num_classes: int) -> pipeline.BatchIndices:
     """The epoch's batches: a pure function of (data seed, epoch, curriculum classes)."""
     settings = self.settings
-    order = pipeline.epoch_order(
+    batches = pipeline.epoch_batches(
         self.dataset.labels("train"), task_classes=settings.num_classes, seed=settings.source.seed,
-        epoch=epoch, num_classes=num_classes if settings.curriculum.enabled else None,
-        fold=settings.fold, grouping=self.config.data.train_grouping,
+        epoch=epoch, batch_size=settings.batch_size,
+        num_classes=num_classes if settings.curriculum.enabled else None, fold=settings.fold,
+        grouping=self.config.data.train_grouping,
         consecutive_share=self.config.data.consecutive_share,
-        input_repetition=config_lib.input_repetition(self.config, epoch))
-    batches = pipeline.batch_indices(order, settings.batch_size, remainder="drop",
-                                     padding_index=self.splits["train"].padding_index,
-                                     row_multiple=self.row_multiple)
+        input_repetition=config_lib.input_repetition(self.config, epoch),
+        row_multiple=self.row_multiple)
     if batches.num_batches == 0:
       raise config_lib.ConfigError(
           f"config.batch_size={settings.batch_size} is larger than the {settings.task.id} training "
