@@ -36,7 +36,7 @@ def prepare_dataset(task_id: str, source: Source | None = None, *, progress: boo
   """
   from foldedcnn_jax.data import prepare
 
-  return prepare.prepare(task_id, source or Source(), progress=progress).version_dir
+  return prepare.dataset_location(task_id, source or Source(), progress=progress).version_dir
 
 
 def scene_video_paths(task_id: str, data_dir: str | None = None, *, seed: int = 0, scene=None,
@@ -64,8 +64,8 @@ def split_labels(task_id: str, split: str, source: Source | None = None, *,
   """Every label of a split in record order (int32), without decoding the images twice."""
   from foldedcnn_jax.data import prepare
 
-  return prepare.split_labels(prepare.prepare(task_id, source or Source(), progress=progress),
-                              split)
+  location = prepare.dataset_location(task_id, source or Source(), progress=progress)
+  return prepare.split_labels(location, split)
 
 
 def write_preview(task_id: str, source: Source | None = None, *, split: str = "train",
@@ -80,7 +80,7 @@ def write_preview(task_id: str, source: Source | None = None, *, split: str = "t
   from foldedcnn_jax.tasks import get_task
 
   source = source or Source()
-  location = prepare.prepare(task_id, source, progress=progress)
+  location = prepare.dataset_location(task_id, source, progress=progress)
   images, labels = load_split(task_id, split, source, progress=progress)
   if path is None:
     variant = os.path.basename(location.data_dir)

@@ -227,7 +227,7 @@ def make_batches(
   if not 0 <= process_index < process_count:
     raise DatasetError(f"process_index must be in 0..{process_count - 1}, got {process_index}")
   source = source or prepare_lib.Source()
-  location = prepare_lib.prepare(task_id, source, progress=progress)
+  location = prepare_lib.dataset_location(task_id, source, progress=progress)
   labels = prepare_lib.split_labels(location, split)
   batches = epoch_batches(labels, task_classes=task.num_classes, seed=source.seed, epoch=epoch,
                           batch_size=batch_size, shuffle=shuffle, num_classes=num_classes,
@@ -259,7 +259,8 @@ def read_records(location: prepare_lib.Location, split: str, rows: np.ndarray,
 def num_examples(task_id: str, split: str, source: prepare_lib.Source | None = None, *,
                  num_classes: int | None = None, progress: bool = True) -> int:
   """Examples in a split (with label < num_classes when given); prepares it if missing."""
-  location = prepare_lib.prepare(task_id, source or prepare_lib.Source(), progress=progress)
+  location = prepare_lib.dataset_location(task_id, source or prepare_lib.Source(),
+                                          progress=progress)
   labels = prepare_lib.split_labels(location, split)
   return len(selected_indices(labels, num_classes, get_task(task_id).num_classes))
 
@@ -269,7 +270,8 @@ def load_split(task_id: str, split: str, source: prepare_lib.Source | None = Non
                ) -> tuple[np.ndarray, np.ndarray]:
   """A split as arrays: images uint8 (N, H, W, C), labels int32 (N,); first `limit` records."""
   task = get_task(task_id)
-  location = prepare_lib.prepare(task_id, source or prepare_lib.Source(), progress=progress)
+  location = prepare_lib.dataset_location(task_id, source or prepare_lib.Source(),
+                                          progress=progress)
   if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
                             or limit < 0):
     raise DatasetError(f"limit must be an integer >= 0, got {limit!r}")

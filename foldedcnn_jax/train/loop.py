@@ -42,7 +42,7 @@ def _write_json_atomically(path: str, payload: dict) -> None:
     file.write("\n")
 
 
-def _prepare_workdir(settings: config_lib.RunSettings, config_dict: dict) -> None:
+def _init_workdir(settings: config_lib.RunSettings, config_dict: dict) -> None:
   """Creates the workdir and saves config.json / task.json; refuses a different run's workdir."""
   config_path = os.path.join(settings.workdir, "config.json")
   task_path = os.path.join(settings.workdir, "task.json")
@@ -139,7 +139,7 @@ def open_run(config, settings: config_lib.RunSettings) -> Iterator[Session]:
   config_dict = config_lib.config_to_dict(config)
   maybe_initialize_distributed(config)
   with workdir_lib.owned(settings.workdir):
-    _prepare_workdir(settings, config_dict)
+    _init_workdir(settings, config_dict)
     trainer, state = trainer_lib.build(config, settings, progress=config.progress)
     log(f"task {settings.task.id} ({settings.task.name}) f={settings.fold}: "
          f"{settings.spec.params:,} params, batch {settings.batch_size} images on "
