@@ -78,9 +78,10 @@ def _rank(metrics: dict) -> tuple[float, int]:
 
 def _options(keep: int | None = None) -> ocp.CheckpointManagerOptions:
   """orbax tracks the best step by `_rank`; with `keep`, a run's policy keeps the latest `keep`
-  and the best, without it (reading) nothing is deleted."""
+  and the best; without it, a manager that only reads (it never saves, so deletes nothing; not
+  orbax's read_only, which logs warnings on every open)."""
   if keep is None:
-    return ocp.CheckpointManagerOptions(read_only=True, best_fn=_rank, best_mode="max")
+    return ocp.CheckpointManagerOptions(create=False, best_fn=_rank, best_mode="max")
   policy = ocp.checkpoint_managers.AnyPreservationPolicy([
       ocp.checkpoint_managers.LatestN(n=keep),
       ocp.checkpoint_managers.BestN(get_metric_fn=_rank, n=1,

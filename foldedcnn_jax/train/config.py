@@ -41,10 +41,11 @@ LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
 # Fields that runs saved before their removal hold: ignored when such a run is resumed.
 # (model.slots_of_fold marked the warm start's slot run, which now gets its spec from the recipe.)
 REMOVED_FIELDS = ("model.slots_of_fold",)
-ENGINES = ("auto", "device", "stream")
+ENGINES = ("device", "stream")  # the two data paths (train/feeds.py); data.engine adds "auto"
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
-FORMULATIONS = ("auto", "model", "sliced_pool")
+# model.formulation's values: "auto", the model's own layers, or an execution formulation.
+FORMULATION_SETTINGS = ("auto", "model", "sliced_pool")
 
 
 class ConfigError(UserInputError):
@@ -182,7 +183,7 @@ def _check_model(config) -> None:
              f"config.model.{field}=float16 cannot train: float16 gradients underflow without "
              "loss scaling, which this trainer does not do; train in bfloat16 or float32 "
              "(inference in float16 works on any trained model)")
-  _choice(model.formulation, "model.formulation", FORMULATIONS)
+  _choice(model.formulation, "model.formulation", FORMULATION_SETTINGS)
   resolve_compiler_options(model.compiler_options, "cpu")  # "key=value,…" or an error
 
 
@@ -226,7 +227,7 @@ def _model_spec(config, task: tasks_lib.Task) -> spec_lib.ModelSpec:
 
 def _check_data(config) -> None:
   data = config.data
-  _choice(data.engine, "data.engine", ENGINES)
+  _choice(data.engine, "data.engine", ("auto", *ENGINES))
   _require(data.device_budget_mb >= 0,
            f"config.data.device_budget_mb must be >= 0, got {data.device_budget_mb}")
   for field in ("scale", "eval_scale"):

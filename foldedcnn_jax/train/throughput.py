@@ -17,7 +17,6 @@ import numpy as np
 from foldedcnn_jax.train import config as config_lib
 from foldedcnn_jax.train import trainer as trainer_lib
 
-ENGINES = ("device", "stream")
 TORCH = "torch"
 
 
@@ -91,7 +90,7 @@ class _TorchRun:
     return time.perf_counter() - started, count
 
 
-def measure(config, *, engines=ENGINES, torch_peer: bool = True, trials: int = 5,
+def measure(config, *, engines=config_lib.ENGINES, torch_peer: bool = True, trials: int = 5,
             epochs_per_trial: int = 1) -> list[Measurement]:
   """Interleaved steady-state trials of each engine on `config` (task, fold, batch size)."""
   runs = {engine: _JaxRun(config, engine) for engine in engines}
