@@ -114,10 +114,6 @@ def get_config() -> ml_collections.ConfigDict:
   # on a CPU (faster train steps there: results/recipes.md § configs/base.py) and keeps XLA's
   # defaults elsewhere; "" = XLA's defaults; or "key=value,…".
   config.model.compiler_options = "auto"
-  # >0: build slots.slot_spec of the fold-`slots_of_fold` model (needs fold = 1): the narrow
-  # original CNN that a warm start trains and then embeds into each slot. Set by the warm start
-  # for its own run; 0 = the task's ordinary spec.
-  config.model.slots_of_fold = 0
 
   config.data = ml_collections.ConfigDict()
   config.data.data_dir = ""  # "" → $FOLDEDCNN_DATA_DIR or ./data

@@ -27,6 +27,26 @@ _OUT = flags.DEFINE_string("out", "", "CSV to write ('' = print only).")
 _NOTE = flags.DEFINE_string("note", "", "A line written at the top of the CSV.")
 
 
+def task_config(task_id: str, fold: int, scale: float | None, batch_size: int,
+                augment: bool = True):
+  """The task's training config (its family's recipe) at `fold`, `scale` and `batch_size`.
+
+  `augment=False` turns the recipe's random shifts and mirroring off: the same work per step as
+  the authors' PyTorch loop, which augments nothing.
+  """
+  from configs import base
+  from foldedcnn_jax import tasks
+
+  task = tasks.get_task(task_id)
+  config = base.task_config(task_id, family=task.family, quick_epochs=1, quick_scale=1.0)
+  config.fold, config.batch_size = fold, batch_size
+  if scale is not None and task.family == "game":
+    config.data.scale = scale
+  if not augment:
+    config.augment.shift, config.augment.flip = 0, False
+  return config
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -40,7 +60,7 @@ def main(argv: list[str]) -> None:
   measurements = []
   for task in _TASKS.value:
     for fold in folds:
-      config = throughput.task_config(task, fold, _SCALE.value, _BATCH_SIZE.value,
+      config = task_config(task, fold, _SCALE.value, _BATCH_SIZE.value,
                                       augment=_AUGMENT.value)
       for row in throughput.measure(config, torch_peer=_TORCH.value, trials=_TRIALS.value):
         measurements.append(row)

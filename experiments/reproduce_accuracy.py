@@ -43,7 +43,7 @@ def main(argv: list[str]) -> None:
   out = os.path.join(config.out_dir, config.budget)
 
   def test_images(run_config) -> int:
-    return data.num_examples(run_config.task, "test", train.make_plan(run_config).source)
+    return data.num_examples(run_config.task, "test", train.make_run_settings(run_config).source)
 
   command = f"python -m experiments.reproduce_accuracy --budget={config.budget}"
   deadline = config.deadline_minutes * 60 if config.deadline_minutes > 0 else float("inf")

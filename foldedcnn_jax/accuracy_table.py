@@ -105,10 +105,11 @@ def _paper_drop(task: str, fold: int) -> float:
 
 
 def twin_config(run_config) -> object | None:
-  """The narrow twin of a folded run, trained alone for as many epochs as the folded model in
-  all (slot + folded epochs); None at f = 1 or when the run's own warm start is that twin."""
+  """The narrow twin of a folded run (a train.recipe.SlotModelRun), trained alone for as many
+  epochs as the folded model in all (slot + folded epochs); None at f = 1 or when the run's own
+  warm start is that twin."""
   from foldedcnn_jax.train import config as config_lib
-  from foldedcnn_jax.train import loop
+  from foldedcnn_jax.train import recipe
 
   if run_config.fold == 1:
     return None
@@ -117,11 +118,9 @@ def twin_config(run_config) -> object | None:
     if epochs == 0:
       return None
     epochs += config_lib.slot_epochs(run_config)
-  twin = loop.slot_config(run_config, os.path.dirname(run_config.workdir))
-  twin.num_epochs = epochs
-  twin.workdir = os.path.join(os.path.dirname(run_config.workdir),
-                              f"twin{run_config.fold}_s{run_config.seed}_e{epochs}")
-  return twin
+  workdir = os.path.join(os.path.dirname(run_config.workdir),
+                         f"twin{run_config.fold}_s{run_config.seed}_e{epochs}")
+  return recipe.slot_model_run(run_config, workdir, num_epochs=epochs)
 
 
 def _best_record(records: list[dict]) -> dict:

@@ -10,6 +10,7 @@ import pytest
 
 from configs import accuracy as accuracy_configs
 from foldedcnn_jax import accuracy_table, data, train
+from foldedcnn_jax.models import ModelSpec, slots
 from foldedcnn_jax.train.config import run_epochs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +53,7 @@ def _tiny_runs(tmp_path):
 
 
 def _test_images(run_config):
-  return data.num_examples(run_config.task, "test", train.make_plan(run_config).source)
+  return data.num_examples(run_config.task, "test", train.make_run_settings(run_config).source)
 
 
 def _build(tmp_path, runs, **kwargs):
@@ -140,8 +141,8 @@ def test_training_groupings_add_folded_noscope_rows_in_their_own_workdirs():
       ("n2", 4, "consecutive", "runs/accuracy/cpu/n2/f4_s0_consecutive"),
       ("n2", 4, "mix", "runs/accuracy/cpu/n2/f4_s0_mix")]
   # The warm start's slot model does not depend on the grouping, so one serves every grouping.
-  from foldedcnn_jax.train import loop
-  slots = {loop.slot_config(run, "w").to_json() for task, fold, *_, run in runs
+  from foldedcnn_jax.train import recipe
+  slots = {recipe.slot_model_run(run, "w").config.to_json() for task, fold, *_, run in runs
            if (task, fold) == ("n2", 4)}
   assert len(slots) == 1
   config.train_groupings = ("independent", "pairs")
@@ -210,9 +211,10 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   assert (run_epochs(connected), connected.warm_start.cross_slot_init) == (6, 0.1)
   # The connected model trains 28 + 6 epochs in all, so its twin trains 34 alone.
   twin = accuracy_table.twin_config(connected)
-  assert (twin.fold, twin.model.slots_of_fold, twin.num_epochs) == (1, 4, 34)
-  assert twin.workdir == "runs/accuracy/cpu/v5/twin4_s0_e34"
-  assert twin.optimizer.learning_rate == connected.warm_start.learning_rate
+  assert (twin.config.fold, twin.config.num_epochs) == (1, 34)
+  assert twin.spec == slots.slot_spec(ModelSpec.for_task("v5", fold=4))
+  assert twin.config.workdir == "runs/accuracy/cpu/v5/twin4_s0_e34"
+  assert twin.config.optimizer.learning_rate == connected.warm_start.learning_rate
   config.recipes = ("embedded", "magic")
   with pytest.raises(ValueError, match="unknown recipe 'magic'"):
     accuracy_configs.run_configs(config)

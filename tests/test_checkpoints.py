@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from configs import tiny
 from foldedcnn_jax import predict
 from foldedcnn_jax.errors import UserInputError
-from foldedcnn_jax.train import checkpoints, loop
+from foldedcnn_jax.train import checkpoints, recipe
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,9 +99,9 @@ def _tiny_config(data_dir, workdir, epochs):
 def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(data_dir, tmp_path,
                                                                          capsys):
   reference = tmp_path / "reference"
-  loop.train_and_evaluate(_tiny_config(data_dir, reference, 4))
+  recipe.train_and_evaluate(_tiny_config(data_dir, reference, 4))
   workdir = tmp_path / "run"
-  loop.train_and_evaluate(_tiny_config(data_dir, workdir, 3))
+  recipe.train_and_evaluate(_tiny_config(data_dir, workdir, 3))
   latest = workdir / "checkpoints"
   for path in glob.glob(str(latest / "3" / "params" / "**" / "*"), recursive=True):
     if os.path.isfile(path):
@@ -108,7 +109,7 @@ def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(data_di
         file.write(b"not a checkpoint")
   (latest / "4.orbax-checkpoint-tmp").mkdir()  # a save that was cut short: never a step
   capsys.readouterr()
-  summary = loop.train_and_evaluate(_tiny_config(data_dir, workdir, 4))
+  summary = recipe.train_and_evaluate(_tiny_config(data_dir, workdir, 4))
   output = capsys.readouterr().out
   assert "is unreadable" in output and "resumed from epoch 2" in output
   assert summary["epochs"] == 4
@@ -121,8 +122,30 @@ def test_corrupt_latest_checkpoint_is_reported_and_the_previous_one_used(data_di
     np.testing.assert_array_equal(ours, theirs)
 
 
+def test_orbax_tracks_the_best_and_steps_saved_before_it_did_stay_readable(data_dir, tmp_path):
+  config = _tiny_config(data_dir, tmp_path, 3)
+  config.checkpoint.keep = 1
+  summary = recipe.train_and_evaluate(config)
+  directory = str(tmp_path / "checkpoints")
+  steps = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+  assert steps == sorted({summary["best_epoch"], 3})
+  assert all(os.path.isdir(os.path.join(directory, str(step), "metrics")) for step in steps)
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (directory, summary["best_epoch"])
+  # Runs saved before orbax tracked the best have no "metrics" item: their best is read from
+  # the steps' meta, and resuming one deletes none of its steps.
+  for step in steps:
+    shutil.rmtree(os.path.join(directory, str(step), "metrics"))
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (directory, summary["best_epoch"])
+  config.num_epochs = 5
+  summary = recipe.train_and_evaluate(config)
+  kept = sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+  assert set(steps) <= set(kept) and 5 in kept
+  assert checkpoints.find_checkpoint(str(tmp_path)) == (directory, summary["best_epoch"])
+  assert summary["best_epoch"] in kept
+
+
 def test_find_checkpoint_accepts_workdir_manager_and_step_directories(data_dir, tmp_path):
-  summary = loop.train_and_evaluate(_tiny_config(data_dir, tmp_path, 2))
+  summary = recipe.train_and_evaluate(_tiny_config(data_dir, tmp_path, 2))
   best_dir = str(tmp_path / "checkpoints")
   best_step = summary["best_epoch"]
   assert checkpoints.find_checkpoint(str(tmp_path)) == (best_dir, best_step)
@@ -143,10 +166,10 @@ def test_ema_run_resumes_exactly_and_its_checkpoints_hold_the_average(data_dir, 
     return config
 
   reference = tmp_path / "reference"
-  loop.train_and_evaluate(config(reference, 3))
+  recipe.train_and_evaluate(config(reference, 3))
   workdir = tmp_path / "run"
-  loop.train_and_evaluate(config(workdir, 2))
-  loop.train_and_evaluate(config(workdir, 3))  # resumes after epoch 2
+  recipe.train_and_evaluate(config(workdir, 2))
+  recipe.train_and_evaluate(config(workdir, 3))  # resumes after epoch 2
   assert _without_timings(read_metrics(str(workdir))) == _without_timings(
       read_metrics(str(reference)))
   manager = checkpoints.RunCheckpoints(str(workdir), keep=2)
@@ -163,9 +186,6 @@ def test_ema_run_resumes_exactly_and_its_checkpoints_hold_the_average(data_dir, 
 
 
 def _ema_template(config):
-  from foldedcnn_jax.train import config as config_lib
-  from foldedcnn_jax.train import steps
+  from foldedcnn_jax.train import make_run_settings, trainer
 
-  plan = config_lib.make_plan(config)
-  tx = steps.make_optimizer(config.optimizer, total_steps=1)
-  return loop._initial_state(config, plan, tx, steps.make_mesh())[1]
+  return trainer.build(config, make_run_settings(config))[1]

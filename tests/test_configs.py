@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from configs import base, n1, n2, n3, n4, tiny, v1, v2, v3, v4, v5, v6
-from foldedcnn_jax.train import ConfigError, make_plan
+from foldedcnn_jax.train import ConfigError, make_run_settings
 from foldedcnn_jax.train import config as config_lib
 
 CONFIGS = {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "v5": v5, "v6": v6, "n1": n1, "n2": n2,
@@ -22,10 +22,10 @@ def test_config_loads_and_plans_at_several_folds(task_id):
     assert config.task == task_id
     for fold in (1, 2, 4):
       config.fold = fold
-      plan = make_plan(config)
-      assert plan.spec.fold == fold and plan.batch_size % fold == 0
+      settings = make_run_settings(config)
+      assert settings.spec.fold == fold and settings.batch_size % fold == 0
       suffix = f"_{variant}" if variant else ""
-      assert plan.workdir == os.path.join("runs", task_id, f"f{fold}{suffix}")
+      assert settings.workdir == os.path.join("runs", task_id, f"f{fold}{suffix}")
 
 
 @pytest.mark.parametrize("task_id", ["v1", "v2", "v3", "v4", "v5"])
@@ -36,7 +36,8 @@ def test_game_paper_recipe_is_the_authors(task_id):
   assert config.batch_size == 32 and config.curriculum.step_epochs == 60
   assert config.optimizer.schedule == "constant" and config.warm_start.slot_epochs == 0
   config.fold = 4
-  assert make_plan(config).curriculum.enabled  # folded: the class curriculum, as the authors
+  # folded: the class curriculum, as the authors
+  assert make_run_settings(config).curriculum.enabled
 
 
 @pytest.mark.parametrize("task_id", ["n1", "n2", "n3", "n4"])
@@ -56,7 +57,7 @@ def test_practical_default_recipe_warm_starts_folded_runs(task_id):
   config.fold = 4
   assert config_lib.warm_starts(config) and config_lib.slot_epochs(config) == config.num_epochs
   assert config_lib.optimizer_config(config).learning_rate == 1e-4  # the folded phase
-  assert not make_plan(config).curriculum.enabled
+  assert not make_run_settings(config).curriculum.enabled
 
 
 def test_quick_variant_is_smaller_and_named():
@@ -72,10 +73,10 @@ def test_batch_rounds_down_to_a_multiple_of_fold():
   config = base.get_config()
   for fold, batch in ((1, 32), (3, 30), (5, 30), (8, 32), (32, 32)):
     config.fold = fold
-    assert make_plan(config).batch_size == batch
+    assert make_run_settings(config).batch_size == batch
   config.fold = 33
   with pytest.raises(ConfigError, match="batch_size=32 must be an integer >= fold"):
-    make_plan(config)
+    make_run_settings(config)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -103,7 +104,7 @@ def test_bad_values_fail_with_one_line(field, value, message):
   node, _, leaf = field.rpartition(".")
   (config[node] if node else config)[leaf] = value
   with pytest.raises(ConfigError, match=message) as error:
-    make_plan(config)
+    make_run_settings(config)
   assert "\n" not in str(error.value)
 
 

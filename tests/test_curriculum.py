@@ -10,7 +10,7 @@ from foldedcnn_jax.train import (
   classes_at_epoch,
   curriculum,
   epoch_all_classes_seen,
-  make_plan,
+  make_run_settings,
 )
 
 
@@ -58,35 +58,37 @@ def test_schedule_matches_adding_classes_every_period(num_classes, data):
 def test_v6_paper_config_uses_the_authors_f4_recipe():
   config = v6.get_config("paper")
   config.fold = 4
-  plan = make_plan(config)
-  assert plan.curriculum.enabled
-  assert (plan.curriculum.initial, plan.curriculum.step, plan.curriculum.every) == (4, 3, 120)
-  assert plan.num_epochs == 3000
-  assert plan.curriculum.classes_at(2400, plan.num_classes) == 62
+  settings = make_run_settings(config)
+  assert settings.curriculum.enabled
+  curriculum = settings.curriculum
+  assert (curriculum.initial, curriculum.step, curriculum.every) == (4, 3, 120)
+  assert settings.num_epochs == 3000
+  assert settings.curriculum.classes_at(2400, settings.num_classes) == 62
 
 
 def test_curriculum_applies_to_game_tasks_with_fold_above_one():
   config = v1.get_config("paper")  # the practical default warm-starts instead (curriculum off)
-  assert not make_plan(config).curriculum.enabled  # f = 1
+  assert not make_run_settings(config).curriculum.enabled  # f = 1
   config.fold = 2
-  plan = make_plan(config)
-  assert plan.curriculum.enabled and (plan.curriculum.initial, plan.curriculum.step) == (2, 1)
-  assert plan.curriculum.every == 60
+  settings = make_run_settings(config)
+  curriculum = settings.curriculum
+  assert curriculum.enabled and (curriculum.initial, curriculum.step) == (2, 1)
+  assert settings.curriculum.every == 60
   noscope = n2.get_config()
   noscope.fold = 4
-  assert not make_plan(noscope).curriculum.enabled
+  assert not make_run_settings(noscope).curriculum.enabled
   noscope.curriculum.mode = "on"
-  assert make_plan(noscope).curriculum.enabled
+  assert make_run_settings(noscope).curriculum.enabled
   config.curriculum.mode = "off"
-  assert make_plan(config).curriculum.classes_at(0, 11) == 11
+  assert make_run_settings(config).curriculum.classes_at(0, 11) == 11
 
 
 def test_bad_curriculum_fields_fail_with_one_line():
   config = base.get_config()
   config.curriculum.initial_classes = 5  # tiny has 4 classes
   with pytest.raises(ConfigError, match=r"curriculum.initial_classes must be in \[0, 4\]"):
-    make_plan(config)
+    make_run_settings(config)
   config.curriculum.initial_classes = 0
   config.curriculum.mode = "sometimes"
   with pytest.raises(ConfigError, match="curriculum.mode"):
-    make_plan(config)
+    make_run_settings(config)

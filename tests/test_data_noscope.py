@@ -50,7 +50,7 @@ def _frames(location, split):
 def test_ingest_labels_and_split_boundaries(clip, tmp_path):
   video, labels_csv = clip
   source = data.Source(str(tmp_path), video=video, labels_csv=labels_csv)
-  location = prepare.prepare("n2", source, progress=False)
+  location = prepare.dataset_location("n2", source, progress=False)
   for split, first in (("train", 5), ("val", 10), ("test", 15)):
     images, labels = data.load_split("n2", split, source, progress=False)
     frames = _frames(location, split)
@@ -64,10 +64,10 @@ def test_ingest_labels_and_split_boundaries(clip, tmp_path):
 def test_scale_strides_train_and_eval_scale_strides_val_and_test(clip, tmp_path):
   video, labels_csv = clip
   source = data.Source(str(tmp_path), scale=0.5, video=video, labels_csv=labels_csv)
-  location = prepare.prepare("n2", source, progress=False)
+  location = prepare.dataset_location("n2", source, progress=False)
   assert _frames(location, "train") == [5, 7, 9]
   assert _frames(location, "val") == list(range(10, 15))  # eval_scale 1: every frame
-  both = prepare.prepare("n2", dataclasses.replace(source, eval_scale=0.5), progress=False)
+  both = prepare.dataset_location("n2", dataclasses.replace(source, eval_scale=0.5), progress=False)
   assert both.data_dir != location.data_dir
   assert _frames(both, "train") == [5, 7, 9] and _frames(both, "test") == [15, 17, 19]
 
@@ -77,7 +77,7 @@ def test_a_scale_above_one_trains_on_further_chunks_away_from_val_and_test(clip,
   # n2: train chunk 2, val 3, test 4; chunk 5 touches test, so chunks 1, 6, 7, 8 may be added,
   # nearest first. Scale 2.4: chunk 2, all of chunk 1, and 2 frames (0.4 × 5) of chunk 6.
   source = data.Source(str(tmp_path), scale=2.4, video=video, labels_csv=labels_csv)
-  location = prepare.prepare("n2", source, progress=False)
+  location = prepare.dataset_location("n2", source, progress=False)
   frames = [*range(0, 10), 25, 26]
   assert _frames(location, "train") == frames
   assert _frames(location, "val") == list(range(10, 15))  # val and test keep their chunks

@@ -78,8 +78,8 @@ def test_an_epoch_partitions_the_selected_examples(data_dir, fold, per_fold, num
   batch_size = fold * per_fold
   kept = 64 * (num_classes or 4)
   batches = _batches(data_dir, batch_size=batch_size, fold=fold, num_classes=num_classes,
-                     remainder=remainder, shuffle=shuffle, epoch=epoch, shard_index=0,
-                     shard_count=1)
+                     remainder=remainder, shuffle=shuffle, epoch=epoch, process_index=0,
+                     process_count=1)
   assert all(batch["image"].shape[0] == batch_size for batch in batches)
   labels = np.concatenate([batch["label"][batch["mask"]] for batch in batches])
   seen = {image.tobytes() for batch in batches for image in batch["image"][batch["mask"]]}
@@ -113,8 +113,8 @@ def test_curriculum_keeps_only_the_first_classes(data_dir):
 
 
 def test_host_shards_are_disjoint_and_complete(data_dir):
-  shards = [_batches(data_dir, "val", batch_size=8, remainder="pad", shard_index=index,
-                     shard_count=3) for index in range(3)]
+  shards = [_batches(data_dir, "val", batch_size=8, remainder="pad", process_index=index,
+                     process_count=3) for index in range(3)]
   assert len({len(shard) for shard in shards}) == 1  # every host runs the same steps
   seen = [image.tobytes() for shard in shards for batch in shard
           for image, keep in zip(batch["image"], batch["mask"], strict=True) if keep]

@@ -59,14 +59,14 @@ def test_bad_export_arguments_are_user_errors():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   from configs import tiny
-  from foldedcnn_jax.train import loop
+  from foldedcnn_jax.train import recipe
 
   workdir = str(tmp_path_factory.mktemp("run"))
   config = tiny.get_config("quick")
   config.fold, config.progress, config.workdir = 2, False, workdir
   config.data.data_dir = str(tmp_path_factory.mktemp("data"))
   config.epochs = 1
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   return workdir
 
 

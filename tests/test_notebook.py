@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from configs import tiny
-from foldedcnn_jax.train import loop
+from foldedcnn_jax.train import recipe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "notebooks", "quickstart.ipynb")
@@ -21,7 +21,7 @@ def workdir(tmp_path_factory):
   config = tiny.get_config("quick")
   config.fold, config.progress, config.workdir = 2, False, path
   config.data.data_dir = str(tmp_path_factory.mktemp("data"))
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   return path
 
 

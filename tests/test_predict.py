@@ -12,7 +12,7 @@ from foldedcnn_jax import data, folding, predict
 from foldedcnn_jax.bench import execution, tune
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
-from foldedcnn_jax.train import loop, steps
+from foldedcnn_jax.train import recipe, steps
 from foldedcnn_jax.train.metrics import read_metrics
 
 
@@ -30,7 +30,7 @@ def run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("run"))
   config = tiny.get_config("quick")
   config.fold, config.progress, config.workdir, config.data.data_dir = 2, False, workdir, data_dir
-  summary = loop.train_and_evaluate(config)
+  summary = recipe.train_and_evaluate(config)
   images, labels = data.load_split("tiny", "test", data.Source(data_dir))
   order = folding.fixed_permutation(len(labels), config.eval_permutation_seed)
   return workdir, summary, images[order], labels[order]  # the order training evaluates in

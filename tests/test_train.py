@@ -12,7 +12,7 @@ import pytest
 from configs import tiny
 from foldedcnn_jax import predict
 from foldedcnn_jax.models import ModelSpec, create_model
-from foldedcnn_jax.train import ConfigError, loop, steps
+from foldedcnn_jax.train import ConfigError, loop, recipe, steps
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +34,7 @@ def tiny_config(data_dir, workdir, fold=1, epochs=5):
 def teacher(data_dir, tmp_path_factory):
   """An f = 1 run, also the teacher of the distillation tests."""
   workdir = tmp_path_factory.mktemp("teacher")
-  summary = loop.train_and_evaluate(tiny_config(data_dir, workdir))
+  summary = recipe.train_and_evaluate(tiny_config(data_dir, workdir))
   return str(workdir), summary
 
 
@@ -53,7 +53,7 @@ def test_fold_1_trains_to_high_accuracy(teacher):
 
 
 def test_fold_2_trains_to_high_accuracy(data_dir, tmp_path):
-  summary = loop.train_and_evaluate(tiny_config(data_dir, tmp_path, fold=2))
+  summary = recipe.train_and_evaluate(tiny_config(data_dir, tmp_path, fold=2))
   assert summary["best_val_accuracy"] >= 0.95 and summary["test_accuracy_at_best"] >= 0.9
   best = predict.load(str(tmp_path))
   assert best.fold == 2 and best.checkpoint.endswith(f"/{summary['best_epoch']}")
@@ -64,7 +64,7 @@ def test_curriculum_adds_classes_per_epoch(data_dir, tmp_path):
   config.curriculum.mode = "on"
   config.curriculum.initial_classes, config.curriculum.step_classes = 2, 1
   config.curriculum.step_epochs = 1
-  records = read_metrics(loop.train_and_evaluate(config)["workdir"])
+  records = read_metrics(recipe.train_and_evaluate(config)["workdir"])
   assert [r["num_classes_seen"] for r in records] == [2, 3, 4, 4]
   assert [r["train_images"] for r in records] == [128, 192, 256, 256]
   first = records[0]  # two classes seen: all-class accuracy is at most half
@@ -76,18 +76,18 @@ def test_distillation_from_an_f1_teacher(data_dir, teacher, tmp_path, loss):
   config = tiny_config(data_dir, tmp_path, fold=2)
   config.distillation.teacher, config.distillation.loss = teacher[0], loss
   config.distillation.alpha, config.distillation.temperature = 0.5, 2.0
-  records = read_metrics(loop.train_and_evaluate(config)["workdir"])
+  records = read_metrics(recipe.train_and_evaluate(config)["workdir"])
   assert max(r["val_accuracy"] for r in records) >= 0.9
   assert all(r["train_loss"] != r["train_cross_entropy"] for r in records)  # D enters the loss
 
 
 def test_distillation_needs_an_f1_teacher_of_the_same_task(data_dir, tmp_path):
   folded = tmp_path / "folded"
-  loop.train_and_evaluate(tiny_config(data_dir, folded, fold=2, epochs=1))
+  recipe.train_and_evaluate(tiny_config(data_dir, folded, fold=2, epochs=1))
   config = tiny_config(data_dir, tmp_path / "student", fold=2, epochs=1)
   config.distillation.teacher = str(folded)
   with pytest.raises(ConfigError, match="must be an f=1 model of task 'tiny'"):
-    loop.train_and_evaluate(config)
+    recipe.train_and_evaluate(config)
 
 
 def test_distillation_losses_vanish_only_on_equal_logits():
@@ -123,22 +123,22 @@ def test_nan_loss_stops_training_with_a_clear_error(data_dir, tmp_path):
   config = tiny_config(data_dir, tmp_path, epochs=3)
   config.optimizer.name, config.optimizer.learning_rate = "sgd", 1e38
   with pytest.raises(loop.TrainingDivergedError, match="training diverged: the train loss is"):
-    loop.train_and_evaluate(config)
+    recipe.train_and_evaluate(config)
   assert not os.path.exists(os.path.join(tmp_path, "checkpoints", "3"))
 
 
 def test_resuming_with_another_config_is_refused(data_dir, teacher):
   config = tiny_config(data_dir, teacher[0], fold=2)
   with pytest.raises(ConfigError, match="holds a run with a different config .*fold"):
-    loop.train_and_evaluate(config)
+    recipe.train_and_evaluate(config)
 
 
 _SHARDED = """
 import json, sys
 import jax
 from tests.test_train import sharding_config
-from foldedcnn_jax.train import loop
-loop.train_and_evaluate(sharding_config(sys.argv[1], sys.argv[2]))
+from foldedcnn_jax.train import loop, recipe
+recipe.train_and_evaluate(sharding_config(sys.argv[1], sys.argv[2]))
 print(json.dumps({"devices": jax.device_count()}))
 """
 
@@ -151,7 +151,7 @@ def sharding_config(data_dir, workdir):
 
 def test_eight_devices_give_the_same_losses_and_params_as_one(data_dir, tmp_path):
   one_device = str(tmp_path / "one")
-  loop.train_and_evaluate(sharding_config(data_dir, one_device))
+  recipe.train_and_evaluate(sharding_config(data_dir, one_device))
   eight_devices = str(tmp_path / "eight")
   env = {**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu",
          "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}

@@ -10,7 +10,8 @@ import pytest
 from configs import tiny
 from foldedcnn_jax import data, folding, predict
 from foldedcnn_jax.data import pipeline
-from foldedcnn_jax.train import ConfigError, checkpoints, loop, steps
+from foldedcnn_jax.train import ConfigError, checkpoints, feeds, make_run_settings, recipe, steps
+from foldedcnn_jax.train import trainer as trainer_lib
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 
 
@@ -29,12 +30,7 @@ def tiny_config(data_dir, workdir, fold=2, epochs=3, engine="auto"):
 
 
 def _trainer(config):
-  plan = loop.config_lib.make_plan(config)
-  location = loop._prepare_dataset(plan, progress=False)
-  mesh = steps.make_mesh()
-  tx = steps.make_optimizer(config.optimizer)
-  graphdef, state = loop._initial_state(config, plan, tx, mesh)
-  return loop.Trainer(config, plan, mesh, graphdef, tx, location), state
+  return trainer_lib.build(config, make_run_settings(config))
 
 
 def test_epoch_order_is_a_pure_function_of_seed_epoch_and_classes():
@@ -45,10 +41,10 @@ def test_epoch_order_is_a_pure_function_of_seed_epoch_and_classes():
   assert not np.array_equal(order(seed=0, epoch=3), order(seed=1, epoch=3))
   two = order(seed=0, epoch=3, num_classes=2)
   assert sorted(two.tolist()) == list(range(20))
-  plan = pipeline.batch_indices(two, 6, remainder="drop", padding_index=40, row_multiple=4)
-  assert plan.indices.shape == (3, 8) and plan.mask.sum() == 18
-  assert (plan.indices[~plan.mask] == 40).all()
-  np.testing.assert_array_equal(plan.indices[plan.mask], two[:18])
+  batches = pipeline.batch_indices(two, 6, remainder="drop", padding_index=40, row_multiple=4)
+  assert batches.indices.shape == (3, 8) and batches.mask.sum() == 18
+  assert (batches.indices[~batches.mask] == 40).all()
+  np.testing.assert_array_equal(batches.indices[batches.mask], two[:18])
 
 
 @pytest.mark.parametrize("fold", [1, 2])
@@ -56,20 +52,20 @@ def test_device_and_stream_paths_give_the_same_batches(data_dir, tmp_path, fold)
   config = tiny_config(data_dir, tmp_path, fold=fold, engine="device")
   config.curriculum.mode = "on"
   trainer, _ = _trainer(config)
-  stream = loop.feeds.StreamSplit(trainer.dataset, "train", trainer.mesh)
+  stream = feeds.StreamSplit(trainer.dataset, "train", trainer.mesh)
   device = trainer.splits["train"]
   assert device.engine == "device"
   for epoch, classes in ((0, 2), (1, 4)):
-    plan = trainer.train_plan(epoch, classes)
-    pairs = list(zip(device.batches(plan), stream.batches(plan), strict=True))
+    batches = trainer.train_batches(epoch, classes)
+    pairs = list(zip(device.read(batches), stream.read(batches), strict=True))
     assert len(pairs) == 64 * classes // 32
     for ours, theirs in pairs:
       for key in ("image", "label", "mask"):
         np.testing.assert_array_equal(ours[key], theirs[key])
-  eval_plan = trainer.eval_plan("val", "permuted")
+  eval_batches = trainer.eval_batches("val", "permuted")
   val_device = trainer.splits["val"]
-  val_stream = loop.feeds.StreamSplit(trainer.dataset, "val", trainer.mesh)
-  for ours, theirs in zip(val_device.batches(eval_plan), val_stream.batches(eval_plan),
+  val_stream = feeds.StreamSplit(trainer.dataset, "val", trainer.mesh)
+  for ours, theirs in zip(val_device.read(eval_batches), val_stream.read(eval_batches),
                           strict=True):
     for key in ("image", "label", "mask"):
       np.testing.assert_array_equal(ours[key], theirs[key])
@@ -86,7 +82,7 @@ def test_device_resident_run_equals_streaming_run(data_dir, tmp_path):
     config.curriculum.mode, config.curriculum.initial_classes = "on", 2
     config.curriculum.step_classes, config.steps_per_call = 1, 3  # chunks of 3 steps
     config.curriculum.step_epochs = 1
-    loop.train_and_evaluate(config)
+    recipe.train_and_evaluate(config)
     runs[engine] = str(tmp_path / engine)
   device, stream = (_without_timings(read_metrics(runs[e])) for e in ("device", "stream"))
   assert [r["num_classes_seen"] for r in device] == [2, 3, 4]
@@ -103,7 +99,7 @@ def test_device_resident_run_equals_streaming_run(data_dir, tmp_path):
 def test_checkpoints_every_n_epochs_plus_best_and_last(data_dir, tmp_path):
   config = tiny_config(data_dir, tmp_path, epochs=7)
   config.checkpoint.every_epochs, config.checkpoint.keep = 3, 1
-  summary = loop.train_and_evaluate(config)
+  summary = recipe.train_and_evaluate(config)
   records = read_metrics(str(tmp_path))
   improved = [r["epoch"] for i, r in enumerate(records)
               if r["val_accuracy"] > max([-1.0] + [p["val_accuracy"] for p in records[:i]])]
@@ -121,14 +117,14 @@ def test_checkpoints_every_n_epochs_plus_best_and_last(data_dir, tmp_path):
 
 def test_eval_permutation_mixes_folded_groups_and_leaves_f1_accuracy(data_dir, tmp_path):
   folded, _ = _trainer(tiny_config(data_dir, tmp_path / "f2", fold=2))
-  consecutive = lambda plan: [row[1] - row[0] == 1 for row in plan.indices.reshape(-1, 2)]
-  assert all(consecutive(folded.eval_plan("val", "consecutive"))[:32])  # record order
-  assert sum(consecutive(folded.eval_plan("val", "permuted"))) < 4  # groups are mixed
+  consecutive = lambda batches: [row[1] - row[0] == 1 for row in batches.indices.reshape(-1, 2)]
+  assert all(consecutive(folded.eval_batches("val", "consecutive"))[:32])  # record order
+  assert sum(consecutive(folded.eval_batches("val", "permuted"))) < 4  # groups are mixed
   sorted_labels = np.repeat(np.arange(4), 16)  # e.g. a video's consecutive frames
   mixed = sorted_labels[folding.fixed_permutation(64, 19)].reshape(-1, 2)
   assert (mixed[:, 0] != mixed[:, 1]).sum() > 16
   config = tiny_config(data_dir, tmp_path, fold=1, epochs=2)
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   trainer, _ = _trainer(config)
   params = steps.replicate(predict.load(str(tmp_path), which="latest").params, trainer.mesh)
   permuted = trainer.evaluate(params, "val", 4, "permuted")
@@ -140,17 +136,17 @@ def test_training_grouping_reaches_both_data_paths(data_dir, tmp_path):
   config = tiny_config(data_dir, tmp_path, fold=2, engine="device")
   config.data.train_grouping = "consecutive"
   trainer, _ = _trainer(config)
-  plan = trainer.train_plan(epoch=1, num_classes=4)
-  groups = plan.indices[plan.mask].reshape(-1, 2)
+  batches = trainer.train_batches(epoch=1, num_classes=4)
+  groups = batches.indices[batches.mask].reshape(-1, 2)
   assert (groups[:, 1] - groups[:, 0] == 1).all()  # every folded group: 2 consecutive records
-  stream = loop.feeds.StreamSplit(trainer.dataset, "train", trainer.mesh)
-  device_batch = next(iter(trainer.splits["train"].batches(plan)))
-  stream_batch = next(iter(stream.batches(plan)))
+  stream = feeds.StreamSplit(trainer.dataset, "train", trainer.mesh)
+  device_batch = next(iter(trainer.splits["train"].read(batches)))
+  stream_batch = next(iter(stream.read(batches)))
   np.testing.assert_array_equal(np.asarray(device_batch["image"]),
                                 np.asarray(stream_batch["image"]))
   config.data.train_grouping = "independent"
   independent, _ = _trainer(config)
-  groups = independent.train_plan(epoch=1, num_classes=4).indices.reshape(-1, 2)
+  groups = independent.train_batches(epoch=1, num_classes=4).indices.reshape(-1, 2)
   assert (groups[:, 1] - groups[:, 0] == 1).mean() < 0.2
 
 
@@ -159,7 +155,7 @@ def test_float16_training_is_refused_with_one_line(data_dir, tmp_path, field):
   config = tiny_config(data_dir, tmp_path)
   config.model[field] = "float16"
   with pytest.raises(ConfigError, match=f"config.model.{field}=float16 cannot train") as error:
-    loop.train_and_evaluate(config)
+    recipe.train_and_evaluate(config)
   assert "\n" not in str(error.value)
   assert not os.path.exists(tmp_path / "checkpoints")
 
@@ -167,7 +163,7 @@ def test_float16_training_is_refused_with_one_line(data_dir, tmp_path, field):
 def test_profile_epoch_writes_a_trace(data_dir, tmp_path):
   config = tiny_config(data_dir, tmp_path, epochs=2)
   config.profile_epoch = 2
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   traces = [name for _, _, names in os.walk(tmp_path / "profile") for name in names]
   assert any(name.endswith(".xplane.pb") for name in traces), traces
 
@@ -180,10 +176,11 @@ def test_config_zero_init_head_reaches_the_trained_model(data_dir, tmp_path):
   config = tiny_config(data_dir, tmp_path)
   config.model.zero_init_head = True
   _, state = _trainer(config)
-  plan = loop.config_lib.make_plan(config)
-  expected = nnx.state(create_model(plan.spec, seed=config.seed, init=config.model.init,
+  settings = make_run_settings(config)
+  expected = nnx.state(create_model(settings.spec, seed=config.seed, init=config.model.init,
                                     zero_init_head=True), nnx.Param)
-  default = nnx.state(create_model(plan.spec, seed=config.seed, init=config.model.init), nnx.Param)
+  default = nnx.state(create_model(settings.spec, seed=config.seed, init=config.model.init),
+                      nnx.Param)
   got = jax.tree.leaves(state["params"])
   assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(expected), strict=True))
   assert not all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(default), strict=True))
@@ -198,9 +195,9 @@ def test_config_model_init_reaches_the_trained_model(data_dir, tmp_path, init):
   config = tiny_config(data_dir, tmp_path)
   config.model.init = init
   _, state = _trainer(config)
-  plan = loop.config_lib.make_plan(config)
-  expected = nnx.state(create_model(plan.spec, seed=config.seed, init=init), nnx.Param)
-  other = nnx.state(create_model(plan.spec, seed=config.seed,
+  settings = make_run_settings(config)
+  expected = nnx.state(create_model(settings.spec, seed=config.seed, init=init), nnx.Param)
+  other = nnx.state(create_model(settings.spec, seed=config.seed,
                                  init="flax" if init == "authors" else "authors"), nnx.Param)
   got = jax.tree.leaves(state["params"])
   assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(expected), strict=True))

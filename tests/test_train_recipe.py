@@ -160,7 +160,7 @@ def test_ema_decay_is_checked_and_old_configs_without_it_still_resume():
   config = tiny.get_config("quick")
   config.optimizer.ema_decay = 1.0
   with pytest.raises(config_lib.ConfigError, match="ema_decay must be in"):
-    config_lib.make_plan(config)
+    config_lib.make_run_settings(config)
   saved = config_lib.config_to_dict(tiny.get_config("quick"))
   del saved["optimizer"]["ema_decay"]  # a run saved before the field existed
   current = config_lib.config_to_dict(tiny.get_config("quick"))

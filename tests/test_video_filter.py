@@ -13,7 +13,7 @@ from foldedcnn_jax import costs, filter_job, predict, video_filter
 from foldedcnn_jax.data import noscope, scene_video
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.tasks import get_task
-from foldedcnn_jax.train import loop
+from foldedcnn_jax.train import recipe
 from foldedcnn_jax.video_filter import FilterOptions, Video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +34,7 @@ def _train(config, tmp_path_factory, fold, **data):
   config.data.data_dir = str(tmp_path_factory.mktemp("data"))
   for key, value in data.items():
     setattr(config.data, key, value)
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   return config.workdir
 
 

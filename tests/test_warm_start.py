@@ -1,7 +1,8 @@
-"""The slot-wise warm start as a training option: the slot run, the embedding, resuming, errors."""
+"""The slot-wise warm start as a training recipe: the slot run, the embedding, resuming, errors."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from flax import nnx
 from configs import tiny, v1
 from foldedcnn_jax import data, folding, predict
 from foldedcnn_jax.models import ModelSpec, slots
-from foldedcnn_jax.train import ConfigError, loop, make_plan, steps
+from foldedcnn_jax.train import ConfigError, make_run_settings, recipe, trainer
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 
 
@@ -33,7 +34,7 @@ def warm_config(data_dir, workdir, fold=2, epochs=1, slot_epochs=2):
 @pytest.fixture(scope="module")
 def warm_run(data_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("warm")
-  loop.train_and_evaluate(warm_config(data_dir, workdir))
+  recipe.train_and_evaluate(warm_config(data_dir, workdir))
   return str(workdir)
 
 
@@ -42,55 +43,77 @@ def _without_timings(records):
 
 
 def test_slot_phase_is_an_ordinary_f1_run_in_the_subfolder(warm_run):
-  slot_dir = os.path.join(warm_run, loop.SLOT_WORKDIR)
+  slot_dir = os.path.join(warm_run, recipe.SLOT_WORKDIR)
   assert [r["epoch"] for r in read_metrics(slot_dir)] == [1, 2]
   assert [r["epoch"] for r in read_metrics(warm_run)] == [0, 1]
   saved = json.load(open(os.path.join(slot_dir, "config.json")))
-  assert saved["fold"] == 1 and saved["model"]["slots_of_fold"] == 2
+  assert saved["fold"] == 1 and "slots_of_fold" not in saved["model"]  # the recipe gives the spec
+  slot_spec = slots.slot_spec(ModelSpec.for_task("tiny", fold=2))
+  assert json.load(open(os.path.join(slot_dir, "task.json")))["architecture"] == (
+      slot_spec.architecture)
   assert saved["optimizer"]["learning_rate"] == 3e-3 and saved["warm_start"]["slot_epochs"] == 0
   # The predictor rebuilds the slot model from its checkpoint's record.
   slot_model = predict.load(slot_dir)
   assert slot_model.fold == 1
-  assert slot_model.spec == slots.slot_spec(ModelSpec.for_task("tiny", fold=2))
+  assert slot_model.spec == slot_spec
   assert predict.load(warm_run).fold == 2
 
 
 def test_folded_run_starts_as_the_embedded_best_slot_model(data_dir, warm_run, tmp_path):
   config = warm_config(data_dir, warm_run)
-  plan = make_plan(config)
-  tx = steps.make_optimizer(config.optimizer)
-  state = loop._warm_start_state(config, plan, tx, steps.make_mesh())  # the slot run is done
-  assert int(state["step"]) == 0
-  graphdef, _ = nnx.split(loop._create_model(config, plan))
-  folded = nnx.merge(graphdef, state["params"])
-  slot_model = predict.load(os.path.join(warm_run, loop.SLOT_WORKDIR), which="best")
-  images = np.random.default_rng(0).integers(0, 256, (8, *plan.spec.input_shape), np.uint8)
+  settings = make_run_settings(config)
+  slot_dir = os.path.join(warm_run, recipe.SLOT_WORKDIR)
+  params = recipe.embed(config, settings, slot_dir)
+  graphdef, _ = nnx.split(trainer.initial_model(config, settings))
+  folded = nnx.merge(graphdef, params)
+  slot_model = predict.load(slot_dir, which="best")
+  images = np.random.default_rng(0).integers(0, 256, (8, *settings.spec.input_shape), np.uint8)
   expected = slot_model.logits(images)
-  got = np.asarray(folded(folding.fold(images, 2))).reshape(-1, plan.num_classes)
+  got = np.asarray(folded(folding.fold(images, 2))).reshape(-1, settings.num_classes)
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
-  assert not plan.curriculum.enabled
+  assert not settings.curriculum.enabled
 
 
 def test_resuming_a_folded_run_does_not_redo_the_warm_start(data_dir, warm_run, monkeypatch):
   def refuse(*args, **kwargs):
     raise AssertionError("the warm start ran again")
 
-  monkeypatch.setattr(loop, "_warm_start_state", refuse)
+  monkeypatch.setattr(recipe, "train_slot_model", refuse)
+  monkeypatch.setattr(recipe, "embed", refuse)
   config = warm_config(data_dir, warm_run, epochs=2)
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   assert [r["epoch"] for r in read_metrics(warm_run)] == [0, 1, 2]
+
+
+def test_a_slot_run_saved_with_the_removed_model_flag_resumes_and_refuses_other_models(
+    data_dir, warm_run, tmp_path):
+  """Slot runs saved before the recipe held `model.slots_of_fold` in their config.json."""
+  slot_dir = str(tmp_path / "slot")
+  shutil.copytree(os.path.join(warm_run, recipe.SLOT_WORKDIR), slot_dir)
+  config_path = os.path.join(slot_dir, "config.json")
+  saved = json.load(open(config_path))
+  saved["model"]["slots_of_fold"] = 2
+  json.dump(saved, open(config_path, "w"))
+  config = warm_config(data_dir, tmp_path / "folded")
+  summary = recipe.train_and_evaluate(recipe.slot_model_run(config, slot_dir))
+  assert summary["epochs"] == summary["num_epochs"] == 2
+  plain = warm_config(data_dir, slot_dir, fold=1, slot_epochs=0)
+  plain.optimizer.learning_rate, plain.num_epochs = 3e-3, 2  # the slot run's config, f = 1
+  with pytest.raises(ConfigError, match=r"\(model architecture differ\)"):
+    recipe.train_and_evaluate(plain)
 
 
 def test_a_run_killed_in_the_slot_phase_resumes_it_to_the_same_trajectory(data_dir, warm_run,
                                                                           tmp_path):
   config = warm_config(data_dir, tmp_path)
-  killed = loop.slot_config(config, str(tmp_path))
-  killed.num_epochs = 1  # as if killed after the slot run's first epoch
-  loop.train_and_evaluate(killed)
-  loop.train_and_evaluate(config)
-  slot_dir = os.path.join(tmp_path, loop.SLOT_WORKDIR)
+  # As if killed after the slot run's first epoch.
+  killed = recipe.slot_model_run(config, os.path.join(tmp_path, recipe.SLOT_WORKDIR),
+                                 num_epochs=1)
+  recipe.train_and_evaluate(killed)
+  recipe.train_and_evaluate(config)
+  slot_dir = os.path.join(tmp_path, recipe.SLOT_WORKDIR)
   assert [r["epoch"] for r in read_metrics(slot_dir)] == [1, 2]
-  for ours, theirs in ((slot_dir, os.path.join(warm_run, loop.SLOT_WORKDIR)),
+  for ours, theirs in ((slot_dir, os.path.join(warm_run, recipe.SLOT_WORKDIR)),
                        (str(tmp_path), warm_run)):
     first, second = _without_timings(read_metrics(ours)), _without_timings(read_metrics(theirs))
     # (the warm run may have been extended by another test since)
@@ -104,8 +127,6 @@ def test_a_run_killed_in_the_slot_phase_resumes_it_to_the_same_trajectory(data_d
     ("warm_start.folded_epochs", -2, "warm_start.folded_epochs"),
     ("warm_start.folded_learning_rate", -1.0, "warm_start.folded_learning_rate"),
     ("warm_start.learning_rate", -1e-3, "warm_start.learning_rate"),
-    ("model.slots_of_fold", -2, "model.slots_of_fold"),
-    ("model.slots_of_fold", 4, "needs config.fold=1"),
 ])
 def test_bad_warm_start_fields_are_config_errors(field, value, message):
   config = v1.get_config("quick")
@@ -113,30 +134,33 @@ def test_bad_warm_start_fields_are_config_errors(field, value, message):
   group, name = field.split(".")
   config[group][name] = value
   with pytest.raises(ConfigError, match=message.replace(".", r"\.")) as error:
-    make_plan(config)
+    make_run_settings(config)
   assert "\n" not in str(error.value)
 
 
-def test_slot_plan_of_a_game_task():
+def test_slot_run_of_a_game_task():
   config = v1.get_config("quick")
-  config.fold, config.model.slots_of_fold = 1, 4
-  plan = make_plan(config)
-  assert plan.spec == slots.slot_spec(ModelSpec.for_task("v1", fold=4)) and plan.fold == 1
+  config.fold = 4
+  settings = recipe.slot_model_run(config, "/tmp/run").settings()
+  assert settings.spec == slots.slot_spec(ModelSpec.for_task("v1", fold=4)) and settings.fold == 1
+  assert settings.workdir == "/tmp/run"
   config = v1.get_config("quick")
   config.fold, config.warm_start.slot_epochs = 4, 8
-  assert not make_plan(config).curriculum.enabled  # "auto": the slots already know every class
+  # "auto": the slots already know every class
+  assert not make_run_settings(config).curriculum.enabled
   config.curriculum.mode = "on"
-  assert make_plan(config).curriculum.enabled
+  assert make_run_settings(config).curriculum.enabled
 
 
 def test_default_recipe_slot_run_is_as_long_as_the_folded_run_at_its_own_rate():
   config = v1.get_config()  # the practical recipe: slot_epochs = -1
   config.fold = 4
-  slot = loop.slot_config(config, "/tmp/run")
-  assert slot.fold == 1 and slot.model.slots_of_fold == 4
+  run = recipe.slot_model_run(config, "/tmp/run/slot")
+  slot = run.config
+  assert slot.fold == 1 and run.spec == slots.slot_spec(ModelSpec.for_task("v1", fold=4))
   assert slot.num_epochs == config.num_epochs and slot.optimizer.learning_rate == 3e-3
   assert slot.warm_start.slot_epochs == 0 and slot.warm_start.folded_learning_rate == 0
-  assert slot.workdir == os.path.join("/tmp/run", loop.SLOT_WORKDIR)
+  assert slot.workdir == "/tmp/run/slot"
 
 
 @pytest.mark.parametrize("model_head, slot_head, expected", [
@@ -146,12 +170,12 @@ def test_the_slot_run_starts_its_head_at_zero_when_either_field_asks(model_head,
   config = v1.get_config()
   config.fold = 3
   config.model.zero_init_head, config.warm_start.zero_init_head = model_head, slot_head
-  slot = loop.slot_config(config, "/tmp/run")
+  slot = recipe.slot_model_run(config, "/tmp/run").config
   assert slot.model.zero_init_head is expected and slot.warm_start.zero_init_head is False
 
 
 def test_the_embedded_model_is_epoch_0_evaluated_like_the_slot_models_best(warm_run):
-  slot_records = read_metrics(os.path.join(warm_run, loop.SLOT_WORKDIR))
+  slot_records = read_metrics(os.path.join(warm_run, recipe.SLOT_WORKDIR))
   best_slot = max(slot_records, key=lambda r: r["val_accuracy"])
   start = read_metrics(warm_run)[0]
   assert start["epoch"] == 0 and start["step"] == 0 and "train_loss" not in start
@@ -163,29 +187,29 @@ def test_the_embedded_model_is_epoch_0_evaluated_like_the_slot_models_best(warm_
 def test_no_folded_epochs_makes_the_embedded_slot_model_the_result(data_dir, warm_run, tmp_path):
   config = warm_config(data_dir, tmp_path, epochs=5)
   config.warm_start.folded_epochs = 0
-  assert make_plan(config).num_epochs == 0
-  os.symlink(os.path.join(warm_run, loop.SLOT_WORKDIR),
-             os.path.join(tmp_path, loop.SLOT_WORKDIR))  # the slot run is done: read back
-  summary = loop.train_and_evaluate(config)
+  assert make_run_settings(config).num_epochs == 0
+  os.symlink(os.path.join(warm_run, recipe.SLOT_WORKDIR),
+             os.path.join(tmp_path, recipe.SLOT_WORKDIR))  # the slot run is done: read back
+  summary = recipe.train_and_evaluate(config)
   assert (summary["epochs"], summary["best_epoch"]) == (0, 0)
   assert [r["epoch"] for r in read_metrics(str(tmp_path))] == [0]
   folded = predict.load(str(tmp_path))
-  slot_model = predict.load(os.path.join(warm_run, loop.SLOT_WORKDIR))
+  slot_model = predict.load(os.path.join(warm_run, recipe.SLOT_WORKDIR))
   images = np.random.default_rng(1).integers(0, 256, (6, *folded.spec.input_shape[:2],
                                                       slot_model.spec.input_shape[2]), np.uint8)
   np.testing.assert_allclose(folded.logits(images), slot_model.logits(images),
                              rtol=1e-5, atol=1e-5)
   # Run again: nothing to train, the same result read back.
-  assert loop.train_and_evaluate(config)["best_epoch"] == 0
+  assert recipe.train_and_evaluate(config)["best_epoch"] == 0
 
 
 def test_a_folded_epoch_that_does_not_beat_the_embedded_model_leaves_it_the_best(
     data_dir, warm_run, tmp_path):
   config = warm_config(data_dir, tmp_path, epochs=1)
   config.warm_start.folded_learning_rate = 0.3  # far too high: the folded epoch gets worse
-  os.symlink(os.path.join(warm_run, loop.SLOT_WORKDIR),
-             os.path.join(tmp_path, loop.SLOT_WORKDIR))
-  summary = loop.train_and_evaluate(config)
+  os.symlink(os.path.join(warm_run, recipe.SLOT_WORKDIR),
+             os.path.join(tmp_path, recipe.SLOT_WORKDIR))
+  summary = recipe.train_and_evaluate(config)
   records = read_metrics(str(tmp_path))
   assert [r["epoch"] for r in records] == [0, 1]
   assert records[1]["val_accuracy"] < records[0]["val_accuracy"]
@@ -199,13 +223,13 @@ def test_folded_epochs_record_the_cross_slot_ablation(data_dir, tmp_path):
   config = warm_config(data_dir, tmp_path / "run", epochs=1)
   config.warm_start.cross_slot_init = 0.5
   config.warm_start.folded_epochs = 1
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   records = read_metrics(str(tmp_path / "run"))
   embedded = records[0]
   assert embedded["epoch"] == 0 and embedded["cross_slot_weight_share"] > 0
   zero = warm_config(data_dir, tmp_path / "zero", epochs=1)
   zero.warm_start.folded_epochs = 0
-  loop.train_and_evaluate(zero)
+  recipe.train_and_evaluate(zero)
   twin = read_metrics(str(tmp_path / "zero"))[0]
   assert twin["cross_slot_weight_share"] == 0.0
   assert twin["test_accuracy_cross_slot_ablated"] == twin["test_accuracy"]
@@ -215,7 +239,7 @@ def test_a_zero_cross_slot_learning_rate_keeps_the_model_block_diagonal(data_dir
   config = warm_config(data_dir, tmp_path, epochs=2)
   config.warm_start.folded_epochs = 2
   config.optimizer.cross_slot_lr_scale = 0.0
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   for record in read_metrics(str(tmp_path)):
     if "test_accuracy" in record:
       assert record["cross_slot_weight_share"] == 0.0
@@ -226,11 +250,11 @@ def test_a_block_diagonal_random_start_with_frozen_cross_slot_weights_stays_f_na
     data_dir, tmp_path):
   config = warm_config(data_dir, tmp_path, epochs=2, slot_epochs=0)
   config.model.cross_slot_init, config.optimizer.cross_slot_lr_scale = 0.0, 0.0
-  loop.train_and_evaluate(config)
+  recipe.train_and_evaluate(config)
   tested = [r for r in read_metrics(str(tmp_path)) if "test_accuracy" in r]
   assert tested and all(r["cross_slot_weight_share"] == 0.0 and
                         r["test_accuracy_cross_slot_ablated"] == r["test_accuracy"]
                         for r in tested)
   dense = warm_config(data_dir, tmp_path / "dense", epochs=1, slot_epochs=0)
-  loop.train_and_evaluate(dense)
+  recipe.train_and_evaluate(dense)
   assert read_metrics(str(tmp_path / "dense"))[-1]["cross_slot_weight_share"] > 0.1

@@ -8,15 +8,15 @@ video, image folder); `Source()` is the default data of the task. Importing this
   source = Source(scale=0.1)  # a tenth of the paper's train split; val/test at full size
   images, labels = load_split("tiny", "test")
   for batch in make_batches("v1", "train", source, batch_size=256, fold=4, epoch=0): ...
+  # (the batches training makes: same order, folded groups, padding and per-process shares)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from foldedcnn_jax.data.common import SPLITS, DatasetError, Source, default_data_dir
+from foldedcnn_jax.data.pipeline import load_split, make_batches, num_examples
 
 __all__ = [
     "SPLITS", "DatasetError", "Source", "default_data_dir", "prepare_dataset", "make_batches",
@@ -36,7 +36,7 @@ def prepare_dataset(task_id: str, source: Source | None = None, *, progress: boo
   """
   from foldedcnn_jax.data import prepare
 
-  return prepare.prepare(task_id, source or Source(), progress=progress).version_dir
+  return prepare.dataset_location(task_id, source or Source(), progress=progress).version_dir
 
 
 def scene_video_paths(task_id: str, data_dir: str | None = None, *, seed: int = 0, scene=None,
@@ -64,59 +64,8 @@ def split_labels(task_id: str, split: str, source: Source | None = None, *,
   """Every label of a split in record order (int32), without decoding the images twice."""
   from foldedcnn_jax.data import prepare
 
-  return prepare.split_labels(prepare.prepare(task_id, source or Source(), progress=progress),
-                              split)
-
-
-def make_batches(
-    task_id: str,
-    split: str,
-    source: Source | None = None,
-    *,
-    batch_size: int,
-    fold: int = 1,
-    epoch: int = 0,
-    shuffle: bool = True,
-    num_classes: int | None = None,
-    remainder: str = "drop",
-    worker_count: int = 0,
-    shard_index: int | None = None,
-    shard_count: int | None = None,
-    progress: bool = True,
-) -> Iterator[dict[str, np.ndarray]]:
-  """One epoch of host-local batches {"image": uint8 (B,H,W,C), "label": int32, "mask": bool}.
-
-  Built with grain over `tfds.data_source`; prepares the dataset first if it is missing.
-  `batch_size` must be a multiple of `fold`. The order is a pure function of (seed, epoch).
-  `num_classes=n` keeps labels < n (curriculum). `remainder="drop"` drops the last partial
-  batch; "pad" fills it with zero images, label 0, mask False. Hosts read disjoint shards
-  (`shard_index`/`shard_count`, default `jax.process_index()`/`jax.process_count()`).
-  """
-  from foldedcnn_jax.data import pipeline
-
-  return pipeline.make_batches(
-      task_id, split, source=source or Source(), batch_size=batch_size, fold=fold, epoch=epoch,
-      shuffle=shuffle, num_classes=num_classes, remainder=remainder, worker_count=worker_count,
-      shard_index=shard_index, shard_count=shard_count, progress=progress)
-
-
-def num_examples(task_id: str, split: str, source: Source | None = None, *,
-                 num_classes: int | None = None, progress: bool = True) -> int:
-  """Examples in a split (with label < num_classes when given); prepares it if missing."""
-  from foldedcnn_jax.data import pipeline
-
-  return pipeline.num_examples(task_id, split, source=source or Source(),
-                               num_classes=num_classes, progress=progress)
-
-
-def load_split(task_id: str, split: str, source: Source | None = None, *,
-               limit: int | None = None, progress: bool = True
-               ) -> tuple[np.ndarray, np.ndarray]:
-  """A split as arrays: images uint8 (N, H, W, C), labels int32 (N,); first `limit` records."""
-  from foldedcnn_jax.data import pipeline
-
-  return pipeline.load_split(task_id, split, source=source or Source(), limit=limit,
-                             progress=progress)
+  location = prepare.dataset_location(task_id, source or Source(), progress=progress)
+  return prepare.split_labels(location, split)
 
 
 def write_preview(task_id: str, source: Source | None = None, *, split: str = "train",
@@ -127,12 +76,12 @@ def write_preview(task_id: str, source: Source | None = None, *, split: str = "t
   """
   import os
 
-  from foldedcnn_jax.data import pipeline, prepare, preview
+  from foldedcnn_jax.data import prepare, preview
   from foldedcnn_jax.tasks import get_task
 
   source = source or Source()
-  location = prepare.prepare(task_id, source, progress=progress)
-  images, labels = pipeline.load_split(task_id, split, source=source, progress=progress)
+  location = prepare.dataset_location(task_id, source, progress=progress)
+  images, labels = load_split(task_id, split, source, progress=progress)
   if path is None:
     variant = os.path.basename(location.data_dir)
     path = os.path.join(os.path.dirname(location.data_dir), "previews",

@@ -1,5 +1,6 @@
-"""The grain input pipeline over `tfds.data_source`: seeded shuffle, curriculum filter, host
-sharding, fold-aware batches with a drop or pad policy, prefetch."""
+"""The input pipeline, training's and the data API's: seeded shuffle, curriculum filter, folded
+groups, batches with a drop or pad policy (`epoch_batches`), each process's share of every batch
+read by grain over `tfds.data_source` with prefetch (`read_batches`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ _REMAINDERS = ("drop", "pad")
 
 @dataclasses.dataclass(frozen=True)
 class BatchIndices:
-  """The record indices of an epoch's batches, in order: the one plan both data paths follow.
+  """The record indices of an epoch's batches, in order: the one order both data paths follow.
 
   `indices[b]` are the records of batch b (`padding_index` where `mask` is False); the grain
   path reads them, the device-resident path gathers them in-graph from the split on device.
@@ -106,6 +107,20 @@ def _grouped_order(indices: np.ndarray, rng: np.random.Generator, fold: int, gro
   return np.concatenate([blocks[rng.permutation(len(blocks))].ravel(), rng.permutation(leftover)])
 
 
+def epoch_batches(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
+                  batch_size: int, shuffle: bool = True, num_classes: int | None = None,
+                  fold: int = 1, grouping: str = "independent", consecutive_share: float = 0.5,
+                  input_repetition: float = 0.0, remainder: str = "drop",
+                  row_multiple: int = 1) -> BatchIndices:
+  """An epoch's batches as training forms them: `epoch_order` cut by `batch_indices`, masked
+  rows pointing one past the split (`len(labels)`)."""
+  order = epoch_order(labels, task_classes=task_classes, seed=seed, epoch=epoch, shuffle=shuffle,
+                      num_classes=num_classes, fold=fold, grouping=grouping,
+                      consecutive_share=consecutive_share, input_repetition=input_repetition)
+  return batch_indices(order, batch_size, remainder=remainder, padding_index=len(labels),
+                       row_multiple=row_multiple)
+
+
 def batch_indices(order: np.ndarray, batch_size: int, *, remainder: str = "drop",
                   padding_index: int = 0, row_multiple: int = 1) -> BatchIndices:
   """Cuts an order into batches: the last partial one dropped or padded (mask False); every
@@ -125,27 +140,28 @@ class _ReadBatch:
   """grain map function: batch number → its records read in one call; masked rows are zero
   images with label 0."""
 
-  def __init__(self, source, plan: BatchIndices, image_shape: tuple[int, ...]):
-    self.source, self.plan, self.image_shape = source, plan, image_shape
+  def __init__(self, source, batches: BatchIndices, image_shape: tuple[int, ...]):
+    self.source, self.batches, self.image_shape = source, batches, image_shape
 
   def __call__(self, batch: int) -> dict[str, np.ndarray]:
-    mask = self.plan.mask[batch]
+    mask = self.batches.mask[batch]
     images = np.zeros((len(mask), *self.image_shape), np.uint8)
     labels = np.zeros(len(mask), np.int32)
     rows = np.flatnonzero(mask)
-    records = self.source.__getitems__([int(i) for i in self.plan.indices[batch][rows]])
+    records = self.source.__getitems__([int(i) for i in self.batches.indices[batch][rows]])
     for row, example in zip(rows, records, strict=True):
       images[row] = example["image"]
       labels[row] = example["label"]
     return {"image": images, "label": labels, "mask": mask.copy()}
 
 
-def read_batches(source, plan: BatchIndices, image_shape: tuple[int, ...], *,
+def read_batches(source, batches: BatchIndices, image_shape: tuple[int, ...], *,
                  worker_count: int = 0) -> Iterator[dict[str, np.ndarray]]:
-  """The batches of `plan` read from a random-access source by grain (threads or workers)."""
+  """The batches of `batches` read from a random-access source by grain (threads or workers)."""
   import grain
 
-  dataset = grain.MapDataset.range(plan.num_batches).map(_ReadBatch(source, plan, image_shape))
+  read = _ReadBatch(source, batches, image_shape)
+  dataset = grain.MapDataset.range(batches.num_batches).map(read)
   iterator = dataset.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4))
   if worker_count > 0:
     from absl import flags
@@ -173,55 +189,57 @@ def _check_batching(batch_size: int, fold: int, remainder: str) -> None:
     raise DatasetError(f"remainder must be 'drop' or 'pad', got {remainder!r}")
 
 
-def _host_shard(shard_index: int | None, shard_count: int | None) -> tuple[int, int]:
-  if shard_index is None or shard_count is None:
-    import jax
-
-    return jax.process_index(), jax.process_count()
-  if not 0 <= shard_index < shard_count:
-    raise DatasetError(f"shard_index must be in 0..{shard_count - 1}, got {shard_index}")
-  return shard_index, shard_count
-
-
 def make_batches(
     task_id: str,
     split: str,
+    source: prepare_lib.Source | None = None,
     *,
-    source: prepare_lib.Source,
     batch_size: int,
     fold: int = 1,
     epoch: int = 0,
     shuffle: bool = True,
     num_classes: int | None = None,
+    grouping: str = "independent",
     remainder: str = "drop",
     worker_count: int = 0,
-    shard_index: int | None = None,
-    shard_count: int | None = None,
+    process_index: int | None = None,
+    process_count: int | None = None,
     progress: bool = True,
 ) -> Iterator[dict[str, np.ndarray]]:
-  """One epoch of host-local batches; see `foldedcnn_jax.data.make_batches`."""
+  """One epoch of batches {"image": uint8 (B,H,W,C), "label": int32, "mask": bool}, made as
+  training makes them (`epoch_batches`, then this process's share read by grain).
+
+  Prepares the dataset first if it is missing. `batch_size` images per (global) batch, a
+  multiple of `fold`; the order is a pure function of (seed, epoch); with fold > 1, `grouping`
+  (data.common.TRAIN_GROUPINGS) forms the folded groups. `num_classes=n` keeps labels < n
+  (curriculum). `remainder="drop"` drops the last partial batch; "pad" fills it with zero
+  images, label 0, mask False. Each of `process_count` processes (default
+  `jax.process_count()`) reads its contiguous share of every batch (`process_index`, default
+  `jax.process_index()`), batches padded (mask False) to a multiple of fold × processes.
+  """
   task = get_task(task_id)
   check_split(split)
   _check_batching(batch_size, fold, remainder)
-  location = prepare_lib.prepare(task_id, source, progress=progress)
-  order = epoch_order(prepare_lib.split_labels(location, split), task_classes=task.num_classes,
-                      seed=source.seed, epoch=epoch, shuffle=shuffle, num_classes=num_classes)
-  shard_index, shard_count = _host_shard(shard_index, shard_count)
-  per_host = len(order) // shard_count if remainder == "drop" else -(-len(order) // shard_count)
-  num_batches = per_host // batch_size if remainder == "drop" else -(-per_host // batch_size)
-  if num_batches == 0:
-    raise DatasetError(f"split {split} of {task_id} has {len(order)} examples "
-                       f"({per_host} per host), fewer than one batch of {batch_size} "
-                       "with remainder='drop'")
-  if remainder == "drop":  # equal shards, so every host runs the same number of steps
-    order = order[: per_host * shard_count]
-  plan = batch_indices(order[shard_index::shard_count], batch_size, remainder=remainder)
-  # A shorter host shard ends with empty batches, so every host runs num_batches steps.
-  indices = np.zeros((num_batches, batch_size), np.int32)
-  mask = np.zeros((num_batches, batch_size), bool)
-  indices[:plan.num_batches], mask[:plan.num_batches] = plan.indices, plan.mask
-  return read_batches(prepare_lib.data_source(location, split), BatchIndices(indices, mask),
-                      task.input_shape, worker_count=worker_count)
+  if process_index is None or process_count is None:
+    import jax
+
+    process_index, process_count = jax.process_index(), jax.process_count()
+  if not 0 <= process_index < process_count:
+    raise DatasetError(f"process_index must be in 0..{process_count - 1}, got {process_index}")
+  source = source or prepare_lib.Source()
+  location = prepare_lib.dataset_location(task_id, source, progress=progress)
+  labels = prepare_lib.split_labels(location, split)
+  batches = epoch_batches(labels, task_classes=task.num_classes, seed=source.seed, epoch=epoch,
+                          batch_size=batch_size, shuffle=shuffle, num_classes=num_classes,
+                          fold=fold, grouping=grouping, remainder=remainder,
+                          row_multiple=fold * process_count)
+  if batches.num_batches == 0:
+    selected = len(selected_indices(labels, num_classes, task.num_classes))
+    raise DatasetError(f"split {split} of {task_id} has {selected} examples, fewer than one "
+                       f"batch of {batch_size} with remainder='drop'")
+  return read_batches(prepare_lib.data_source(location, split),
+                      batches.columns(process_index, process_count), task.input_shape,
+                      worker_count=worker_count)
 
 
 def read_records(location: prepare_lib.Location, split: str, rows: np.ndarray,
@@ -238,18 +256,22 @@ def read_records(location: prepare_lib.Location, split: str, rows: np.ndarray,
   return images, labels
 
 
-def num_examples(task_id: str, split: str, *, source: prepare_lib.Source,
+def num_examples(task_id: str, split: str, source: prepare_lib.Source | None = None, *,
                  num_classes: int | None = None, progress: bool = True) -> int:
-  location = prepare_lib.prepare(task_id, source, progress=progress)
+  """Examples in a split (with label < num_classes when given); prepares it if missing."""
+  location = prepare_lib.dataset_location(task_id, source or prepare_lib.Source(),
+                                          progress=progress)
   labels = prepare_lib.split_labels(location, split)
   return len(selected_indices(labels, num_classes, get_task(task_id).num_classes))
 
 
-def load_split(task_id: str, split: str, *, source: prepare_lib.Source, limit: int | None = None,
-               progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-  """The first `limit` records of a split (all by default) as (images uint8, labels int32)."""
+def load_split(task_id: str, split: str, source: prepare_lib.Source | None = None, *,
+               limit: int | None = None, progress: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+  """A split as arrays: images uint8 (N, H, W, C), labels int32 (N,); first `limit` records."""
   task = get_task(task_id)
-  location = prepare_lib.prepare(task_id, source, progress=progress)
+  location = prepare_lib.dataset_location(task_id, source or prepare_lib.Source(),
+                                          progress=progress)
   if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
                             or limit < 0):
     raise DatasetError(f"limit must be an integer >= 0, got {limit!r}")

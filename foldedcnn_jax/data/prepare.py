@@ -210,7 +210,7 @@ def _quiet(progress: bool):
     tfds.display_progress_bar(True)
 
 
-def prepare(task_id: str, source: Source, *, progress: bool = True) -> Location:
+def dataset_location(task_id: str, source: Source, *, progress: bool = True) -> Location:
   """Builds the dataset unless a complete copy exists; returns where it lives."""
   task, source, location = _resolve(task_id, source, progress)
   if _is_complete(location):

@@ -5,14 +5,16 @@ moving average of the parameters when the run keeps one), "train_state" (the opt
 the step, which lives only there, and the trained parameters under an average), "meta" (epoch,
 validation accuracy, whether it was the best so far) and "model" (the config, task and model
 spec), so a checkpoint directory alone rebuilds the model (see foldedcnn_jax/predict.py). The
-manager's preservation policy keeps the latest `keep` checkpoints and the best one by validation
-accuracy. A latest checkpoint that cannot be read is reported, moved to `workdir/corrupt/`, and
-the previous one is used. Workdirs of the older layout (`checkpoints/latest/`,
-`checkpoints/best/`) stay readable.
+manager tracks the best checkpoint itself (`best_fn` over each step's metrics: validation accuracy,
+the earlier epoch on a tie) and its preservation policy keeps the latest `keep` checkpoints and
+that best one. A latest checkpoint that cannot be read is reported, moved to `workdir/corrupt/`,
+and the previous one is used. Steps saved before the manager tracked metrics (no "metrics" item)
+are never deleted, and their workdir's best is the last step whose meta says it was the best.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -28,7 +30,6 @@ from foldedcnn_jax.models import spec as spec_lib
 from foldedcnn_jax.train import steps as steps_lib
 
 LATEST, BEST = "latest", "best"
-_NOT_BEST = -1.0  # the ranking metric of checkpoints that were not the best when saved
 
 
 def abstract(tree):
@@ -36,11 +37,11 @@ def abstract(tree):
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
 
 
-def model_record(plan, config_dict: dict) -> dict:
+def model_record(settings, config_dict: dict) -> dict:
   """What `spec_from_record` needs to rebuild the model, plus the task's class names."""
   return {
-      **dataclasses.asdict(plan.spec), "input_shape": list(plan.spec.input_shape),
-      "task": plan.task.id, "class_names": list(plan.task.class_names),
+      **dataclasses.asdict(settings.spec), "input_shape": list(settings.spec.input_shape),
+      "task": settings.task.id, "class_names": list(settings.task.class_names),
       "param_dtype": config_dict["model"]["param_dtype"], "dtype": config_dict["model"]["dtype"],
       "config": config_dict,
   }
@@ -69,18 +70,33 @@ def _state_from_items(params, train_state: dict) -> dict:
   return {"params": params, **state}
 
 
+def _rank(metrics: dict) -> tuple[float, int]:
+  """A step's place in the best-by-validation order: the higher validation accuracy, then the
+  earlier epoch (the loop's best is the first epoch that reaches its highest accuracy)."""
+  return metrics["val_accuracy"], -metrics["epoch"]
+
+
+def _options(keep: int | None = None) -> ocp.CheckpointManagerOptions:
+  """orbax tracks the best step by `_rank`; with `keep`, a run's policy keeps the latest `keep`
+  and the best; without it, a manager that only reads (it never saves, so deletes nothing; not
+  orbax's read_only, which logs warnings on every open)."""
+  if keep is None:
+    return ocp.CheckpointManagerOptions(create=False, best_fn=_rank, best_mode="max")
+  policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+      ocp.checkpoint_managers.LatestN(n=keep),
+      ocp.checkpoint_managers.BestN(get_metric_fn=_rank, n=1,
+                                    keep_checkpoints_without_metrics=True)])
+  return ocp.CheckpointManagerOptions(
+      best_fn=_rank, best_mode="max", keep_checkpoints_without_metrics=True,
+      preservation_policy=policy, cleanup_tmp_directories=True)
+
+
 class RunCheckpoints:
   """The CheckpointManager of one workdir: latest `keep` plus the best by validation accuracy."""
 
   def __init__(self, workdir: str, keep: int):
     self.root = os.path.abspath(os.path.join(workdir, "checkpoints"))
-    policy = ocp.checkpoint_managers.AnyPreservationPolicy([
-        ocp.checkpoint_managers.LatestN(n=keep),
-        ocp.checkpoint_managers.BestN(get_metric_fn=lambda metrics: metrics["best_rank"], n=1,
-                                      keep_checkpoints_without_metrics=False)])
-    options = ocp.CheckpointManagerOptions(preservation_policy=policy,
-                                           cleanup_tmp_directories=True)
-    self.manager = ocp.CheckpointManager(self.root, options=options)
+    self.manager = ocp.CheckpointManager(self.root, options=_options(keep))
 
   def restore_latest(self, state_template: dict) -> tuple[dict, dict] | None:
     """(state, meta) of the newest readable checkpoint, or None if there is none."""
@@ -112,11 +128,11 @@ class RunCheckpoints:
   def save(self, epoch: int, state: dict, meta: dict, record: dict) -> None:
     """Saves the epoch (asynchronously, from a copy: the next steps update `state` in place)."""
     state = jax.tree.map(jnp.copy, state)
-    rank = meta["val_accuracy"] if meta["is_best"] else _NOT_BEST
     self.manager.save(epoch, args=ocp.args.Composite(
         params=ocp.args.StandardSave(steps_lib.eval_params(state)),
         train_state=ocp.args.StandardSave(_train_state(state)), meta=ocp.args.JsonSave(meta),
-        model=ocp.args.JsonSave(record)), metrics={"best_rank": rank}, force=True)
+        model=ocp.args.JsonSave(record)),
+        metrics={"val_accuracy": meta["val_accuracy"], "epoch": epoch}, force=True)
 
   def close(self) -> None:
     self.manager.wait_until_finished()
@@ -126,8 +142,7 @@ class RunCheckpoints:
 def find_checkpoint(path: str, which: str = BEST) -> tuple[str, int]:
   """(checkpoints directory, step) for a workdir, its checkpoints directory, or a step directory.
 
-  `which="latest"` is the newest step; `"best"` the last one saved as the best by validation
-  accuracy. Old workdirs (`checkpoints/latest/`, `checkpoints/best/`) are found as before.
+  `which="latest"` is the newest step; `"best"` the best by validation accuracy.
   """
   if which not in (LATEST, BEST):
     raise ValueError(f"which must be {LATEST!r} or {BEST!r}, got {which!r}")
@@ -137,15 +152,7 @@ def find_checkpoint(path: str, which: str = BEST) -> tuple[str, int]:
   for directory in (os.path.join(path, "checkpoints"), path):
     steps = _steps(directory)
     if steps:
-      if which == LATEST:
-        return directory, max(steps)
-      best = [step for step in steps if read_meta(directory, step).get("is_best")]
-      return directory, max(best or steps)
-  candidates = [os.path.join(path, "checkpoints", which), os.path.join(path, which)]
-  for directory in candidates:  # the layout of two managers, latest/ and best/
-    steps = _steps(directory)
-    if steps:
-      return directory, max(steps)
+      return directory, max(steps) if which == LATEST else _best_step(directory, steps)
   if os.path.isdir(os.path.join(path, "model")) and os.path.basename(path).isdigit():
     return os.path.dirname(path), int(os.path.basename(path))
   raise FileNotFoundError(f"no {which} checkpoint under {path} (expected a workdir, its "
@@ -155,6 +162,16 @@ def find_checkpoint(path: str, which: str = BEST) -> tuple[str, int]:
 def _steps(directory: str) -> list[int]:
   return [int(name) for name in _listdir(directory)
           if name.isdigit() and os.path.exists(os.path.join(directory, name, "model"))]
+
+
+def _best_step(directory: str, steps: list[int]) -> int:
+  """orbax's best step; for a workdir with steps saved before it tracked metrics, the last step
+  whose meta says it was the best when saved."""
+  if any(not os.path.exists(os.path.join(directory, str(step), "metrics")) for step in steps):
+    best = [step for step in steps if read_meta(directory, step).get("is_best")]
+    return max(best or steps)
+  with contextlib.closing(ocp.CheckpointManager(directory, options=_options())) as manager:
+    return manager.best_step()
 
 
 def read_meta(directory: str, step: int) -> dict:

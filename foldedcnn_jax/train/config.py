@@ -38,10 +38,14 @@ LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
                 "warm_start.zero_init_head": False, "warm_start.cross_slot_init": 0.0,
                 "data.input_repetition": 0.0, "data.input_repetition_epochs": 0,
                 "optimizer.cross_slot_lr_scale": 1.0, "model.cross_slot_init": 1.0}
-ENGINES = ("auto", "device", "stream")
+# Fields that runs saved before their removal hold: ignored when such a run is resumed.
+# (model.slots_of_fold marked the warm start's slot run, which now gets its spec from the recipe.)
+REMOVED_FIELDS = ("model.slots_of_fold",)
+ENGINES = ("device", "stream")  # the two data paths (train/feeds.py); data.engine adds "auto"
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
-FORMULATIONS = ("auto", "model", "sliced_pool")
+# model.formulation's values: "auto", the model's own layers, or an execution formulation.
+FORMULATION_SETTINGS = ("auto", "model", "sliced_pool")
 
 
 class ConfigError(UserInputError):
@@ -62,7 +66,7 @@ class Curriculum:
 
 
 @dataclasses.dataclass(frozen=True)
-class Plan:
+class RunSettings:
   """A checked config, resolved: task, model spec, batch sizes, workdir, curriculum."""
 
   task: tasks_lib.Task
@@ -108,7 +112,8 @@ def _check_task(config) -> tasks_lib.Task:
   return task
 
 
-def _check_numbers(config) -> None:
+def _check_run(config) -> None:
+  """The top-level fields: fold, epochs, batch sizes, steps, evaluation, loss, augmentation."""
   _require(_is_int(config.fold) and config.fold >= 1,
            f"config.fold must be an integer >= 1, got {config.fold!r}")
   _require(_is_int(config.num_epochs) and config.num_epochs >= 1,
@@ -118,6 +123,21 @@ def _check_numbers(config) -> None:
     _require(_is_int(value) and value >= config.fold,
              f"config.{field}={value!r} must be an integer >= fold ({config.fold}): a step needs "
              "at least one whole group of fold images")
+  _require(_is_int(config.steps_per_call) and config.steps_per_call >= 0,
+           f"config.steps_per_call must be an integer >= 0 (0 = auto), got "
+           f"{config.steps_per_call!r}")
+  _require(_is_int(config.eval_permutation_seed) and config.eval_permutation_seed >= -1,
+           f"config.eval_permutation_seed must be >= 0, or -1 for record order, got "
+           f"{config.eval_permutation_seed!r}")
+  _require(_is_int(config.profile_epoch) and config.profile_epoch >= 0,
+           f"config.profile_epoch must be >= 0 (0 = off), got {config.profile_epoch!r}")
+  _require(0 <= config.label_smoothing < 1,
+           f"config.label_smoothing must be in [0, 1), got {config.label_smoothing}")
+  _require(_is_int(config.augment.shift) and config.augment.shift >= 0,
+           f"config.augment.shift must be an integer >= 0 (pixels), got {config.augment.shift!r}")
+
+
+def _check_optimizer(config) -> None:
   optimizer = config.optimizer
   _choice(optimizer.name, "optimizer.name", OPTIMIZERS)
   _require(optimizer.learning_rate > 0,
@@ -129,130 +149,44 @@ def _check_numbers(config) -> None:
   _require(0 < optimizer.rmsprop_decay < 1,
            f"config.optimizer.rmsprop_decay must be in (0, 1), got {optimizer.rmsprop_decay}")
   _require(optimizer.eps > 0, f"config.optimizer.eps must be > 0, got {optimizer.eps}")
-  _require(config.model.width_multiplier >= 0,
-           f"config.model.width_multiplier must be >= 0 (0 = sqrt(fold)), got "
-           f"{config.model.width_multiplier}")
-  _choice(config.model.param_dtype, "model.param_dtype", DTYPE_NAMES)
-  _choice(config.model.dtype, "model.dtype", DTYPE_NAMES)
-  from foldedcnn_jax.models.cnn import INITS  # flax loads only when a plan is made
+  _choice(optimizer.schedule, "optimizer.schedule", SCHEDULES)
+  _require(0 <= optimizer.warmup_fraction < 1,
+           f"config.optimizer.warmup_fraction must be in [0, 1), got {optimizer.warmup_fraction}")
+  _require(0 <= optimizer.ema_decay < 1,
+           f"config.optimizer.ema_decay must be in [0, 1) (0 = off), got {optimizer.ema_decay}")
+  _require(optimizer.cross_slot_lr_scale >= 0,
+           f"config.optimizer.cross_slot_lr_scale must be >= 0, got "
+           f"{optimizer.cross_slot_lr_scale}")
 
-  _choice(config.model.init, "model.init", tuple(INITS))
+
+def optimizer_config(config):
+  """`config.optimizer`, at the warm start's folded learning rate when the run warm-starts."""
+  optimizer = config.optimizer
+  if warm_starts(config) and config.warm_start.folded_learning_rate:
+    optimizer = optimizer.copy_and_resolve_references()
+    optimizer.learning_rate = config.warm_start.folded_learning_rate
+  return optimizer
+
+
+def _check_model(config) -> None:
+  model = config.model
+  _require(model.width_multiplier >= 0,
+           f"config.model.width_multiplier must be >= 0 (0 = sqrt(fold)), got "
+           f"{model.width_multiplier}")
+  _choice(model.param_dtype, "model.param_dtype", DTYPE_NAMES)
+  _choice(model.dtype, "model.dtype", DTYPE_NAMES)
+  from foldedcnn_jax.models.cnn import INITS  # flax loads only when settings are made
+
+  _choice(model.init, "model.init", tuple(INITS))
+  _require(model.cross_slot_init >= 0,
+           f"config.model.cross_slot_init must be >= 0, got {model.cross_slot_init}")
   for field in ("dtype", "param_dtype"):
-    _require(config.model[field] != "float16",
+    _require(model[field] != "float16",
              f"config.model.{field}=float16 cannot train: float16 gradients underflow without "
              "loss scaling, which this trainer does not do; train in bfloat16 or float32 "
              "(inference in float16 works on any trained model)")
-  _require(_is_int(config.steps_per_call) and config.steps_per_call >= 0,
-           f"config.steps_per_call must be an integer >= 0 (0 = auto), got "
-           f"{config.steps_per_call!r}")
-  _require(_is_int(config.eval_permutation_seed) and config.eval_permutation_seed >= -1,
-           f"config.eval_permutation_seed must be >= 0, or -1 for record order, got "
-           f"{config.eval_permutation_seed!r}")
-  _require(_is_int(config.profile_epoch) and config.profile_epoch >= 0,
-           f"config.profile_epoch must be >= 0 (0 = off), got {config.profile_epoch!r}")
-  _choice(config.data.engine, "data.engine", ENGINES)
-  _require(config.data.device_budget_mb >= 0,
-           f"config.data.device_budget_mb must be >= 0, got {config.data.device_budget_mb}")
-  _require(_is_int(config.checkpoint.every_epochs) and config.checkpoint.every_epochs >= 1,
-           f"config.checkpoint.every_epochs must be an integer >= 1, got "
-           f"{config.checkpoint.every_epochs!r}")
-  for field in ("scale", "eval_scale"):
-    value = config.data[field]
-    _require(0 < value <= 100, f"config.data.{field} must be in (0, 100], got {value}")
-  _require(bool(config.data.video) == bool(config.data.labels_csv),
-           "config.data.video and config.data.labels_csv must be given together")
-  _require(not (config.data.image_folder and config.data.video),
-           "config.data.image_folder and config.data.video are two different sources; give one")
-  _require(_is_int(config.data.worker_count) and config.data.worker_count >= 0,
-           f"config.data.worker_count must be >= 0, got {config.data.worker_count!r}")
-  _choice(config.optimizer.schedule, "optimizer.schedule", SCHEDULES)
-  _require(0 <= config.optimizer.warmup_fraction < 1,
-           f"config.optimizer.warmup_fraction must be in [0, 1), got "
-           f"{config.optimizer.warmup_fraction}")
-  _require(0 <= config.optimizer.ema_decay < 1,
-           f"config.optimizer.ema_decay must be in [0, 1) (0 = off), got "
-           f"{config.optimizer.ema_decay}")
-  _require(0 <= config.label_smoothing < 1,
-           f"config.label_smoothing must be in [0, 1), got {config.label_smoothing}")
-  _require(_is_int(config.augment.shift) and config.augment.shift >= 0,
-           f"config.augment.shift must be an integer >= 0 (pixels), got {config.augment.shift!r}")
-  _choice(config.model.formulation, "model.formulation", FORMULATIONS)
-  resolve_compiler_options(config.model.compiler_options, "cpu")  # "key=value,…" or an error
-  _choice(config.data.train_grouping, "data.train_grouping", data_common.TRAIN_GROUPINGS)
-  _require(0 <= config.data.consecutive_share <= 1,
-           f"config.data.consecutive_share must be in [0, 1], got {config.data.consecutive_share}")
-  _require(0 <= config.data.input_repetition <= 1,
-           f"config.data.input_repetition must be in [0, 1], got {config.data.input_repetition}")
-  _require(_is_int(config.data.input_repetition_epochs) and
-           config.data.input_repetition_epochs >= 0,
-           f"config.data.input_repetition_epochs must be an integer >= 0 (0 = constant), got "
-           f"{config.data.input_repetition_epochs!r}")
-  _require(config.optimizer.cross_slot_lr_scale >= 0,
-           f"config.optimizer.cross_slot_lr_scale must be >= 0, got "
-           f"{config.optimizer.cross_slot_lr_scale}")
-  _require(config.model.cross_slot_init >= 0,
-           f"config.model.cross_slot_init must be >= 0, got {config.model.cross_slot_init}")
-  _require(config.warm_start.cross_slot_init >= 0,
-           f"config.warm_start.cross_slot_init must be >= 0, got "
-           f"{config.warm_start.cross_slot_init}")
-  warm_start = config.warm_start
-  _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= -1,
-           f"config.warm_start.slot_epochs must be an integer >= -1 (0 = off, -1 = num_epochs), "
-           f"got {warm_start.slot_epochs!r}")
-  _require(_is_int(warm_start.folded_epochs) and warm_start.folded_epochs >= -1,
-           f"config.warm_start.folded_epochs must be an integer >= -1 (-1 = num_epochs, 0 = the "
-           f"embedded slot model is the folded model), got {warm_start.folded_epochs!r}")
-  _require(warm_start.folded_learning_rate >= 0,
-           f"config.warm_start.folded_learning_rate must be >= 0 (0 = optimizer.learning_rate), "
-           f"got {warm_start.folded_learning_rate}")
-  _require(warm_start.learning_rate >= 0,
-           f"config.warm_start.learning_rate must be >= 0 (0 = optimizer.learning_rate), got "
-           f"{warm_start.learning_rate}")
-  slots_of_fold = config.model.slots_of_fold
-  _require(_is_int(slots_of_fold) and slots_of_fold >= 0,
-           f"config.model.slots_of_fold must be an integer >= 0 (0 = the task's model), got "
-           f"{slots_of_fold!r}")
-  _require(slots_of_fold == 0 or config.fold == 1,
-           f"config.model.slots_of_fold={slots_of_fold} builds an f = 1 slot model; it needs "
-           f"config.fold=1, got {config.fold}")
-  _require(config.checkpoint.keep >= 1,
-           f"config.checkpoint.keep must be >= 1, got {config.checkpoint.keep}")
-  distributed = config.distributed
-  _require(distributed.num_processes >= 1 and
-           0 <= distributed.process_id < distributed.num_processes,
-           f"config.distributed.process_id={distributed.process_id} must be in "
-           f"[0, num_processes={distributed.num_processes})")
-
-
-def _check_distillation(config) -> None:
-  distillation = config.distillation
-  _choice(distillation.loss, "distillation.loss", DISTILLATION_LOSSES)
-  _require(distillation.temperature > 0,
-           f"config.distillation.temperature must be > 0, got {distillation.temperature}")
-  _require(0 <= distillation.alpha <= 1,
-           f"config.distillation.alpha must be in [0, 1], got {distillation.alpha}")
-  if distillation.teacher:
-    _require(os.path.exists(distillation.teacher),
-             f"config.distillation.teacher: no such workdir or checkpoint {distillation.teacher!r}")
-
-
-def _resolve_curriculum(config, task: tasks_lib.Task) -> Curriculum:
-  settings, num_classes = config.curriculum, task.num_classes
-  _choice(settings.mode, "curriculum.mode", CURRICULUM_MODES)
-  for field in ("initial_classes", "step_classes"):
-    value = settings[field]
-    _require(_is_int(value) and 0 <= value <= num_classes,
-             f"config.curriculum.{field} must be in [0, {num_classes}] (0 = the authors' "
-             f"default), got {value!r}")
-  _require(_is_int(settings.step_epochs) and settings.step_epochs >= 1,
-           f"config.curriculum.step_epochs must be >= 1, got {settings.step_epochs!r}")
-  enabled = settings.mode == "on" or (
-      settings.mode == "auto" and task.family == "game" and config.fold > 1 and
-      not warm_starts(config))
-  initial = settings.initial_classes or curriculum_lib.default_initial_classes(
-      num_classes, config.fold)
-  step = settings.step_classes or curriculum_lib.default_step_classes(num_classes)
-  return Curriculum(enabled, initial, step, settings.step_epochs)
+  _choice(model.formulation, "model.formulation", FORMULATION_SETTINGS)
+  resolve_compiler_options(model.compiler_options, "cpu")  # "key=value,…" or an error
 
 
 def resolve_formulation(name: str, backend: str) -> str:
@@ -277,6 +211,73 @@ def resolve_compiler_options(text: str, backend: str) -> dict:
   return dict(execution.parse_compiler_options(text))
 
 
+def _model_spec(config, task: tasks_lib.Task) -> spec_lib.ModelSpec:
+  """The task's spec at config.fold (a warm-started run's must also have a slot spec)."""
+  from foldedcnn_jax.models import slots  # flax loads only when settings are made
+
+  spec = spec_lib.ModelSpec.for_task(
+      task, fold=config.fold, width_multiplier=config.model.width_multiplier or None,
+      width_rounding=config.model.width_rounding)
+  spec.plan()  # an architecture that does not fit its input fails here, as one line
+  if warm_starts(config):
+    try:
+      slots.slot_spec(spec)
+    except spec_lib.ArchitectureError as error:
+      raise ConfigError(f"config.warm_start.slot_epochs: {error}") from None
+  return spec
+
+
+def _check_data(config) -> None:
+  data = config.data
+  _choice(data.engine, "data.engine", ("auto", *ENGINES))
+  _require(data.device_budget_mb >= 0,
+           f"config.data.device_budget_mb must be >= 0, got {data.device_budget_mb}")
+  for field in ("scale", "eval_scale"):
+    value = data[field]
+    _require(0 < value <= 100, f"config.data.{field} must be in (0, 100], got {value}")
+  _require(bool(data.video) == bool(data.labels_csv),
+           "config.data.video and config.data.labels_csv must be given together")
+  _require(not (data.image_folder and data.video),
+           "config.data.image_folder and config.data.video are two different sources; give one")
+  _require(_is_int(data.worker_count) and data.worker_count >= 0,
+           f"config.data.worker_count must be >= 0, got {data.worker_count!r}")
+  _choice(data.train_grouping, "data.train_grouping", data_common.TRAIN_GROUPINGS)
+  _require(0 <= data.consecutive_share <= 1,
+           f"config.data.consecutive_share must be in [0, 1], got {data.consecutive_share}")
+  _require(0 <= data.input_repetition <= 1,
+           f"config.data.input_repetition must be in [0, 1], got {data.input_repetition}")
+  _require(_is_int(data.input_repetition_epochs) and data.input_repetition_epochs >= 0,
+           f"config.data.input_repetition_epochs must be an integer >= 0 (0 = constant), got "
+           f"{data.input_repetition_epochs!r}")
+
+
+def input_repetition(config, epoch: int) -> float:
+  """ρ of a folded run's epoch (0-based): `data.input_repetition` falling linearly to 0 over
+  `data.input_repetition_epochs` epochs (0: constant); 0 for an f = 1 run."""
+  start, epochs = config.data.input_repetition, config.data.input_repetition_epochs
+  if config.fold == 1 or not start:
+    return 0.0
+  return start if not epochs else start * max(0.0, 1.0 - epoch / epochs)
+
+
+def _check_warm_start(config) -> None:
+  warm_start = config.warm_start
+  _require(warm_start.cross_slot_init >= 0,
+           f"config.warm_start.cross_slot_init must be >= 0, got {warm_start.cross_slot_init}")
+  _require(_is_int(warm_start.slot_epochs) and warm_start.slot_epochs >= -1,
+           f"config.warm_start.slot_epochs must be an integer >= -1 (0 = off, -1 = num_epochs), "
+           f"got {warm_start.slot_epochs!r}")
+  _require(_is_int(warm_start.folded_epochs) and warm_start.folded_epochs >= -1,
+           f"config.warm_start.folded_epochs must be an integer >= -1 (-1 = num_epochs, 0 = the "
+           f"embedded slot model is the folded model), got {warm_start.folded_epochs!r}")
+  _require(warm_start.folded_learning_rate >= 0,
+           f"config.warm_start.folded_learning_rate must be >= 0 (0 = optimizer.learning_rate), "
+           f"got {warm_start.folded_learning_rate}")
+  _require(warm_start.learning_rate >= 0,
+           f"config.warm_start.learning_rate must be >= 0 (0 = optimizer.learning_rate), got "
+           f"{warm_start.learning_rate}")
+
+
 def warm_starts(config) -> bool:
   """Whether a fresh run of `config` begins with the slot-wise warm start."""
   return config.warm_start.slot_epochs != 0 and config.fold > 1
@@ -295,57 +296,78 @@ def run_epochs(config) -> int:
   return _or_num_epochs(config, config.warm_start.folded_epochs)
 
 
-def input_repetition(config, epoch: int) -> float:
-  """ρ of a folded run's epoch (0-based): `data.input_repetition` falling linearly to 0 over
-  `data.input_repetition_epochs` epochs (0: constant); 0 for an f = 1 run."""
-  start, epochs = config.data.input_repetition, config.data.input_repetition_epochs
-  if config.fold == 1 or not start:
-    return 0.0
-  return start if not epochs else start * max(0.0, 1.0 - epoch / epochs)
-
-
 def _or_num_epochs(config, epochs: int) -> int:
   return config.num_epochs if epochs == -1 else epochs
 
 
-def optimizer_config(config):
-  """`config.optimizer`, at the warm start's folded learning rate when the run warm-starts."""
-  optimizer = config.optimizer
-  if warm_starts(config) and config.warm_start.folded_learning_rate:
-    optimizer = optimizer.copy_and_resolve_references()
-    optimizer.learning_rate = config.warm_start.folded_learning_rate
-  return optimizer
+def _resolve_curriculum(config, task: tasks_lib.Task) -> Curriculum:
+  settings, num_classes = config.curriculum, task.num_classes
+  _choice(settings.mode, "curriculum.mode", CURRICULUM_MODES)
+  for field in ("initial_classes", "step_classes"):
+    value = settings[field]
+    _require(_is_int(value) and 0 <= value <= num_classes,
+             f"config.curriculum.{field} must be in [0, {num_classes}] (0 = the authors' "
+             f"default), got {value!r}")
+  _require(_is_int(settings.step_epochs) and settings.step_epochs >= 1,
+           f"config.curriculum.step_epochs must be >= 1, got {settings.step_epochs!r}")
+  enabled = settings.mode == "on" or (
+      settings.mode == "auto" and task.family == "game" and config.fold > 1 and
+      not warm_starts(config))
+  initial = settings.initial_classes or curriculum_lib.default_initial_classes(
+      num_classes, config.fold)
+  step = settings.step_classes or curriculum_lib.default_step_classes(num_classes)
+  return Curriculum(enabled, initial, step, settings.step_epochs)
 
 
-def _model_spec(config, task: tasks_lib.Task) -> spec_lib.ModelSpec:
-  """The task's spec at config.fold, or the slot spec of fold model.slots_of_fold."""
-  from foldedcnn_jax.models import slots  # flax loads only when a plan is made
-
-  fold = config.model.slots_of_fold or config.fold
-  spec = spec_lib.ModelSpec.for_task(
-      task, fold=fold, width_multiplier=config.model.width_multiplier or None,
-      width_rounding=config.model.width_rounding)
-  spec.plan()  # an architecture that does not fit its input fails here, as one line
-  if config.model.slots_of_fold or warm_starts(config):
-    try:
-      narrow = slots.slot_spec(spec)
-    except spec_lib.ArchitectureError as error:
-      field = "model.slots_of_fold" if config.model.slots_of_fold else "warm_start.slot_epochs"
-      raise ConfigError(f"config.{field}: {error}") from None
-    if config.model.slots_of_fold:
-      return narrow
-  return spec
+def _check_distillation(config) -> None:
+  distillation = config.distillation
+  _choice(distillation.loss, "distillation.loss", DISTILLATION_LOSSES)
+  _require(distillation.temperature > 0,
+           f"config.distillation.temperature must be > 0, got {distillation.temperature}")
+  _require(0 <= distillation.alpha <= 1,
+           f"config.distillation.alpha must be in [0, 1], got {distillation.alpha}")
+  if distillation.teacher:
+    _require(os.path.exists(distillation.teacher),
+             f"config.distillation.teacher: no such workdir or checkpoint {distillation.teacher!r}")
 
 
-def make_plan(config, workdir: str | None = None) -> Plan:
-  """Checks `config` (raising one-line ConfigErrors) and resolves the derived settings."""
-  _check_numbers(config)
+def _check_checkpoint(config) -> None:
+  checkpoint = config.checkpoint
+  _require(_is_int(checkpoint.every_epochs) and checkpoint.every_epochs >= 1,
+           f"config.checkpoint.every_epochs must be an integer >= 1, got "
+           f"{checkpoint.every_epochs!r}")
+  _require(checkpoint.keep >= 1, f"config.checkpoint.keep must be >= 1, got {checkpoint.keep}")
+
+
+def _check_distributed(config) -> None:
+  distributed = config.distributed
+  _require(distributed.num_processes >= 1 and
+           0 <= distributed.process_id < distributed.num_processes,
+           f"config.distributed.process_id={distributed.process_id} must be in "
+           f"[0, num_processes={distributed.num_processes})")
+
+
+# Each section's check, the run's own fields first (the others compare with its fold); the task,
+# the curriculum (which needs the task) and the model spec are checked as they are resolved.
+_SECTION_CHECKS = (_check_run, _check_optimizer, _check_model, _check_data, _check_warm_start,
+                   _check_distillation, _check_checkpoint, _check_distributed)
+
+
+def make_run_settings(config, workdir: str | None = None, *,
+                      spec: spec_lib.ModelSpec | None = None) -> RunSettings:
+  """Checks `config` (raising one-line ConfigErrors) and resolves the derived settings; `spec`:
+  the model to train when not the task's at config.fold (a recipe phase's own, at that fold)."""
+  for check in _SECTION_CHECKS:
+    check(config)
   task = _check_task(config)
-  _check_distillation(config)
   curriculum = _resolve_curriculum(config, task)
-  spec = _model_spec(config, task)
+  if spec is None:
+    spec = _model_spec(config, task)
+  elif spec.fold != config.fold or spec.input_shape != task.input_shape:
+    raise ValueError(f"a spec for fold {spec.fold} and input {spec.input_shape} cannot train "
+                     f"task {task.id} at config.fold={config.fold}")
   fold = config.fold
-  return Plan(
+  return RunSettings(
       task=task, spec=spec, fold=fold,
       batch_size=config.batch_size // fold * fold,
       eval_batch_size=config.eval_batch_size // fold * fold,
@@ -373,9 +395,11 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def changed_fields(saved: dict, current: dict) -> list[str]:
-  """Fields that differ between a saved and a current config, ignoring the resumable ones and,
-  between two f = 1 runs, the fields such a run never reads."""
-  old, new = {**LATER_FIELDS, **_flatten(saved)}, _flatten(current)
+  """Fields that differ between a saved and a current config, ignoring the resumable and the
+  removed ones and, between two f = 1 runs, the fields such a run never reads."""
+  old = {path: value for path, value in {**LATER_FIELDS, **_flatten(saved)}.items()
+         if path not in REMOVED_FIELDS}
+  new = _flatten(current)
   unused = UNFOLDED_UNUSED_FIELDS if old.get("fold") == new.get("fold") == 1 else ()
   ignored = lambda path: any(path == f or path.startswith(f + ".")
                              for f in RESUMABLE_FIELDS + unused)

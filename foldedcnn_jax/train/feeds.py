@@ -1,7 +1,7 @@
 """Where a run's batches come from: a split held on the devices (batches gathered in-graph inside
 a `lax.scan` of steps) or the grain pipeline (the fallback for splits over the memory budget).
 
-Both follow the same `BatchIndices` plan (foldedcnn_jax.data.pipeline), so they train on the same
+Both follow the same `BatchIndices` (foldedcnn_jax.data.pipeline), so they train on the same
 batches in the same order; each process reads only the records it holds or feeds.
 """
 
@@ -106,37 +106,38 @@ class DeviceSplit:
         "label": jax.make_array_from_process_local_data(sharding, labels, (rows,))}
     self.rows_read = len(mine)
 
-  def _put(self, plan: pipeline.BatchIndices):
-    return steps_lib.replicate(plan.indices, self.mesh), steps_lib.replicate(plan.mask, self.mesh)
+  def _put(self, batches: pipeline.BatchIndices):
+    return (steps_lib.replicate(batches.indices, self.mesh),
+            steps_lib.replicate(batches.mask, self.mesh))
 
-  def train(self, steps: Steps, state, sums, plan: pipeline.BatchIndices, steps_per_call: int,
+  def train(self, steps: Steps, state, sums, batches: pipeline.BatchIndices, steps_per_call: int,
             on_progress=None):
-    """Runs the plan's steps, `steps_per_call` per compiled call (a `lax.scan`), or, with one
+    """Runs the steps of `batches`, `steps_per_call` per compiled call (a `lax.scan`), or, with one
     step per call, one compiled step per dispatch gathering its row of the epoch's indices."""
     if steps_per_call == 1:
-      indices, mask = self._put(plan)
-      for row in range(plan.num_batches):
+      indices, mask = self._put(batches)
+      for row in range(batches.num_batches):
         state, sums = steps.train_gathered(state, sums, self.data, indices, mask, np.int32(row),
                                            steps.teacher_params)
         if on_progress is not None:
           on_progress(1)
       return state, sums
-    for start in range(0, plan.num_batches, steps_per_call):
-      chunk = plan.steps(start, start + steps_per_call)
+    for start in range(0, batches.num_batches, steps_per_call):
+      chunk = batches.steps(start, start + steps_per_call)
       state, sums = steps.train_scan(state, sums, self.data, *self._put(chunk),
                                      steps.teacher_params)
       if on_progress is not None:
         on_progress(chunk.num_batches)
     return state, sums
 
-  def evaluate(self, steps: Steps, params, sums, plan: pipeline.BatchIndices, num_seen):
-    return steps.eval_scan(params, sums, self.data, *self._put(plan), np.int32(num_seen))
+  def evaluate(self, steps: Steps, params, sums, batches: pipeline.BatchIndices, num_seen):
+    return steps.eval_scan(params, sums, self.data, *self._put(batches), np.int32(num_seen))
 
-  def batches(self, plan: pipeline.BatchIndices):
-    """The plan's batches as the compiled steps see them (for tests and inspection)."""
+  def read(self, batches: pipeline.BatchIndices):
+    """The batches as the compiled steps see them (for tests and inspection)."""
     gather = jax.jit(functools.partial(steps_lib.gather_batch, mesh=self.mesh))
-    indices, mask = self._put(plan)
-    for row in range(plan.num_batches):
+    indices, mask = self._put(batches)
+    for row in range(batches.num_batches):
       yield jax.device_get(gather(self.data, indices[row], mask[row]))
 
 
@@ -150,24 +151,24 @@ class StreamSplit:
     self.padding_index = dataset.size(split)
     self.rows_read = 0
 
-  def batches(self, plan: pipeline.BatchIndices):
-    share = plan.columns(jax.process_index(), jax.process_count())
+  def read(self, batches: pipeline.BatchIndices):
+    share = batches.columns(jax.process_index(), jax.process_count())
     self.rows_read = int(share.mask.sum())
     return pipeline.read_batches(self.dataset.source(self.split), share,
                                  self.dataset.image_shape,
                                  worker_count=self.dataset.worker_count)
 
-  def train(self, steps: Steps, state, sums, plan: pipeline.BatchIndices, steps_per_call: int,
+  def train(self, steps: Steps, state, sums, batches: pipeline.BatchIndices, steps_per_call: int,
             on_progress=None):
-    for batch in self.batches(plan):
+    for batch in self.read(batches):
       state, sums = steps.train_one(state, sums, steps_lib.shard_batch(batch, self.mesh),
                                     steps.teacher_params)
       if on_progress is not None:
         on_progress(1)
     return state, sums
 
-  def evaluate(self, steps: Steps, params, sums, plan: pipeline.BatchIndices, num_seen):
-    for batch in self.batches(plan):
+  def evaluate(self, steps: Steps, params, sums, batches: pipeline.BatchIndices, num_seen):
+    for batch in self.read(batches):
       sums = steps.eval_one(params, sums, steps_lib.shard_batch(batch, self.mesh),
                             np.int32(num_seen))
     return sums

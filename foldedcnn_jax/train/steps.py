@@ -24,11 +24,11 @@ from foldedcnn_jax.bench import execution
 
 # {"params": nnx.State, "opt_state": optax state, "step": int32}, plus "ema_params" (the moving
 # average of "params" that is evaluated and kept) when the run averages its weights.
-TrainState = dict[str, Any]
+RunState = dict[str, Any]
 
 
 def init_state(params: nnx.State, tx: optax.GradientTransformation, ema: bool = False
-               ) -> TrainState:
+               ) -> RunState:
   """A run's first train state from its initial parameters (the average starts at them)."""
   state = {"params": params, "opt_state": tx.init(params), "step": np.int32(0)}
   if ema:
@@ -36,7 +36,7 @@ def init_state(params: nnx.State, tx: optax.GradientTransformation, ema: bool = 
   return state
 
 
-def eval_params(state: TrainState) -> nnx.State:
+def eval_params(state: RunState) -> nnx.State:
   """The parameters a run evaluates, checkpoints as its model and exports: the moving average
   when the run keeps one, else the trained parameters."""
   return state.get("ema_params", state["params"])
@@ -180,12 +180,12 @@ def distillation_loss(student: jax.Array, teacher: jax.Array, distillation: Dist
   return jnp.sum(teacher_probs * log_ratio, axis=-1) * temperature**2
 
 
-def train_step(graphdef: nnx.GraphDef, state: TrainState, batch: dict[str, jax.Array],
+def train_step(graphdef: nnx.GraphDef, state: RunState, batch: dict[str, jax.Array],
                teacher_params: nnx.State | None = None, *, tx: optax.GradientTransformation,
                fold: int, distillation: Distillation | None = None,
                teacher_graphdef: nnx.GraphDef | None = None, formulation: str = "",
                augment: Augment = Augment(), label_smoothing: float = 0.0,
-               ema_decay: float = 0.0) -> tuple[TrainState, dict]:
+               ema_decay: float = 0.0) -> tuple[RunState, dict]:
   """One optimizer step on a batch; returns the new state and summed metrics. With
   `ema_decay`, the state's "ema_params" move toward the updated parameters."""
   images, labels, mask = batch["image"], batch["label"], batch["mask"].astype(jnp.float32)
@@ -267,7 +267,7 @@ def gather_batch(split: dict[str, jax.Array], indices: jax.Array, mask: jax.Arra
   return jax.lax.with_sharding_constraint(batch, NamedSharding(mesh, P("data")))
 
 
-def train_steps(graphdef, state: TrainState, sums: dict, split: dict, indices: jax.Array,
+def train_steps(graphdef, state: RunState, sums: dict, split: dict, indices: jax.Array,
                 mask: jax.Array, teacher_params=None, *, mesh, **step_kwargs):
   """`lax.scan` of train steps over the rows of (indices, mask): (K, B) batches of a split."""
 
@@ -281,7 +281,7 @@ def train_steps(graphdef, state: TrainState, sums: dict, split: dict, indices: j
   return state, sums
 
 
-def train_gathered(graphdef, state: TrainState, sums: dict, split: dict, indices: jax.Array,
+def train_gathered(graphdef, state: RunState, sums: dict, split: dict, indices: jax.Array,
                    mask: jax.Array, row: jax.Array, teacher_params=None, *, mesh, **step_kwargs):
   """One train step on batch `row` of (indices, mask), gathered in-graph from a split on device.
 
@@ -302,7 +302,7 @@ def eval_steps(graphdef, params, sums: dict, split: dict, indices: jax.Array, ma
   return jax.lax.scan(body, sums, (indices, mask))[0]
 
 
-def train_and_accumulate(graphdef, state: TrainState, sums: dict, batch: dict,
+def train_and_accumulate(graphdef, state: RunState, sums: dict, batch: dict,
                          teacher_params=None, **step_kwargs):
   """One streamed train step whose metrics are added to `sums` inside the compiled step."""
   state, metrics = train_step(graphdef, state, batch, teacher_params, **step_kwargs)

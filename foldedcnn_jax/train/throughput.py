@@ -15,9 +15,8 @@ import jax
 import numpy as np
 
 from foldedcnn_jax.train import config as config_lib
-from foldedcnn_jax.train import loop, steps
+from foldedcnn_jax.train import trainer as trainer_lib
 
-ENGINES = ("device", "stream")
 TORCH = "torch"
 
 
@@ -36,12 +35,7 @@ class Measurement:
 def _trainer(config, engine: str):
   config = config.copy_and_resolve_references()
   config.data.engine, config.progress = engine, False
-  plan = config_lib.make_plan(config, "/nonexistent-benchmark-workdir")
-  location = loop._prepare_dataset(plan, progress=False)
-  mesh = steps.make_mesh()
-  tx = loop.run_optimizer(config, plan, location)
-  graphdef, state = loop._initial_state(config, plan, tx, mesh)
-  return loop.Trainer(config, plan, mesh, graphdef, tx, location), state
+  return trainer_lib.build(config, config_lib.make_run_settings(config, "/nonexistent-workdir"))
 
 
 class _JaxRun:
@@ -55,7 +49,7 @@ class _JaxRun:
     """(seconds, images) of one training epoch, synchronised at its end."""
     started = time.perf_counter()
     trainer = self.trainer
-    self.state, sums = trainer.train_epoch(self.state, self.epoch, trainer.plan.num_classes)
+    self.state, sums = trainer.train_epoch(self.state, self.epoch, trainer.settings.num_classes)
     jax.block_until_ready(self.state)
     self.epoch += 1
     return time.perf_counter() - started, int(sums["count"])
@@ -64,21 +58,22 @@ class _JaxRun:
 class _TorchRun:
   """The authors' loop: the split in memory as a tensor, Adam, one minibatch per step."""
 
-  def __init__(self, config, plan: config_lib.Plan, images: np.ndarray, labels: np.ndarray):
+  def __init__(self, config, settings: config_lib.RunSettings, images: np.ndarray,
+               labels: np.ndarray):
     import torch
 
     from foldedcnn_jax.bench import torch_reference
 
     torch.manual_seed(0)
-    self.torch, self.fold, self.batch_size = torch, plan.fold, plan.batch_size
-    self.num_classes = plan.num_classes
-    self.model = torch_reference.build(plan.spec)
+    self.torch, self.fold, self.batch_size = torch, settings.fold, settings.batch_size
+    self.num_classes = settings.num_classes
+    self.model = torch_reference.build(settings.spec)
     self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.optimizer.learning_rate)
-    folded = images.reshape(-1, plan.fold, *images.shape[1:])  # (N/f, f, H, W, C)
+    folded = images.reshape(-1, settings.fold, *images.shape[1:])  # (N/f, f, H, W, C)
     self.images = torch.from_numpy(np.ascontiguousarray(
         folded.transpose(0, 1, 4, 2, 3).reshape(len(folded), -1, *images.shape[1:3])))
-    self.labels = torch.from_numpy(labels[:len(folded) * plan.fold].astype(np.int64))
-    self.labels = self.labels.reshape(len(folded), plan.fold)
+    self.labels = torch.from_numpy(labels[:len(folded) * settings.fold].astype(np.int64))
+    self.labels = self.labels.reshape(len(folded), settings.fold)
 
   def epoch_images(self) -> tuple[float, int]:
     torch, groups = self.torch, self.batch_size // self.fold
@@ -95,7 +90,7 @@ class _TorchRun:
     return time.perf_counter() - started, count
 
 
-def measure(config, *, engines=ENGINES, torch_peer: bool = True, trials: int = 5,
+def measure(config, *, engines=config_lib.ENGINES, torch_peer: bool = True, trials: int = 5,
             epochs_per_trial: int = 1) -> list[Measurement]:
   """Interleaved steady-state trials of each engine on `config` (task, fold, batch size)."""
   runs = {engine: _JaxRun(config, engine) for engine in engines}
@@ -109,7 +104,7 @@ def measure(config, *, engines=ENGINES, torch_peer: bool = True, trials: int = 5
       images, labels = pipeline.read_records(
           trainer.dataset.location, "train", np.arange(trainer.dataset.size("train")),
           trainer.dataset.image_shape)
-      runs[TORCH] = _TorchRun(config, trainer.plan, images, labels)
+      runs[TORCH] = _TorchRun(config, trainer.settings, images, labels)
   for run in runs.values():
     run.epoch_images()  # compile and warm up
   timings: dict[str, list[float]] = {engine: [] for engine in runs}
@@ -149,23 +144,3 @@ def write_csv(measurements: list[Measurement], path: str, note: str = "") -> Non
       row["images_per_second"] = f"{measurement.images_per_second:.1f}"
       row["trials"] = ";".join(f"{value:.1f}" for value in measurement.trials)
       writer.writerow([row[field] for field in FIELDS])
-
-
-def task_config(task_id: str, fold: int, scale: float | None, batch_size: int,
-                augment: bool = True):
-  """The task's training config (its family's recipe) at `fold`, `scale` and `batch_size`.
-
-  `augment=False` turns the recipe's random shifts and mirroring off: the same work per step as
-  the authors' PyTorch loop, which augments nothing.
-  """
-  from configs import base
-  from foldedcnn_jax import tasks
-
-  task = tasks.get_task(task_id)
-  config = base.task_config(task_id, family=task.family, quick_epochs=1, quick_scale=1.0)
-  config.fold, config.batch_size = fold, batch_size
-  if scale is not None and task.family == "game":
-    config.data.scale = scale
-  if not augment:
-    config.augment.shift, config.augment.flip = 0, False
-  return config
