@@ -3,7 +3,7 @@ threads that decode them in parallel.
 
 The frames of all clips, one after another, are numbered by position 0..N-1. A lane is a list
 of position ranges that one thread decodes in order (a range never crosses two clips); the
-filter's grouping decides the lanes (`video_filter.lanes`). OpenCV releases the GIL while it
+filter's grouping decides the lanes (`runtime.grouping.lanes`). OpenCV releases the GIL while it
 decodes, so the threads run in parallel; each hands the main thread chunks of model-ready frames
 (the ingest's own `noscope.to_model_frame`) through a short queue, so only a few batches of
 frames are ever in memory.
