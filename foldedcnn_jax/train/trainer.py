@@ -129,7 +129,7 @@ class Trainer:
     key = (split, grouping)
     if key not in self._eval_batches:
       order = group_order(self.dataset.size(split), grouping=grouping,
-                                  fold=self.settings.fold, seed=self.config.eval_permutation_seed)
+                          fold=self.settings.fold, seed=self.config.eval_permutation_seed)
       self._eval_batches[key] = pipeline.batch_indices(
           order, self.settings.eval_batch_size, remainder="pad",
           padding_index=self.splits[split].padding_index, row_multiple=self.row_multiple)
