@@ -55,7 +55,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.interleave = True
   config.include_transfer = False  # time the host→device copy of the batch on every call
   # The default path: each JAX model runs the execution variant the autotuner found fastest
-  # (bench/tune.py): "cached" (the tuning cache's choice, tuned once if absent), "always"
+  # (runtime/tune.py): "cached" (the tuning cache's choice, tuned once if absent), "always"
   # (tune again) or "off" (XLA's defaults). tune_cache: the cache file ("": the default,
   # $FOLDEDCNN_TUNE_CACHE or ~/.cache/foldedcnn_jax/tune.json).
   config.tune = "cached"

@@ -17,9 +17,9 @@ import jax
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax.bench import execution
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.runtime import execution
 
 INPUT_NAME, OUTPUT_NAME = "folded_images", "logits"
 INPUT_DTYPES = ("uint8", "float32")
@@ -124,7 +124,8 @@ class ExportResult:
 def export_checkpoint(workdir: str, out: str, *, which: str = "best", input_dtype: str = "uint8",
                       check_images: int = 256) -> ExportResult:
   """Writes a trained checkpoint as ONNX and compares ONNX Runtime's logits with JAX's."""
-  from foldedcnn_jax import folding, predict
+  from foldedcnn_jax import predict
+  from foldedcnn_jax.runtime import folding
 
   predictor = predict.load(workdir, which=which, tune_mode="off")
   model = to_onnx(predictor.graphdef, predictor.params, predictor.spec,

@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from foldedcnn_jax import cascade, predict, video_filter
+from foldedcnn_jax.bench import rates
 from foldedcnn_jax.data import noscope
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.video_filter import Clip, FilterOptions, FilterResult, Video
@@ -209,11 +210,12 @@ def _say_bounds(item: _Filter, result: FilterResult, clips: list[Clip], task,
   cannot overlap: the host's stage (decoding, and resizing unless the device resizes) and the
   model then take 1/(1/host + 1/model) at best."""
   fold, end_to_end = item.predictor.fold, result.frames_per_second
-  decode = video_filter.decode_frames_per_second(clips, task.input_hw, fold, options)
-  inputs = video_filter.decode_frames_per_second(clips, task.input_hw, fold, options,
-                                                 resize=True)
-  model = video_filter.model_frames_per_second(item.predictor, len(result.frames), options)
-  workers = len(video_filter.lanes([len(clip) for clip in clips], fold, options))
+  decode = rates.decode_frames_per_second(clips, task.input_hw, fold, options)
+  inputs = rates.decode_frames_per_second(clips, task.input_hw, fold, options, resize=True)
+  model = rates.model_images_per_second(
+      item.predictor.runner.replicated(), batch_images=options.batch_images,
+      num_images=len(result.frames), trials=1, fetch=True)
+  workers = len(options.lanes([len(clip) for clip in clips], fold))
   say(f"bounds: decode only {decode:,.0f} frames/s ({workers} decoding threads), decode and "
       f"resize {inputs:,.0f}, model only {model:,.0f} frames/s (batch {options.batch_images}); "
       f"end to end {end_to_end:,.0f} = {end_to_end / min(decode, model):.2f} x min(decode, "

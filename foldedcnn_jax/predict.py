@@ -1,10 +1,9 @@
 """A trained checkpoint as a function: uint8 images (N, H, W, C) → labels, probabilities, names.
 
 `load(workdir)` (also `foldedcnn_jax.load`) rebuilds the model from the checkpoint's own record,
-so it needs neither the config files nor the data. The predictor folds the images, zero-pads a
-ragged batch to a whole number of groups, runs the model and unfolds the logits. The model runs
-the way the autotuner (`bench/tune.py`) found fastest on this device, chosen at the first call
-(or read from the tuning cache); `folded_logits` runs it on batches that are already folded.
+so it needs neither the config files nor the data. The predictor checks the images and names
+the classes; its `runtime.Runner` folds, pads, runs the tuned compiled model and unfolds;
+`folded_logits` runs it on batches that are already folded.
 """
 
 from __future__ import annotations
@@ -15,11 +14,11 @@ import jax
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax import folding
-from foldedcnn_jax.bench import execution, timing, tune
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import cnn
 from foldedcnn_jax.models import spec as spec_lib
+from foldedcnn_jax.runtime import execution
+from foldedcnn_jax.runtime.runner import Runner, softmax
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Prediction:
 
 
 class Predictor:
-  """Runs one (folded) model on batches of unfolded uint8 images."""
+  """A trained (folded) model with its classes: runs on batches of unfolded uint8 images."""
 
   def __init__(self, graphdef: nnx.GraphDef, params: nnx.State, spec: spec_lib.ModelSpec,
                class_names: tuple[str, ...], *, task_id: str = "", batch_images: int = 256,
@@ -41,44 +40,35 @@ class Predictor:
                tune_cache: str | None = None):
     if batch_images < 1:
       raise UserInputError(f"batch_images must be >= 1, got {batch_images}")
-    self.graphdef, self.params, self.spec = graphdef, params, spec
+    self.runner = Runner(graphdef, params, spec, batch_images=batch_images,
+                         tune_mode=tune_mode, tune_cache=tune_cache)
     self.class_names, self.task_id, self.checkpoint = tuple(class_names), task_id, checkpoint
     self.config = config or {}  # the training config saved with the checkpoint
-    self.batch_images = folding.padded_size(batch_images, spec.fold)
-    self.tune_mode, self.tune_cache = tune.check_mode(tune_mode), tune_cache
-    self._choice: tune.Choice | None = None
-    self._compiled: dict[tuple, object] = {}  # (shape, dtype) → compiled forward pass
+
+  @property
+  def graphdef(self) -> nnx.GraphDef:
+    return self.runner.graphdef
+
+  @property
+  def params(self) -> nnx.State:
+    return self.runner.params
+
+  @property
+  def spec(self) -> spec_lib.ModelSpec:
+    return self.runner.spec
+
+  @property
+  def batch_images(self) -> int:
+    return self.runner.batch_images
 
   @property
   def variant(self) -> execution.Variant:
     """How the model runs: tuned for a full batch of uint8 inputs at the first use."""
-    if self._choice is None:
-      example = jax.ShapeDtypeStruct((self.batch_images // self.fold,
-                                      *self.spec.folded_input_shape), np.uint8)
-      dtype = str(jax.tree.leaves(self.params)[0].dtype)
-      self._choice = tune.choose(self.graphdef, self.params, self.spec, example,
-                                 mode=self.tune_mode, dtype=dtype,
-                                 cache=tune.TuneCache(self.tune_cache))
-      self._compiled[(example.shape, example.dtype)] = self._choice.compiled
-    return self._choice.variant
+    return self.runner.variant
 
   def folded_logits(self, folded_images, prepare=None) -> jax.Array:
-    """Device logits (N/f, f·K) of already-folded inputs (N/f, H, W, f·C), uint8 or float.
-
-    Runs the tuned, compiled model without a host round trip (the result is not waited for),
-    so a streaming caller can copy the next batch while this one computes. Each new input
-    shape compiles once with the tuned variant. `prepare` (hashable: inputs → folded images)
-    runs inside the same compiled program, before the model.
-    """
-    variant = self.variant
-    key = (tuple(folded_images.shape), np.dtype(folded_images.dtype))
-    if prepare is not None:
-      key += (prepare,)
-    if key not in self._compiled:
-      example = jax.ShapeDtypeStruct(*key[:2])
-      self._compiled[key] = execution.compile_forward(self.graphdef, self.params, example,
-                                                      self.fold, variant, prepare)
-    return self._compiled[key](self.params, folded_images)
+    """Device logits of already-folded inputs (`Runner.folded_logits`)."""
+    return self.runner.folded_logits(folded_images, prepare)
 
   @property
   def fold(self) -> int:
@@ -106,42 +96,21 @@ class Predictor:
           f"got {images.dtype} {tuple(images.shape)}")
     return images
 
-  def _bucket(self, num_groups: int) -> int:
-    """Folded inputs per call, rounded up to a power of two so few shapes get compiled."""
-    return min(1 << max(num_groups - 1, 0).bit_length(), self.batch_images // self.fold)
-
   def logits(self, images, grouping: str = "consecutive") -> np.ndarray:
     """(N, K) float32 logits for uint8 images (N, H, W, C), in the images' order.
 
-    `grouping` (folding.GROUPINGS) says which images share a folded input: "consecutive"
-    (images t..t+f-1: a live stream, lowest latency), "strided" (image t of f equal segments:
-    decorrelated groups of one recording) or "permuted" (the authors' evaluation protocol).
+    `grouping` (runtime.grouping.GROUPINGS) says which images share a folded input:
+    "consecutive" (images t..t+f-1: a live stream, lowest latency), "strided" (image t of f
+    equal segments: decorrelated groups of one recording) or "permuted" (the authors'
+    evaluation protocol).
     """
-    images = self._check(images)
-    if grouping != "consecutive" and self.fold > 1:
-      order = folding.group_order(len(images), grouping=grouping, fold=self.fold)
-      logits = np.empty((len(images), self.spec.num_classes), np.float32)
-      logits[order] = self.logits(images[order])
-      return logits
-    outputs = []
-    for start in range(0, len(images), self.batch_images):
-      chunk = images[start:start + self.batch_images]
-      folded = folding.fold(chunk, self.fold)  # zero-pads a ragged chunk to whole groups
-      groups = len(folded)
-      padding = self._bucket(groups) - groups
-      if padding:
-        folded = np.concatenate([folded, np.zeros((padding, *folded.shape[1:]), np.uint8)])
-      logits = np.asarray(self.folded_logits(folded))[:groups]
-      outputs.append(folding.unfold(logits, self.fold, num_images=len(chunk)))
-    if not outputs:
-      return np.zeros((0, self.spec.num_classes), np.float32)
-    return np.concatenate(outputs).astype(np.float32)
+    return self.runner.logits(self._check(images), grouping)
 
   def __call__(self, images, grouping: str = "consecutive") -> Prediction:
     return self._prediction(self.logits(images, grouping))
 
   def _prediction(self, logits: np.ndarray) -> Prediction:
-    probabilities = np.asarray(jax.nn.softmax(logits, axis=-1)) if len(logits) else logits
+    probabilities = softmax(logits) if len(logits) else logits
     labels = probabilities.argmax(-1).astype(np.int32)
     return Prediction(labels, probabilities, tuple(self.class_names[i] for i in labels))
 
@@ -173,18 +142,6 @@ class Predictor:
     if not len(labels):
       return float("nan")
     return float(np.mean(self(images, grouping).labels == labels))
-
-  def images_per_second(self, num_images: int = 4096, repeats: int = 5) -> float:
-    """Throughput of `folded_logits` on device-resident random full batches: `repeats` trials
-    of about `num_images` images each, the median trial (the benchmark's timing loop)."""
-    groups = self.batch_images // self.fold
-    folded = jax.device_put(np.random.default_rng(0).integers(
-        0, 256, (groups, *self.spec.folded_input_shape), dtype=np.uint8))
-    calls = max(num_images // self.batch_images, 1)
-    measured = timing.time_calls(lambda: self.folded_logits(folded).block_until_ready(),
-                                 trials=repeats, warmup_calls=1, min_trial_seconds=1e9,
-                                 max_calls_per_trial=calls)
-    return self.batch_images / measured.median_seconds
 
 
 def load(path: str, which: str = "best", batch_images: int = 256, *,

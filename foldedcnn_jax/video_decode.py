@@ -3,7 +3,7 @@ threads that decode them in parallel.
 
 The frames of all clips, one after another, are numbered by position 0..N-1. A lane is a list
 of position ranges that one thread decodes in order (a range never crosses two clips); the
-filter's grouping decides the lanes (`video_filter.lanes`). OpenCV releases the GIL while it
+filter's grouping decides the lanes (`runtime.grouping.lanes`). OpenCV releases the GIL while it
 decodes, so the threads run in parallel; each hands the main thread chunks of model-ready frames
 (the ingest's own `noscope.to_model_frame`) through a short queue, so only a few batches of
 frames are ever in memory.
@@ -11,7 +11,6 @@ frames are ever in memory.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import os
 import queue
@@ -26,6 +25,7 @@ import numpy as np  # noqa: E402
 from foldedcnn_jax.data import noscope  # noqa: E402
 from foldedcnn_jax.data.common import DatasetError  # noqa: E402
 from foldedcnn_jax.errors import UserInputError  # noqa: E402
+from foldedcnn_jax.runtime.grouping import Positions  # noqa: E402
 
 END = object()  # a lane's last item
 
@@ -97,34 +97,6 @@ class Clip:
 
   def __len__(self) -> int:
     return len(self.frames)
-
-
-class Positions:
-  """Numbers the frames of several clips of these lengths, one clip after another, as
-  positions 0..N-1."""
-
-  def __init__(self, lengths: Sequence[int]):
-    self.lengths = [int(length) for length in lengths]
-    self.offsets = np.cumsum([0, *self.lengths]).tolist()
-
-  def __len__(self) -> int:
-    return self.offsets[-1]
-
-  def clip_of(self, position: int) -> int:
-    return bisect.bisect_right(self.offsets, position) - 1
-
-  def split(self, span: range) -> list[range]:
-    """`span` of positions cut where one clip ends and the next begins."""
-    pieces, start = [], span.start
-    while start < span.stop:
-      stop = min(span.stop, self.offsets[self.clip_of(start) + 1])
-      pieces.append(range(start, stop))
-      start = stop
-    return pieces
-
-  def clip_index(self) -> np.ndarray:
-    """(N,) the clip of each position."""
-    return np.repeat(np.arange(len(self.lengths)), self.lengths)
 
 
 def frame_numbers(clips: Sequence[Clip]) -> np.ndarray:

@@ -29,20 +29,19 @@ from collections.abc import Sequence
 
 import jax
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec
 
-from foldedcnn_jax import folding
 from foldedcnn_jax.data import noscope
 from foldedcnn_jax.data.common import DatasetError
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.files import atomic_path
 from foldedcnn_jax.predict import Predictor
+from foldedcnn_jax.runtime import folding, grouping
+from foldedcnn_jax.runtime.runner import softmax
 from foldedcnn_jax.tasks import Task, get_task
 from foldedcnn_jax.video_decode import (
   END,
   Clip,
   DecodePipeline,
-  Positions,
   StageTimes,
   Video,
   frame_numbers,
@@ -50,7 +49,6 @@ from foldedcnn_jax.video_decode import (
 
 __all__ = ["Clip", "FilterOptions", "FilterResult", "Video", "filter_clips", "filter_video"]
 
-GROUPINGS = ("auto", "consecutive", "strided", "interleaved")
 # Where frames become model inputs: "host" (the decoding threads run the ingest's resize),
 # "device" (the decoded frames are folded and copied as they are; the resize is a gather inside
 # the compiled model, see DeviceResize), "auto" (device on an accelerator, host on a CPU).
@@ -69,8 +67,8 @@ class FilterOptions:
   resize: str = "auto"  # RESIZES
 
   def check(self, fold: int) -> FilterOptions:
-    if self.grouping not in GROUPINGS:
-      raise UserInputError(f"grouping must be one of {', '.join(GROUPINGS)}, got "
+    if self.grouping not in grouping.STREAM_GROUPINGS:
+      raise UserInputError(f"grouping must be one of {', '.join(grouping.STREAM_GROUPINGS)}, got "
                            f"{self.grouping!r}")
     if self.resize not in RESIZES:
       raise UserInputError(f"resize must be one of {', '.join(RESIZES)}, got {self.resize!r}")
@@ -86,6 +84,18 @@ class FilterOptions:
     if self.grouping == "auto":
       return "interleaved" if num_clips > 1 else "strided"
     return self.grouping
+
+  def lanes(self, lengths: Sequence[int], fold: int) -> list[list[range]]:
+    """The position ranges each decoding thread decodes, for clips of these lengths
+    (`grouping.lanes`; consecutive: one thread per CPU core unless `decode_workers`)."""
+    return grouping.lanes(lengths, fold, self.resolved(len(lengths), fold),
+                          batch_images=self.batch_images,
+                          workers=self.decode_workers or os.cpu_count() or 1)
+
+  def slots(self, lengths: Sequence[int], fold: int) -> np.ndarray:
+    """The position in each image slot, in folding order (-1: zero padding): folded input g
+    holds slots g·f … g·f+f−1. The order the filter feeds the model."""
+    return grouping.slots(self.lanes(lengths, fold), fold, self.resolved(len(lengths), fold))
 
   def resize_on(self, clips: Sequence[Clip], platform: str) -> str:
     """"host" or "device" for these clips on a `platform` device. The device resize needs one
@@ -120,61 +130,13 @@ class DeviceResize:
     return folding.fold(frames[:, rows][:, :, columns][..., ::-1], self.fold)
 
 
-def _equal_parts(span: range, parts: int) -> list[range]:
-  """`span` cut into `parts` contiguous ranges of ceil(len/parts) (the last shorter or empty)."""
-  length = -(-len(span) // parts)
-  return [span[j * length:(j + 1) * length] for j in range(parts)]
-
-
-def lanes(lengths: Sequence[int], fold: int, options: FilterOptions) -> list[list[range]]:
-  """The position ranges each decoding thread decodes, for clips of these lengths (positions
-  number the clips' frames one clip after another).
-
-  Consecutive: batches of `batch_images` (a clip starts a new batch), the batches split evenly
-  between the workers. Strided and interleaved: exactly f lanes, lane j filling slot j of every
-  folded input — strided: f equal segments of all positions; interleaved: clip j, j+f, … (with
-  fewer clips than f, each clip cut into equal segments, f in all).
-  """
-  positions = Positions(lengths)
-  spans = [range(positions.offsets[i], positions.offsets[i + 1]) for i in range(len(lengths))]
-  grouping = options.resolved(len(lengths), fold)
-  if grouping == "consecutive":
-    batches = [span[start:start + options.batch_images] for span in spans
-               for start in range(0, len(span), options.batch_images)]
-    workers = max(1, min(options.decode_workers or os.cpu_count() or 1, len(batches)))
-    per_worker = max(1, -(-len(batches) // workers))
-    return [batches[i:i + per_worker] for i in range(0, len(batches), per_worker)]
-  if grouping == "strided":
-    return [positions.split(part) for part in _equal_parts(range(len(positions)), fold)]
-  if len(spans) >= fold:
-    return [[span for span in spans[j::fold] if len(span)] for j in range(fold)]
-  segments = [part for i, span in enumerate(spans)
-              for part in _equal_parts(span, fold // len(spans) + (i < fold % len(spans)))]
-  return [[part] if len(part) else [] for part in segments]
-
-
-def slots(lengths: Sequence[int], fold: int, options: FilterOptions) -> np.ndarray:
-  """The position in each image slot, in folding order (-1: zero padding): folded input g
-  holds slots g·f … g·f+f−1. The order the filter feeds the model."""
-  plan = lanes(lengths, fold, options)
-  if options.resolved(len(lengths), fold) == "consecutive":  # each batch folded on its own
-    padded = []
-    for batch in (span for lane in plan for span in lane):
-      padded += [*batch, *[-1] * (folding.padded_size(len(batch), fold) - len(batch))]
-    return np.asarray(padded, np.int64)
-  columns = [np.concatenate([np.arange(s.start, s.stop) for s in lane] or [np.zeros(0, int)])
-             for lane in plan]
-  order = np.full((max(len(column) for column in columns), fold), -1)
-  for j, column in enumerate(columns):
-    order[:len(column), j] = column
-  return order.reshape(-1)
-
-
-def _pipeline(clips: Sequence[Clip], hw: tuple[int, int], fold: int, options: FilterOptions,
-              times: StageTimes, output: str = "model") -> DecodePipeline:
+def decode_pipeline(clips: Sequence[Clip], hw: tuple[int, int], fold: int,
+                    options: FilterOptions, times: StageTimes,
+                    output: str = "model") -> DecodePipeline:
+  """The decoding threads of the filter's grouping, yielding batches in folding order."""
   consecutive = options.resolved(len(clips), fold) == "consecutive"
   return DecodePipeline(
-      clips, lanes([len(clip) for clip in clips], fold, options), hw,
+      clips, options.lanes([len(clip) for clip in clips], fold), hw,
       options.batch_images if consecutive else options.batch_images // fold, times,
       consecutive=consecutive, output=output)
 
@@ -226,37 +188,17 @@ class FilterResult:
 
 
 def _compiled(predictor: Predictor, batch_images: int, prepare: DeviceResize | None = None):
-  """The predictor with its params on every local device, the sharding of its inputs, and a
-  zero batch of the one input shape it runs (compiled here, so no timing includes it): folded
-  model inputs, or with `prepare` the decoded frames, unfolded."""
-  devices = jax.local_device_count()
-  mesh = jax.make_mesh((devices,), ("data",))
-  params = jax.device_put(predictor.params, NamedSharding(mesh, PartitionSpec()))
-  replica = Predictor(predictor.graphdef, params, predictor.spec, predictor.class_names,
-                      task_id=predictor.task_id, batch_images=predictor.batch_images,
-                      checkpoint=predictor.checkpoint, config=predictor.config,
-                      tune_mode=predictor.tune_mode, tune_cache=predictor.tune_cache)
-  groups = -(-batch_images // predictor.fold // devices) * devices
-  sharding = NamedSharding(mesh, PartitionSpec("data"))
+  """The predictor's runner on every local device and a zero batch of the one input shape it
+  runs (compiled here, so no timing includes it): folded model inputs, or with `prepare` the
+  decoded frames, unfolded."""
+  runner = predictor.runner.replicated()
+  groups = -(-batch_images // predictor.fold // runner.input_multiple) * runner.input_multiple
   shape = (groups, *predictor.spec.folded_input_shape)
   if prepare is not None:  # unfolded decoded frames
     shape = (groups * predictor.fold, *prepare.source_hw, 3)
   zeros = np.zeros(shape, np.uint8)
-  jax.block_until_ready(replica.folded_logits(jax.device_put(zeros, sharding), prepare))
-  return replica, sharding, zeros
-
-
-def model_frames_per_second(predictor: Predictor, num_frames: int,
-                            options: FilterOptions = FilterOptions()) -> float:
-  """Frames/s of the compiled model alone over `num_frames` frames, batched as the filter
-  batches them, inputs already on the devices, logits fetched after every call as the filter
-  fetches them: the model's ceiling for the same job."""
-  predictor, sharding, zeros = _compiled(predictor, options.check(predictor.fold).batch_images)
-  inputs = jax.device_put(zeros, sharding)
-  started = time.perf_counter()
-  for _ in range(-(-num_frames // options.batch_images)):
-    np.asarray(predictor.folded_logits(inputs))
-  return num_frames / (time.perf_counter() - started)
+  jax.block_until_ready(runner.folded_logits(runner.place(zeros), prepare))
+  return runner, zeros
 
 
 def filter_clips(predictor: Predictor, clips: Sequence[Clip],
@@ -272,7 +214,7 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
   if resize == "device":
     hw = clips[0].video.frame_hw
     prepare = DeviceResize(hw, task.input_hw, fold)
-  predictor, sharding, zeros = _compiled(predictor, options.batch_images, prepare)
+  runner, zeros = _compiled(predictor, options.batch_images, prepare)
   times, started = StageTimes.of(STAGES), time.perf_counter()
   total = sum(len(clip) for clip in clips)
   probabilities = np.zeros(total, np.float32)
@@ -280,7 +222,7 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
   on_device: queue.Queue = queue.Queue(maxsize=2)
 
   output = "source" if prepare is not None else "model"
-  with _pipeline(clips, hw, fold, options, times, output) as pipeline:
+  with decode_pipeline(clips, hw, fold, options, times, output) as pipeline:
 
     def feed() -> None:  # fold and copy batch i+1 while the model runs on batch i
       try:
@@ -289,14 +231,11 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
           if prepare is None:
             padded = np.zeros_like(zeros)
             folding.fold_into(images, fold, padded)
-          elif len(images) < len(zeros):  # a ragged last batch; the device folds
-            padded = np.zeros_like(zeros)
-            padded[:len(images)] = images
-          else:
-            padded = images
+          else:  # the device folds; a ragged last batch is zero-padded
+            padded = folding.pad_to(images, len(zeros))
           moved = time.perf_counter()
           times.add("fold", moved - begun)
-          inputs = jax.block_until_ready(jax.device_put(padded, sharding))
+          inputs = runner.place(padded)
           times.add("transfer", time.perf_counter() - moved)
           pipeline.put(on_device, (order, inputs))
         pipeline.put(on_device, END)
@@ -311,12 +250,12 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
         while (item := pipeline.get(on_device)) is not END:
           order, inputs = item
           begun = time.perf_counter()
-          logits = np.asarray(predictor.folded_logits(inputs, prepare))
+          logits = np.asarray(runner.folded_logits(inputs, prepare))
           times.add("model", time.perf_counter() - begun)
           logits = folding.unfold(logits, fold)[:len(order)]
           kept = order >= 0
           positions = order[kept]
-          probabilities[positions] = _softmax(logits[kept])[:, 1]
+          probabilities[positions] = softmax(logits[kept])[:, 1]
           decisions[positions] = logits[kept].argmax(-1)
           bar.update(int(kept.sum()))
     finally:
@@ -325,7 +264,7 @@ def filter_clips(predictor: Predictor, clips: Sequence[Clip],
   return FilterResult(frame_numbers(clips), probabilities, decisions,
                       time.perf_counter() - started, dict(times.seconds),
                       options.resolved(len(clips), fold),
-                      Positions([len(clip) for clip in clips]).clip_index(),
+                      grouping.Positions([len(clip) for clip in clips]).clip_index(),
                       tuple(clip.video.path for clip in clips), resize)
 
 
@@ -333,24 +272,6 @@ def filter_video(predictor: Predictor, video: Video, frames: range,
                  options: FilterOptions = FilterOptions()) -> FilterResult:
   """`filter_clips` over frames `frames` of one video."""
   return filter_clips(predictor, [Clip(video, frames)], options)
-
-
-def decode_frames_per_second(clips: Sequence[Clip], hw: tuple[int, int], fold: int,
-                             options: FilterOptions = FilterOptions(), *,
-                             resize: bool = False) -> float:
-  """Frames/s of the decoding threads alone (with `resize`: of the whole input stage)."""
-  options = dataclasses.replace(options, progress=False).check(fold)
-  started, count = time.perf_counter(), 0
-  times = StageTimes.of(STAGES)
-  with _pipeline(clips, hw, fold, options, times, "model" if resize else "none") as pipeline:
-    for order, _ in pipeline.batches():
-      count += int((order >= 0).sum())
-  return count / (time.perf_counter() - started)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-  shifted = np.exp(logits - logits.max(-1, keepdims=True))
-  return shifted / shifted.sum(-1, keepdims=True)
 
 
 def frame_labels(labels_csv: str, task: Task, video: Video) -> np.ndarray:

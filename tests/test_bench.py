@@ -11,10 +11,11 @@ import pytest
 from flax import nnx
 
 from foldedcnn_jax import costs
-from foldedcnn_jax.bench import devices, execution, records, runners, sweep, timing
+from foldedcnn_jax.bench import devices, records, runners, sweep, timing
 from foldedcnn_jax.bench.xla_costs import xla_cost
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec, create_model, slots
+from foldedcnn_jax.runtime import execution
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)

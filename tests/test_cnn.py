@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from foldedcnn_jax import folding, tasks
+from foldedcnn_jax import tasks
 from foldedcnn_jax.models import ModelSpec, count_params, create_model
+from foldedcnn_jax.runtime import folding
 
 
 @pytest.mark.parametrize("task_id", list(tasks.TASKS))

@@ -10,9 +10,10 @@ import pytest
 from flax import nnx
 
 from foldedcnn_jax import export
-from foldedcnn_jax.bench import execution, records, runners, sweep
+from foldedcnn_jax.bench import records, runners, sweep
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.runtime import execution
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)

@@ -2,8 +2,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from foldedcnn_jax import folding
 from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.runtime import folding
 
 
 def images(n, h=3, w=4, c=2):
@@ -88,3 +88,14 @@ def test_fold_into_writes_what_fold_returns(fold, num):
   assert not out[len(expected):].any()
   with pytest.raises(UserInputError, match="cannot fold"):
     folding.fold_into(images, fold, out[:len(expected) - 1])
+
+
+def test_pad_to_zero_pads_numpy_and_jax_arrays_along_one_axis():
+  x = np.ones((3, 2), np.uint8)
+  padded = folding.pad_to(x, 5)
+  assert isinstance(padded, np.ndarray) and padded.shape == (5, 2) and padded[3:].sum() == 0
+  assert folding.pad_to(x, 3) is x
+  np.testing.assert_array_equal(folding.pad_to(jnp.asarray(x), 4, axis=1),
+                                np.pad(x, ((0, 0), (0, 2))))
+  with pytest.raises(ValueError, match="cannot pad"):
+    folding.pad_to(x, 2)

@@ -4,10 +4,10 @@ evaluation groupings (permuted, consecutive, strided), on tiny synthetic sequenc
 import numpy as np
 import pytest
 
-from foldedcnn_jax import folding
 from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.data.common import DatasetError
 from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.runtime import grouping
 
 
 def _order(labels, **kwargs):
@@ -30,11 +30,11 @@ def test_consecutive_training_groups_are_aligned_runs_of_f_records():
 
 def test_training_groupings_are_pure_functions_of_seed_and_epoch():
   labels = np.zeros(40, np.int32)
-  for grouping in ("independent", "consecutive", "mix"):
-    same = _order(labels, fold=4, grouping=grouping, epoch=3)
-    np.testing.assert_array_equal(same, _order(labels, fold=4, grouping=grouping, epoch=3))
-    assert not np.array_equal(same, _order(labels, fold=4, grouping=grouping, epoch=4))
-    assert not np.array_equal(same, _order(labels, fold=4, grouping=grouping, epoch=3, seed=1))
+  for kind in ("independent", "consecutive", "mix"):
+    same = _order(labels, fold=4, grouping=kind, epoch=3)
+    np.testing.assert_array_equal(same, _order(labels, fold=4, grouping=kind, epoch=3))
+    assert not np.array_equal(same, _order(labels, fold=4, grouping=kind, epoch=4))
+    assert not np.array_equal(same, _order(labels, fold=4, grouping=kind, epoch=3, seed=1))
 
 
 def test_mix_makes_about_the_asked_share_of_groups_consecutive():
@@ -63,14 +63,14 @@ def test_consecutive_grouping_respects_the_curriculum_subset():
 
 
 def test_eval_groupings_hold_the_expected_records():
-  np.testing.assert_array_equal(folding.group_order(7, grouping="consecutive", fold=3),
+  np.testing.assert_array_equal(grouping.group_order(7, grouping="consecutive", fold=3),
                                 np.arange(7))
   # strided: group g = (g, g + n/f, g + 2n/f); the ragged tail (record 6) last.
-  np.testing.assert_array_equal(folding.group_order(7, grouping="strided", fold=3),
+  np.testing.assert_array_equal(grouping.group_order(7, grouping="strided", fold=3),
                                 [0, 2, 4, 1, 3, 5, 6])
-  np.testing.assert_array_equal(folding.group_order(7, grouping="permuted", fold=3, seed=19),
-                                folding.fixed_permutation(7, 19))
-  np.testing.assert_array_equal(folding.group_order(5, grouping="strided", fold=1),
+  np.testing.assert_array_equal(grouping.group_order(7, grouping="permuted", fold=3, seed=19),
+                                grouping.fixed_permutation(7, 19))
+  np.testing.assert_array_equal(grouping.group_order(5, grouping="strided", fold=1),
                                 np.arange(5))
 
 
@@ -78,4 +78,4 @@ def test_unknown_groupings_are_named():
   with pytest.raises(DatasetError, match="unknown training grouping 'pairs'"):
     _order(np.zeros(8, np.int32), fold=2, grouping="pairs")
   with pytest.raises(UserInputError, match="unknown grouping 'pairs'"):
-    folding.group_order(8, grouping="pairs", fold=2)
+    grouping.group_order(8, grouping="pairs", fold=2)

@@ -8,10 +8,12 @@ import pytest
 
 import foldedcnn_jax
 from configs import tiny
-from foldedcnn_jax import data, folding, predict
-from foldedcnn_jax.bench import execution, tune
+from foldedcnn_jax import data, predict
+from foldedcnn_jax.bench import rates
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.runtime import execution, folding, tune
+from foldedcnn_jax.runtime import grouping as groupings
 from foldedcnn_jax.train import recipe, steps
 from foldedcnn_jax.train.metrics import read_metrics
 
@@ -32,7 +34,7 @@ def run(tmp_path_factory):
   config.fold, config.progress, config.workdir, config.data.data_dir = 2, False, workdir, data_dir
   summary = recipe.train_and_evaluate(config)
   images, labels = data.load_split("tiny", "test", data.Source(data_dir))
-  order = folding.fixed_permutation(len(labels), config.eval_permutation_seed)
+  order = groupings.fixed_permutation(len(labels), config.eval_permutation_seed)
   return workdir, summary, images[order], labels[order]  # the order training evaluates in
 
 
@@ -95,7 +97,7 @@ def test_bad_images_fail_with_one_line(run, images, message):
 def test_untrained_predictor_times_an_unfolded_model():
   spec = ModelSpec.for_task("tiny", fold=1)
   predictor = predict.Predictor.untrained(spec, ("a", "b", "c", "d"), batch_images=64)
-  assert predictor.images_per_second(num_images=128, repeats=1) > 0
+  assert rates.model_images_per_second(predictor.runner, num_images=128, trials=1) > 0
   assert predictor(np.zeros((3, 8, 8, 3), np.uint8)).labels.shape == (3,)
 
 
@@ -109,7 +111,7 @@ def test_folded_logits_run_the_tuned_model_on_device_batches(run, tune_cache):
   np.testing.assert_allclose(folding.unfold(np.asarray(logits), 2, num_images=16),
                              predictor.logits(images[:16]), rtol=1e-6)
   cached = foldedcnn_jax.load(workdir, batch_images=16)
-  assert cached.variant == predictor.variant and cached._choice.source == "cache"
+  assert cached.variant == predictor.variant and cached.runner.choice.source == "cache"
   untuned = foldedcnn_jax.load(workdir, batch_images=16, tune_mode="off")
   assert untuned.variant == execution.Variant()
   np.testing.assert_allclose(untuned.folded_logits(folded), logits, rtol=1e-5, atol=1e-5)
@@ -130,7 +132,7 @@ def test_groupings_fold_the_expected_images_and_keep_frame_order(run, grouping):
   workdir, _, images, _ = run
   predictor = foldedcnn_jax.load(workdir)
   frames = images[:9]  # ragged: 9 frames at f = 2
-  order = folding.group_order(9, grouping=grouping, fold=2)
+  order = groupings.group_order(9, grouping=grouping, fold=2)
   np.testing.assert_allclose(predictor.logits(frames, grouping),
                              _grouped_logits(predictor, frames, order), rtol=1e-6)
   assert not np.allclose(predictor.logits(frames, grouping), predictor.logits(frames))

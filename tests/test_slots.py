@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from foldedcnn_jax import folding
 from foldedcnn_jax.models import ModelSpec, create_model, slots
+from foldedcnn_jax.runtime import folding
 
 
 @pytest.mark.parametrize("task, fold", [("v1", 2), ("v1", 3), ("v1", 4), ("v4", 4), ("n2", 4),

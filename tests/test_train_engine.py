@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from configs import tiny
-from foldedcnn_jax import data, folding, predict
+from foldedcnn_jax import data, predict
 from foldedcnn_jax.data import pipeline
+from foldedcnn_jax.runtime import grouping
 from foldedcnn_jax.train import ConfigError, checkpoints, feeds, make_run_settings, recipe, steps
 from foldedcnn_jax.train import trainer as trainer_lib
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
@@ -121,7 +122,7 @@ def test_eval_permutation_mixes_folded_groups_and_leaves_f1_accuracy(data_dir, t
   assert all(consecutive(folded.eval_batches("val", "consecutive"))[:32])  # record order
   assert sum(consecutive(folded.eval_batches("val", "permuted"))) < 4  # groups are mixed
   sorted_labels = np.repeat(np.arange(4), 16)  # e.g. a video's consecutive frames
-  mixed = sorted_labels[folding.fixed_permutation(64, 19)].reshape(-1, 2)
+  mixed = sorted_labels[grouping.fixed_permutation(64, 19)].reshape(-1, 2)
   assert (mixed[:, 0] != mixed[:, 1]).sum() > 16
   config = tiny_config(data_dir, tmp_path, fold=1, epochs=2)
   recipe.train_and_evaluate(config)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from foldedcnn_jax.bench import execution, runners, slot_groups, timing, tune
+from foldedcnn_jax.bench import runners, timing
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec, slots
+from foldedcnn_jax.runtime import execution, slot_groups, tune
 
 CANDIDATES = (execution.Variant(), execution.Variant(micro_batch=4))
 

@@ -10,6 +10,7 @@ import pytest
 
 from configs import n2, tiny
 from foldedcnn_jax import costs, filter_job, predict, video_filter
+from foldedcnn_jax.bench import rates
 from foldedcnn_jax.data import noscope, scene_video
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.tasks import get_task
@@ -79,36 +80,36 @@ def test_rows_are_the_frames_and_decisions_the_predictors(clip, runs, tmp_path, 
 
 def test_strided_grouping_folds_one_frame_of_each_segment():
   options = FilterOptions(grouping="strided", batch_images=6)
-  assert video_filter.lanes([7], 3, options) == [[range(0, 3)], [range(3, 6)], [range(6, 7)]]
-  np.testing.assert_array_equal(video_filter.slots([7], 3, options),
+  assert options.lanes([7], 3) == [[range(0, 3)], [range(3, 6)], [range(6, 7)]]
+  np.testing.assert_array_equal(options.slots([7], 3),
                                 [0, 3, 6, 1, 4, -1, 2, 5, -1])
   # Two clips of 4 and 3 frames cut into 2 segments: the first segment ends inside clip 1.
-  assert video_filter.lanes([4, 3], 2, options) == [[range(0, 4)], [range(4, 7)]]
-  assert video_filter.lanes([3, 4], 2, options) == [[range(0, 3), range(3, 4)], [range(4, 7)]]
+  assert options.lanes([4, 3], 2) == [[range(0, 4)], [range(4, 7)]]
+  assert options.lanes([3, 4], 2) == [[range(0, 3), range(3, 4)], [range(4, 7)]]
   three_workers = FilterOptions(grouping="strided", batch_images=6, decode_workers=3)
-  assert video_filter.lanes([16], 1, three_workers) == [  # f = 1: consecutive
+  assert three_workers.lanes([16], 1) == [  # f = 1: consecutive
       [range(0, 6)], [range(6, 12)], [range(12, 16)]]
   consecutive = FilterOptions("consecutive", batch_images=4, decode_workers=2)
-  assert video_filter.lanes([13], 2, consecutive) == [[range(0, 4), range(4, 8)],
+  assert consecutive.lanes([13], 2) == [[range(0, 4), range(4, 8)],
                                                       [range(8, 12), range(12, 13)]]
-  np.testing.assert_array_equal(video_filter.slots([5], 2, consecutive), [0, 1, 2, 3, 4, -1])
+  np.testing.assert_array_equal(consecutive.slots([5], 2), [0, 1, 2, 3, 4, -1])
   # A clip starts a new batch, so no folded input holds frames of two clips.
-  np.testing.assert_array_equal(video_filter.slots([3, 3], 2, consecutive),
+  np.testing.assert_array_equal(consecutive.slots([3, 3], 2),
                                 [0, 1, 2, -1, 3, 4, 5, -1])
 
 
 def test_interleaved_grouping_folds_one_frame_of_each_clip():
   options = FilterOptions(grouping="interleaved", batch_images=8)
   # As many clips as slots: clip j fills slot j; a shorter clip's slot is padding at the end.
-  assert video_filter.lanes([3, 2], 2, options) == [[range(0, 3)], [range(3, 5)]]
-  np.testing.assert_array_equal(video_filter.slots([3, 2], 2, options), [0, 3, 1, 4, 2, -1])
+  assert options.lanes([3, 2], 2) == [[range(0, 3)], [range(3, 5)]]
+  np.testing.assert_array_equal(options.slots([3, 2], 2), [0, 3, 1, 4, 2, -1])
   # More clips than slots: slot j takes clips j, j+f, ... one after another.
-  assert video_filter.lanes([2, 2, 2, 1], 2, options) == [[range(0, 2), range(4, 6)],
+  assert options.lanes([2, 2, 2, 1], 2) == [[range(0, 2), range(4, 6)],
                                                           [range(2, 4), range(6, 7)]]
   # Fewer clips than slots: each clip is cut into segments, f lanes in all.
-  assert video_filter.lanes([4, 2], 3, options) == [[range(0, 2)], [range(2, 4)], [range(4, 6)]]
-  assert video_filter.lanes([1, 2], 3, options) == [[range(0, 1)], [], [range(1, 3)]]
-  np.testing.assert_array_equal(video_filter.slots([1, 2], 3, options), [0, -1, 1, -1, -1, 2])
+  assert options.lanes([4, 2], 3) == [[range(0, 2)], [range(2, 4)], [range(4, 6)]]
+  assert options.lanes([1, 2], 3) == [[range(0, 1)], [], [range(1, 3)]]
+  np.testing.assert_array_equal(options.slots([1, 2], 3), [0, -1, 1, -1, -1, 2])
   # auto: strided for one clip, interleaved for several; f = 1 is always consecutive.
   auto = FilterOptions(batch_images=8)
   assert auto.resolved(1, 4) == "strided" and auto.resolved(3, 4) == "interleaved"
@@ -120,8 +121,8 @@ def test_strided_results_come_back_in_frame_order(clip, runs):
   video, frames = Video(clip[0]), range(5, 60)
   options = FilterOptions(grouping="strided", batch_images=8, progress=False)
   result = video_filter.filter_video(predictor, video, frames, options)
-  slots = video_filter.slots([len(frames)], 2, options) + frames.start * (
-      video_filter.slots([len(frames)], 2, options) >= 0)
+  slots = options.slots([len(frames)], 2) + frames.start * (
+      options.slots([len(frames)], 2) >= 0)
   images = _decoded(clip[0])
   arranged = np.where((slots >= 0)[:, None, None, None], images[np.maximum(slots, 0)], 0)
   by_frame = dict(zip(slots, predictor(arranged.astype(np.uint8)).labels, strict=True))
@@ -168,7 +169,7 @@ def test_resizing_on_the_device_gives_the_hosts_results(clip, runs, grouping):
 def test_device_resize_is_the_ingest_resize_then_the_fold():
   rng = np.random.default_rng(0)
   frames = rng.integers(0, 256, (6, 48, 64, 3), dtype=np.uint8)
-  from foldedcnn_jax import folding
+  from foldedcnn_jax.runtime import folding
 
   resized = np.asarray(video_filter.DeviceResize((48, 64), (50, 50), 3)(frames))
   expected = folding.fold(np.stack([noscope.to_model_frame(f, (50, 50)) for f in frames]), 3)
@@ -199,9 +200,10 @@ def test_resize_choice_and_one_frame_size_for_the_device(clip, tmp_path):
 def test_the_bounds_run(clip, runs):
   video = Video(clip[0])
   clips = [video_filter.Clip(video, video.frame_range(""))]
-  assert video_filter.decode_frames_per_second(clips, (50, 50), 2, resize=True) > 0
+  assert rates.decode_frames_per_second(clips, (50, 50), 2, resize=True) > 0
   predictor = predict.load(runs[2], batch_images=8)
-  assert video_filter.model_frames_per_second(predictor, 20, FilterOptions(batch_images=8)) > 0
+  assert rates.model_images_per_second(predictor.runner.replicated(), batch_images=8,
+                                      num_images=20, trials=1, fetch=True) > 0
 
 
 def test_the_job_reports_the_cascade_and_section_g(clip, runs, tmp_path):

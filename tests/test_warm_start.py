@@ -9,8 +9,9 @@ import pytest
 from flax import nnx
 
 from configs import tiny, v1
-from foldedcnn_jax import data, folding, predict
+from foldedcnn_jax import data, predict
 from foldedcnn_jax.models import ModelSpec, slots
+from foldedcnn_jax.runtime import folding
 from foldedcnn_jax.train import ConfigError, make_run_settings, recipe, trainer
 from foldedcnn_jax.train.metrics import TIMING_FIELDS, read_metrics
 

@@ -16,8 +16,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from foldedcnn_jax import costs
-from foldedcnn_jax.bench import execution, runners, timing, xla_costs
+from foldedcnn_jax.bench import runners, timing, xla_costs
 from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.runtime import execution
 
 
 @dataclasses.dataclass(frozen=True)

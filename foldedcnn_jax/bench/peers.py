@@ -16,8 +16,8 @@ import jax
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax.bench import execution
 from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.runtime import execution
 
 PEERS = ("torch", "torch_channels_last", "torch_compile", "onnxruntime")
 _PACKAGES = {"torch": ("torch",), "torch_channels_last": ("torch",),

@@ -19,11 +19,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax import costs, folding
-from foldedcnn_jax.bench import execution, timing, tune, xla_costs
+from foldedcnn_jax import costs
 from foldedcnn_jax.bench import records as records_lib
-from foldedcnn_jax.bench.execution import Variant
+from foldedcnn_jax.bench import timing, xla_costs
 from foldedcnn_jax.models import ModelSpec, compound_scaled, create_model, slots
+from foldedcnn_jax.runtime import execution, folding, tune
+from foldedcnn_jax.runtime.execution import Variant
+from foldedcnn_jax.runtime.runner import Runner
 
 # "folded": the f-folded model (f = 1: the original CNN); "compound": the EfficientNet-style
 # baseline; "narrow": the f-folded model's narrow twin (`slots.slot_spec`: the original
@@ -187,22 +189,20 @@ def prepare_jax(case: Case, settings: Settings,
   """
   spec = case.spec()
   graphdef, state = nnx.split(case.build_model(settings.dtype, settings.seed))
+  runner = Runner(graphdef, state, spec, batch_images=case.batch_images, tune_mode=settings.tune,
+                  tune_cache=settings.tune_cache or None,
+                  variant=None if case.tuned else case.variant,
+                  budget_seconds=settings.tune_budget_seconds,
+                  description=f"tuning {dataclasses.replace(case, tuned=False).label()}")
   host_batch = random_folded_batch(spec, case.batch_images, settings.seed)
-  device_batch = jax.device_put(host_batch)
-  device_batch.block_until_ready()
+  device_batch = runner.place(host_batch)
   start = time.perf_counter()
+  choice = runner.choice
+  variant, compiled = choice.variant, choice.compiled
   if case.tuned:
-    choice = tune.choose(graphdef, state, spec, device_batch, mode=settings.tune,
-                         dtype=settings.dtype, cache=tune.TuneCache(settings.tune_cache or None),
-                         budget_seconds=settings.tune_budget_seconds,
-                         description=f"tuning {dataclasses.replace(case, tuned=False).label()}")
-    variant, compiled = choice.variant, choice.compiled
     record.variant_choice = choice.source
     record.compiler_options, record.micro_batch = variant.options_text, variant.micro_batch
     record.formulation = variant.formulation
-  else:
-    variant = case.variant
-    compiled = execution.compile_forward(graphdef, state, device_batch, spec.fold, variant)
   record.compile_seconds = time.perf_counter() - start
   whole_batch = compiled
   if variant.micro_batch and -(-variant.micro_batch // spec.fold) < device_batch.shape[0]:

@@ -16,10 +16,11 @@ import jax
 import ml_collections
 
 from foldedcnn_jax import tasks as tasks_lib
-from foldedcnn_jax.bench import devices, execution, peers, runners, timing, tune
+from foldedcnn_jax.bench import devices, peers, runners, timing
 from foldedcnn_jax.bench import records as records_lib
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import DTYPES, ModelSpec
+from foldedcnn_jax.runtime import execution, tune
 
 PEAK_MODES = ("auto", "table", "measure", "none")
 

@@ -38,6 +38,14 @@ def time_calls(call: Callable[[], object], *, trials: int = 10, warmup_calls: in
   return Timing(tuple(_trial(call, calls) for _ in range(trials)), calls)
 
 
+def time_once(call: Callable[[], object]) -> tuple[object, float]:
+  """The result of one blocking `call` and its wall seconds: a pass over a stream that cannot
+  be repeated cheaply (decoding a video)."""
+  start = time.perf_counter()
+  result = call()
+  return result, time.perf_counter() - start
+
+
 def _check(trials, warmup_calls, min_trial_seconds, max_calls_per_trial) -> None:
   if trials < 1 or warmup_calls < 0 or min_trial_seconds < 0 or max_calls_per_trial < 1:
     raise ValueError("need trials >= 1, warmup_calls >= 0, min_trial_seconds >= 0 and "

@@ -204,7 +204,7 @@ def resolve_compiler_options(text: str, backend: str) -> dict:
   measured 5-44 % faster on n2 and v1 at f = 1 and 4, results/cpu/train_throughput*.csv), XLA's
   defaults elsewhere; "" or "default": XLA's defaults; else "key=value,…".
   """
-  from foldedcnn_jax.bench import execution
+  from foldedcnn_jax.runtime import execution
 
   if text == "auto":
     return dict(execution.YNNPACK_OFF) if backend == "cpu" else {}

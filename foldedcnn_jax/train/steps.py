@@ -19,8 +19,7 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from foldedcnn_jax import folding
-from foldedcnn_jax.bench import execution
+from foldedcnn_jax.runtime import execution, folding
 
 # {"params": nnx.State, "opt_state": optax state, "step": int32}, plus "ema_params" (the moving
 # average of "params" that is evaluated and kept) when the run averages its weights.

@@ -10,9 +10,9 @@ import jax
 import numpy as np
 from flax import nnx
 
-from foldedcnn_jax import folding
 from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.models import cnn
+from foldedcnn_jax.runtime.grouping import group_order
 from foldedcnn_jax.train import checkpoints as checkpoints_lib
 from foldedcnn_jax.train import config as config_lib
 from foldedcnn_jax.train import feeds
@@ -125,11 +125,11 @@ class Trainer:
     return batches
 
   def eval_batches(self, split: str, grouping: str) -> pipeline.BatchIndices:
-    """A split grouped as `grouping` (folding.GROUPINGS), in padded batches."""
+    """A split grouped as `grouping` (runtime.grouping.GROUPINGS), in padded batches."""
     key = (split, grouping)
     if key not in self._eval_batches:
-      order = folding.group_order(self.dataset.size(split), grouping=grouping,
-                                  fold=self.settings.fold, seed=self.config.eval_permutation_seed)
+      order = group_order(self.dataset.size(split), grouping=grouping,
+                          fold=self.settings.fold, seed=self.config.eval_permutation_seed)
       self._eval_batches[key] = pipeline.batch_indices(
           order, self.settings.eval_batch_size, remainder="pad",
           padding_index=self.splits[split].padding_index, row_multiple=self.row_multiple)

@@ -1,7 +1,7 @@
 """How a model's forward pass is run: one home for merging a split model and running it.
 
 An execution `Variant` is everything about *how* the same function is compiled and run (XLA
-options, the batch in chunks) that leaves the logits unchanged; the autotuner (`bench/tune.py`)
+options, the batch in chunks) that leaves the logits unchanged; the autotuner (`runtime/tune.py`)
 picks one per device and model, the benchmark times them, and the predictor runs the chosen one.
 """
 
@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from foldedcnn_jax.bench import slot_groups
 from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.runtime import slot_groups
+from foldedcnn_jax.runtime.folding import pad_to
 
 CompilerOptions = tuple[tuple[str, object], ...]
 # XLA:CPU with its YNNPACK fusions off: convolutions go to Eigen. Faster for many of these models
@@ -69,7 +70,7 @@ class Variant:
 # zero blocks cost G× their FLOPs), every channel then padded as "padded_input" — for the group
 # models at f = 2 and 3, whose 12-28 channels per group ran at 0.17-0.47× f = 1 on the H100.
 # "slot_groups": a block-diagonal folded model (zero weights between slots) as f grouped
-# convolutions and batched dense layers, 1/f of the multiply-adds (bench/slot_groups.py);
+# convolutions and batched dense layers, 1/f of the multiply-adds (runtime/slot_groups.py);
 # compiled only for a model whose weights pass `slot_groups.is_block_diagonal`; "slot_split"
 # the same with each slot's activations as a tensor of their own through ordinary convs
 # (XLA:CPU runs grouped convolutions 2-9x slower than the folded model). With "_sliced_pool"
@@ -123,7 +124,7 @@ def _run(model, folded_images: jax.Array, formulation: str) -> jax.Array:
     pool = sliced_max_pool if formulation.endswith("_sliced_pool") else _max_pool
     return slot_groups.run(model, x, pool, split=formulation.startswith("slot_split"))
   if formulation in ("padded_input", "dense_groups"):
-    x = _pad_axis(x, -1, _round_up(x.shape[-1]))
+    x = pad_to(x, _round_up(x.shape[-1]), axis=-1)
   for position, layer in enumerate(model.plan):
     if layer.kind == "pool" and formulation == "sliced_pool":
       x = sliced_max_pool(x, layer.kernel, layer.stride)
@@ -171,35 +172,26 @@ def _round_up(width: int) -> int:
   return -(-width // CHANNEL_MULTIPLE) * CHANNEL_MULTIPLE
 
 
-def _pad_axis(array: jax.Array, axis: int, size: int) -> jax.Array:
-  extra = size - array.shape[axis]
-  if not extra:
-    return array
-  widths = [(0, 0)] * array.ndim
-  widths[axis] = (0, extra)
-  return jnp.pad(array, widths)
-
-
 def _padded_layer(model, position: int, x: jax.Array) -> jax.Array:
   """Conv or dense `position` on channel-padded `x`, its own outputs padded unless the last."""
   layer = model.plan[position]
   module = model.layers[model.module_index[position]]
   kernel, bias = module.kernel[...], module.bias[...]
   width = layer.out_channels if layer.is_output else _round_up(layer.out_channels)
-  bias = _pad_axis(bias, 0, width).astype(model.dtype)
+  bias = pad_to(bias, width).astype(model.dtype)
   if layer.kind == "conv":
     if layer.groups > 1:
       kernel = _block_diagonal(kernel, layer.groups)
-    kernel = _pad_axis(_pad_axis(kernel, 2, x.shape[-1]), 3, width).astype(model.dtype)
+    kernel = pad_to(pad_to(kernel, x.shape[-1], axis=2), width, axis=3).astype(model.dtype)
     x = jax.lax.conv_general_dilated(
         x.astype(model.dtype), kernel, (layer.stride, layer.stride), "SAME",
         dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
   else:
     if x.ndim > 2:  # flatten (H, W, C): the kernel's rows are (H, W, C) in the same order
       kernel = kernel.reshape(*x.shape[1:-1], -1, kernel.shape[-1])
-      kernel = _pad_axis(kernel, kernel.ndim - 2, x.shape[-1]).reshape(-1, kernel.shape[-1])
+      kernel = pad_to(kernel, x.shape[-1], axis=kernel.ndim - 2).reshape(-1, kernel.shape[-1])
       x = x.reshape(x.shape[0], -1)
-    kernel = _pad_axis(_pad_axis(kernel, 0, x.shape[-1]), 1, width).astype(model.dtype)
+    kernel = pad_to(pad_to(kernel, x.shape[-1]), width, axis=1).astype(model.dtype)
     x = x.astype(model.dtype) @ kernel + bias
   return x if layer.is_output else jax.nn.relu(x)
 
@@ -235,10 +227,7 @@ def forward_in_chunks(graphdef: nnx.GraphDef, state: nnx.State, folded_images: j
   count = folded_images.shape[0]
   chunks = -(-count // chunk_inputs)
   size = -(-count // chunks)  # balanced chunks: at most chunks - 1 padded inputs
-  padding = chunks * size - count
-  if padding:
-    folded_images = jnp.concatenate(
-        [folded_images, jnp.zeros((padding, *folded_images.shape[1:]), folded_images.dtype)])
+  folded_images = pad_to(folded_images, chunks * size)
   model = nnx.merge(graphdef, state)
   logits = jax.lax.map(lambda chunk: _run(model, chunk, formulation),
                        folded_images.reshape(chunks, size, *folded_images.shape[1:]))

@@ -1,8 +1,9 @@
-"""Pure fold/unfold of images and logits (no model code).
+"""Pure fold/unfold of images and logits (no model code), and the one zero-padding helper.
 
 Group g of a folded batch holds images g·f … g·f+f−1, stacked along channels in that order;
 its logits[j·K:(j+1)·K] belong to image g·f+j. A ragged batch is zero-padded to a multiple
-of f and the padding's predictions are dropped by `unfold`.
+of f and the padding's predictions are dropped by `unfold`. Which images share a folded input
+is `runtime/grouping.py`'s.
 """
 
 from __future__ import annotations
@@ -11,39 +12,24 @@ import numpy as np
 
 from foldedcnn_jax.errors import UserInputError, check_fold_factor
 
-# Which images share a folded input when a sequence is grouped (see `group_order`): a fixed
-# permutation (the authors' evaluation protocol), record order ("consecutive": what a stream
-# deployment folds), or "strided": group g holds images g, g + n/f, g + 2n/f, ... (image t of
-# each of f equal segments).
-GROUPINGS = ("permuted", "consecutive", "strided")
-PERMUTATION_SEED = 19  # the authors' evaluation permutation
-
-
-def fixed_permutation(size: int, seed: int = PERMUTATION_SEED) -> np.ndarray:
-  """A fixed order of a whole split (the authors permute eval splits with seed 19 before
-  folding, so a folded group does not hold consecutive, near-identical frames)."""
-  return np.random.default_rng(seed).permutation(size)
-
-
-def group_order(size: int, *, grouping: str, fold: int,
-                seed: int = PERMUTATION_SEED) -> np.ndarray:
-  """The order to fold `size` images in under `grouping`: consecutive f entries of the result
-  form one folded input. A strided ragged tail (size not a multiple of f) comes last, in order."""
-  if grouping not in GROUPINGS:
-    raise UserInputError(f"unknown grouping {grouping!r}; use one of {', '.join(GROUPINGS)}")
-  if grouping == "permuted":
-    return fixed_permutation(size, seed)
-  if grouping == "consecutive" or fold == 1:
-    return np.arange(size)
-  per_segment = size // fold
-  strided = np.arange(per_segment * fold).reshape(fold, per_segment).T.ravel()
-  return np.concatenate([strided, np.arange(per_segment * fold, size)])
-
 
 def padded_size(num_images: int, fold: int) -> int:
   """The smallest multiple of `fold` that holds `num_images`."""
   check_fold_factor(fold)
   return -(-num_images // fold) * fold
+
+
+def pad_to(array, size: int, axis: int = 0):
+  """`array` zero-padded at the end of `axis` to `size` entries (a ragged batch to a compiled
+  batch size, channels to a multiple); numpy stays numpy, a jax array stays a jax array."""
+  extra = size - array.shape[axis]
+  if extra < 0:
+    raise ValueError(f"cannot pad axis {axis} of {tuple(array.shape)} to {size}")
+  if not extra:
+    return array
+  widths = [(0, 0)] * array.ndim
+  widths[axis] = (0, extra)
+  return (np if isinstance(array, np.ndarray) else _jnp()).pad(array, widths)
 
 
 def fold(images, fold: int):
@@ -52,11 +38,7 @@ def fold(images, fold: int):
   if images.ndim != 4:
     raise UserInputError(f"images must be (N, H, W, C), got shape {tuple(images.shape)}")
   num, height, width, channels = images.shape
-  padding = padded_size(num, fold) - num
-  if padding:
-    pad = np.zeros((padding, height, width, channels), dtype=images.dtype)
-    xp = np if isinstance(images, np.ndarray) else _jnp()
-    images = xp.concatenate([images, xp.asarray(pad)], axis=0)
+  images = pad_to(images, padded_size(num, fold))
   grouped = images.reshape(-1, fold, height, width, channels)
   return grouped.transpose(0, 2, 3, 1, 4).reshape(-1, height, width, fold * channels)
 

@@ -23,10 +23,11 @@ import numpy as np
 from flax import nnx
 
 from foldedcnn_jax import files
-from foldedcnn_jax.bench import devices, execution, slot_groups, timing
-from foldedcnn_jax.bench.execution import YNNPACK_OFF, Variant, compile_forward
+from foldedcnn_jax.bench import devices, timing
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import ModelSpec
+from foldedcnn_jax.runtime import execution, slot_groups
+from foldedcnn_jax.runtime.execution import YNNPACK_OFF, Variant, compile_forward
 
 MODES = ("off", "cached", "always")
 CACHE_ENV = "FOLDEDCNN_TUNE_CACHE"
