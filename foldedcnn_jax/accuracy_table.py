@@ -226,9 +226,11 @@ def _embedded_twin_columns(row: AccuracyRow) -> None:
   with no folded epochs is its slot model in every slot, exactly (models/slots.embed_slots;
   tests/test_slots.py), so its twin's accuracy is its own, its twin trained its slot epochs, and
   it has no weights between slots."""
-  if (row.fold > 1 and row.warm_start_epochs and row.epochs == 0 and row.status == "done" and
-      math.isnan(row.twin_test_accuracy)):
+  if not (row.fold > 1 and row.warm_start_epochs and row.epochs == 0 and row.status == "done"):
+    return
+  if math.isnan(row.twin_test_accuracy):
     row.twin_test_accuracy, row.twin_epochs = row.test_accuracy, row.warm_start_epochs
+  if math.isnan(row.cross_slot_weight_share):
     row.cross_slot_ablated_test_accuracy, row.cross_slot_weight_share = row.test_accuracy, 0.0
 
 
