@@ -162,21 +162,3 @@ def load(path: str, which: str = "best", batch_images: int = 256, *,
                    task_id=record["task"], batch_images=batch_images,
                    checkpoint=trained.checkpoint, config=record.get("config"),
                    tune_mode=tune_mode, tune_cache=tune_cache)
-
-
-def load_split(predictor: Predictor, split: str = "test", *, limit: int | None = None,
-               data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """The (images, labels) of `split` of the dataset the predictor was trained on."""
-  from foldedcnn_jax import data  # the data pipeline loads only when asked for
-
-  settings = dict(predictor.config.get("data", {}))
-  settings.setdefault("scale", 1.0)
-  # Runs from before `eval_scale` existed generated val/test at `scale` too.
-  settings.setdefault("eval_scale", settings["scale"])
-  settings.setdefault("seed", 0)
-  for field in ("data_dir", "video", "labels_csv", "image_folder"):
-    settings.setdefault(field, "")
-  if data_dir:
-    settings["data_dir"] = data_dir
-  source = data.Source.from_config(settings)
-  return data.load_split(predictor.task_id, split, source, limit=limit)
