@@ -99,7 +99,7 @@ class Predictor:
   def logits(self, images, grouping: str = "consecutive") -> np.ndarray:
     """(N, K) float32 logits for uint8 images (N, H, W, C), in the images' order.
 
-    `grouping` (runtime.grouping.GROUPINGS) says which images share a folded input:
+    `grouping` (runtime.grouping.EVAL_GROUPINGS) says which images share a folded input:
     "consecutive" (images t..t+f-1: a live stream, lowest latency), "strided" (image t of f
     equal segments: decorrelated groups of one recording) or "permuted" (the authors'
     evaluation protocol).
