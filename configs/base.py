@@ -123,7 +123,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.video = ""  # NoScope: a real video; "" → the embedded synthetic scene
   config.data.labels_csv = ""
   config.data.image_folder = ""  # the authors' <root>/<task>/{train,val,test}/<class>/*.png
-  # How the f images of a folded training input are chosen (data/pipeline.py TRAIN_GROUPINGS):
+  # How the f images of a folded training input are chosen (data/common.py TRAIN_GROUPINGS):
   # independent (the paper) | consecutive records (f consecutive video frames, as a stream
   # filter folds them) | mix (each group consecutive with probability consecutive_share).
   config.data.train_grouping = "independent"

@@ -124,7 +124,7 @@ class ExportResult:
 def export_checkpoint(workdir: str, out: str, *, which: str = "best", input_dtype: str = "uint8",
                       check_images: int = 256) -> ExportResult:
   """Writes a trained checkpoint as ONNX and compares ONNX Runtime's logits with JAX's."""
-  from foldedcnn_jax import predict
+  from foldedcnn_jax import data, predict
   from foldedcnn_jax.runtime import folding
 
   predictor = predict.load(workdir, which=which, tune_mode="off")
@@ -136,7 +136,8 @@ def export_checkpoint(workdir: str, out: str, *, which: str = "best", input_dtyp
   with open(out, "wb") as file:
     file.write(model.SerializeToString())
   try:
-    images, _ = predict.load_split(predictor, "test", limit=check_images)
+    images, _ = data.load_run_split(predictor.task_id, predictor.config, "test",
+                                     limit=check_images)
     source = "test"
   except Exception:  # noqa: BLE001 - the data may live elsewhere; the check still runs
     images, source = None, "random"

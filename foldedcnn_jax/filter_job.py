@@ -92,7 +92,8 @@ def _labels(job: Job, task, clips: list[Clip]) -> _Labels:
                          f"video(s): give one per video, in the same order")
   truth, masks, where = [], {"calibration": [], "evaluation": []}, {}
   for clip, labels_csv in zip(clips, files, strict=True):
-    truth.append(video_filter.frame_labels(labels_csv, task, clip.video)[clip.frames])
+    labels = noscope.frame_labels(labels_csv, task, clip.video.num_frames, video=clip.video.path)
+    truth.append(labels[clip.frames])
     plan = noscope.chunk_plan(task, clip.video.num_frames, video=clip.video.path)
     for what, text, split in (("calibration", job.calibration, "val"),
                               ("evaluation", job.evaluation, "test")):

@@ -99,7 +99,7 @@ class Predictor:
   def logits(self, images, grouping: str = "consecutive") -> np.ndarray:
     """(N, K) float32 logits for uint8 images (N, H, W, C), in the images' order.
 
-    `grouping` (runtime.grouping.GROUPINGS) says which images share a folded input:
+    `grouping` (runtime.grouping.EVAL_GROUPINGS) says which images share a folded input:
     "consecutive" (images t..t+f-1: a live stream, lowest latency), "strided" (image t of f
     equal segments: decorrelated groups of one recording) or "permuted" (the authors'
     evaluation protocol).
@@ -162,21 +162,3 @@ def load(path: str, which: str = "best", batch_images: int = 256, *,
                    task_id=record["task"], batch_images=batch_images,
                    checkpoint=trained.checkpoint, config=record.get("config"),
                    tune_mode=tune_mode, tune_cache=tune_cache)
-
-
-def load_split(predictor: Predictor, split: str = "test", *, limit: int | None = None,
-               data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """The (images, labels) of `split` of the dataset the predictor was trained on."""
-  from foldedcnn_jax import data  # the data pipeline loads only when asked for
-
-  settings = dict(predictor.config.get("data", {}))
-  settings.setdefault("scale", 1.0)
-  # Runs from before `eval_scale` existed generated val/test at `scale` too.
-  settings.setdefault("eval_scale", settings["scale"])
-  settings.setdefault("seed", 0)
-  for field in ("data_dir", "video", "labels_csv", "image_folder"):
-    settings.setdefault(field, "")
-  if data_dir:
-    settings["data_dir"] = data_dir
-  source = data.Source.from_config(settings)
-  return data.load_split(predictor.task_id, split, source, limit=limit)

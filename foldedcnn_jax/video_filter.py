@@ -31,7 +31,6 @@ import jax
 import numpy as np
 
 from foldedcnn_jax.data import noscope
-from foldedcnn_jax.data.common import DatasetError
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.files import atomic_path
 from foldedcnn_jax.predict import Predictor
@@ -272,14 +271,3 @@ def filter_video(predictor: Predictor, video: Video, frames: range,
                  options: FilterOptions = FilterOptions()) -> FilterResult:
   """`filter_clips` over frames `frames` of one video."""
   return filter_clips(predictor, [Clip(video, frames)], options)
-
-
-def frame_labels(labels_csv: str, task: Task, video: Video) -> np.ndarray:
-  """(num_frames,) 0/1 labels of every frame of the video from a NoScope label CSV."""
-  positives, last = noscope.positive_frames(labels_csv, task.noscope.object_name)
-  if last >= video.num_frames:
-    raise DatasetError(f"labels CSV {labels_csv!r} labels frame {last} but video "
-                       f"{video.path!r} has only {video.num_frames} frames: a mismatched pair?")
-  labels = np.zeros(video.num_frames, np.int32)
-  labels[sorted(positives)] = 1
-  return labels

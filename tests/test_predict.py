@@ -56,6 +56,20 @@ def test_ragged_batch_is_zero_padded_to_whole_groups(run):
   assert len(predictor(batch[:0])) == 0
 
 
+def test_the_split_a_run_trained_on_loads_from_its_saved_config(run, tmp_path):
+  workdir, _, images, labels = run
+  predictor = foldedcnn_jax.load(workdir)
+  loaded, loaded_labels = data.load_run_split(predictor.task_id, predictor.config, "test",
+                                              limit=3)
+  expected, expected_labels = data.load_split(
+      "tiny", "test", data.Source(predictor.config["data"]["data_dir"]), limit=3)
+  np.testing.assert_array_equal(loaded, expected)
+  np.testing.assert_array_equal(loaded_labels, expected_labels)
+  # A run from before the data fields existed: the former defaults, under `data_dir`.
+  with pytest.raises(data.DatasetError, match="no-such-dir/synthetic_scale-1_seed-0' is not"):
+    data.load_run_split("tiny", {"data": {}}, "test", data_dir="/proc/no-such-dir")
+
+
 def test_chunking_does_not_change_predictions(run):
   workdir, _, images, _ = run
   whole = foldedcnn_jax.load(workdir)(images[:11])

@@ -216,7 +216,7 @@ def test_the_job_reports_the_cascade_and_section_g(clip, runs, tmp_path):
   folded, unfolded = report.results
   assert [len(r.frames) for r in report.results] == [104, 104]
   assert [o.frames for o in report.outcomes] == [13, 13]  # the test chunk
-  labels = video_filter.frame_labels(labels_csv, get_task("n2"), Video(video))
+  labels = noscope.frame_labels(labels_csv, get_task("n2"), Video(video).num_frames)
   assert report.outcomes[0].filter_accuracy == np.mean(folded.decisions[39:52] == labels[39:52])
   comparison = report.comparison
   x = folded.frames_per_second / unfolded.frames_per_second
@@ -241,7 +241,7 @@ def test_the_job_filters_several_videos_with_their_labels(clip, runs, tmp_path):
   (result,) = report.results
   assert result.grouping == "interleaved" and len(result.frames) == 2 * 94
   assert report.outcomes[0].frames == 26  # the test chunk of each video
-  labels = video_filter.frame_labels(labels_csv, get_task("n2"), Video(video))
+  labels = noscope.frame_labels(labels_csv, get_task("n2"), Video(video).num_frames)
   test = np.r_[39 - 10:52 - 10, 94 + 39 - 10:94 + 52 - 10]
   assert report.outcomes[0].filter_accuracy == np.mean(result.decisions[test] ==
                                                         np.r_[labels[39:52], labels[39:52]])

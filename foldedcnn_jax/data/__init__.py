@@ -16,11 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from foldedcnn_jax.data.common import SPLITS, DatasetError, Source, default_data_dir
-from foldedcnn_jax.data.pipeline import load_split, make_batches, num_examples
+from foldedcnn_jax.data.pipeline import load_run_split, load_split, make_batches, num_examples
 
 __all__ = [
     "SPLITS", "DatasetError", "Source", "default_data_dir", "prepare_dataset", "make_batches",
-    "num_examples", "load_split", "write_preview", "scene_video_paths", "split_labels",
+    "num_examples", "load_split", "load_run_split", "write_preview", "scene_video_paths",
+    "split_labels",
 ]
 
 

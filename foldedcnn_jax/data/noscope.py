@@ -61,6 +61,18 @@ def positive_frames(labels_csv: str, object_name: str) -> tuple[set[int], int]:
   return positives, last
 
 
+def frame_labels(labels_csv: str, task: Task, num_frames: int, *, video: str = "") -> np.ndarray:
+  """(num_frames,) 0/1 labels of every frame of a video (path `video`, for the error) from a
+  NoScope label CSV."""
+  positives, last = positive_frames(labels_csv, task.noscope.object_name)
+  if last >= num_frames:
+    raise DatasetError(f"labels CSV {labels_csv!r} labels frame {last} but video "
+                       f"{video!r} has only {num_frames} frames: a mismatched pair?")
+  labels = np.zeros(num_frames, np.int32)
+  labels[sorted(positives)] = 1
+  return labels
+
+
 def open_capture(video: str, decoder_threads: int = 0):
   """An opened OpenCV capture of `video`. decoder_threads > 0 caps FFmpeg's own decoding
   threads (0: FFmpeg's choice); callers that decode several stretches in parallel threads of

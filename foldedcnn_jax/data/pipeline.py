@@ -278,3 +278,19 @@ def load_split(task_id: str, split: str, source: prepare_lib.Source | None = Non
   total = len(prepare_lib.data_source(location, split))
   count = total if limit is None else min(limit, total)
   return read_records(location, split, np.arange(count), task.input_shape)
+
+
+def load_run_split(task_id: str, run_config, split: str = "test", *, limit: int | None = None,
+                   data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """`load_split` of the data a run trained on, named by its saved config's `data` fields (runs
+  from before a field existed get its former default); `data_dir` overrides where it lives."""
+  settings = dict((run_config or {}).get("data", {}))
+  settings.setdefault("scale", 1.0)
+  # Runs from before `eval_scale` existed generated val/test at `scale` too.
+  settings.setdefault("eval_scale", settings["scale"])
+  settings.setdefault("seed", 0)
+  for field in ("data_dir", "video", "labels_csv", "image_folder"):
+    settings.setdefault(field, "")
+  if data_dir:
+    settings["data_dir"] = data_dir
+  return load_split(task_id, split, prepare_lib.Source.from_config(settings), limit=limit)

@@ -15,11 +15,12 @@ import numpy as np
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.runtime import folding
 
-# Which images share a folded input when a sequence is grouped (see `group_order`): a fixed
+# Which images share a folded input when evaluation or the predictor folds a fixed sequence
+# (`group_order`; training draws its groups per epoch, data.common.TRAIN_GROUPINGS): a fixed
 # permutation (the authors' evaluation protocol), record order ("consecutive": what a stream
 # deployment folds), or "strided": group g holds images g, g + n/f, g + 2n/f, ... (image t of
 # each of f equal segments).
-GROUPINGS = ("permuted", "consecutive", "strided")
+EVAL_GROUPINGS = ("permuted", "consecutive", "strided")
 PERMUTATION_SEED = 19  # the authors' evaluation permutation
 # How frames of several clips are grouped (`lanes`): "interleaved" folds frames of f different
 # clips; "auto" is strided for one clip, interleaved for several.
@@ -36,8 +37,8 @@ def group_order(size: int, *, grouping: str, fold: int,
                 seed: int = PERMUTATION_SEED) -> np.ndarray:
   """The order to fold `size` images in under `grouping`: consecutive f entries of the result
   form one folded input. A strided ragged tail (size not a multiple of f) comes last, in order."""
-  if grouping not in GROUPINGS:
-    raise UserInputError(f"unknown grouping {grouping!r}; use one of {', '.join(GROUPINGS)}")
+  if grouping not in EVAL_GROUPINGS:
+    raise UserInputError(f"unknown grouping {grouping!r}; use one of {', '.join(EVAL_GROUPINGS)}")
   if grouping == "permuted":
     return fixed_permutation(size, seed)
   if grouping == "consecutive" or fold == 1:

@@ -113,7 +113,7 @@ class Runner:
   def logits(self, images: np.ndarray, order: str = "consecutive") -> np.ndarray:
     """(N, K) float32 logits for unfolded images (N, H, W, C), in the images' order.
 
-    `order` (grouping.GROUPINGS) says which images share a folded input. Each chunk of
+    `order` (grouping.EVAL_GROUPINGS) says which images share a folded input. Each chunk of
     `batch_images` is folded, zero-padded to a compiled size, run and unfolded.
     """
     if order != "consecutive" and self.fold > 1:

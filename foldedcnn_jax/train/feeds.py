@@ -17,6 +17,7 @@ from jax.sharding import PartitionSpec as P
 
 from foldedcnn_jax.data import pipeline
 from foldedcnn_jax.data import prepare as prepare_lib
+from foldedcnn_jax.runtime.folding import pad_to
 from foldedcnn_jax.train import steps as steps_lib
 
 
@@ -96,9 +97,7 @@ class DeviceSplit:
     start = jax.process_index() * per_process
     mine = np.arange(start, min(start + per_process, self.padding_index))
     images, labels = pipeline.read_records(dataset.location, split, mine, dataset.image_shape)
-    padding = per_process - len(mine)
-    images = np.concatenate([images, np.zeros((padding, *dataset.image_shape), np.uint8)])
-    labels = np.concatenate([labels, np.zeros(padding, np.int32)])
+    images, labels = pad_to(images, per_process), pad_to(labels, per_process)
     sharding = NamedSharding(mesh, P("data"))
     self.data = {
         "image": jax.make_array_from_process_local_data(sharding, images,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-import time
 
 import jax
 import numpy as np
 
+from foldedcnn_jax.bench import timing
 from foldedcnn_jax.train import config as config_lib
 from foldedcnn_jax.train import trainer as trainer_lib
 
@@ -47,12 +47,15 @@ class _JaxRun:
 
   def epoch_images(self) -> tuple[float, int]:
     """(seconds, images) of one training epoch, synchronised at its end."""
-    started = time.perf_counter()
+    count, seconds = timing.time_once(self._train_epoch)
+    return seconds, count
+
+  def _train_epoch(self) -> int:
     trainer = self.trainer
     self.state, sums = trainer.train_epoch(self.state, self.epoch, trainer.settings.num_classes)
     jax.block_until_ready(self.state)
     self.epoch += 1
-    return time.perf_counter() - started, int(sums["count"])
+    return int(sums["count"])
 
 
 class _TorchRun:
@@ -76,9 +79,14 @@ class _TorchRun:
     self.labels = self.labels.reshape(len(folded), settings.fold)
 
   def epoch_images(self) -> tuple[float, int]:
+    """(seconds, images) of one training epoch."""
+    count, seconds = timing.time_once(self._train_epoch)
+    return seconds, count
+
+  def _train_epoch(self) -> int:
     torch, groups = self.torch, self.batch_size // self.fold
     order = torch.randperm(len(self.images))
-    started, count = time.perf_counter(), 0
+    count = 0
     for start in range(0, len(order) - groups + 1, groups):
       rows = order[start:start + groups]
       logits = self.model(self.images[rows].float()).reshape(-1, self.num_classes)
@@ -87,7 +95,7 @@ class _TorchRun:
       loss.backward()
       self.optimizer.step()
       count += groups * self.fold
-    return time.perf_counter() - started, count
+    return count
 
 
 def measure(config, *, engines=config_lib.ENGINES, torch_peer: bool = True, trials: int = 5,

@@ -125,7 +125,7 @@ class Trainer:
     return batches
 
   def eval_batches(self, split: str, grouping: str) -> pipeline.BatchIndices:
-    """A split grouped as `grouping` (runtime.grouping.GROUPINGS), in padded batches."""
+    """A split grouped as `grouping` (runtime.grouping.EVAL_GROUPINGS), in padded batches."""
     key = (split, grouping)
     if key not in self._eval_batches:
       order = group_order(self.dataset.size(split), grouping=grouping,
