@@ -12,9 +12,8 @@ settings are what they are: results/recipes.md § configs/v5.py):
   --config.fold=2 and 3: test accuracy 0.9345 and 0.9026
 
 The paper (its appendix): f = 1 test accuracy 93.95 %, drops at f = 2 / 3 / 4 of 1.45 / 3.17 /
-6.44 points; in the cpu table above -1.06 / 2.13 / 1.32 (f = 1 re-run in the issue-27 session;
-the session-8 run's 0.9500 does not reproduce). The narrow twin and folded training that uses
-the weights between slots: results/twins.md. `:quick` alone trains 12 epochs, the
+6.44 points; in the cpu table above -1.06 / 2.13 / 1.32. The narrow twin and folded training
+that uses the weights between slots: results/twins.md. `:quick` alone trains 12 epochs, the
 folded run's slot model too: `--config=configs/v5.py:quick --config.fold=4` ends at test
 accuracy 0.7463 (measured for issue 28), not the table's cell.
 """

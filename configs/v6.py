@@ -1,7 +1,7 @@
 """v6 lol-time (62 classes, 15x35): configs/v6.py[:quick|:paper].
 
 The paper (its appendix): f = 1 test accuracy 89.71 %, drops at f = 2 / 3 / 4 of 1.68 / 4.23 /
-4.79 points; in the cpu table below 0.85 / 4.74 / 3.56 (f = 1 re-run in the issue-27 session).
+4.79 points; in the cpu table below 0.85 / 4.74 / 3.56.
 
 The cpu accuracy table's cells (results/accuracy/cpu.md, seed 0) train `:quick` 28 epochs, at
 f > 1 as the slot model embedded into every slot (the recipes: configs/base.py; why this config's

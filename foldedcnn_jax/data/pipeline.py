@@ -11,6 +11,7 @@ import numpy as np
 
 from foldedcnn_jax.data import prepare as prepare_lib
 from foldedcnn_jax.data.common import TRAIN_GROUPINGS, DatasetError, check_split
+from foldedcnn_jax.runtime import grouping as grouping_lib
 from foldedcnn_jax.tasks import get_task
 
 _REMAINDERS = ("drop", "pad")
@@ -80,31 +81,12 @@ def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
   indices = selected_indices(labels, num_classes, task_classes)
   if not shuffle:
     return indices
-  order = _grouped_order(indices, np.random.default_rng(epoch_seed(seed, epoch)), fold,
-                         grouping, consecutive_share)
+  order = grouping_lib.training_order(indices, np.random.default_rng(epoch_seed(seed, epoch)),
+                                      fold, grouping, consecutive_share)
   if fold > 1 and input_repetition > 0:
-    groups = order[:len(order) // fold * fold].reshape(-1, fold)  # a view into `order`
-    draws = np.random.default_rng(np.random.SeedSequence([seed, epoch, fold]))
-    repeated = draws.random(len(groups)) < input_repetition
-    groups[repeated] = groups[repeated, :1]
+    grouping_lib.repeat_inputs(order, fold, input_repetition,
+                               np.random.default_rng(np.random.SeedSequence([seed, epoch, fold])))
   return order
-
-
-def _grouped_order(indices: np.ndarray, rng: np.random.Generator, fold: int, grouping: str,
-                   consecutive_share: float) -> np.ndarray:
-  if fold == 1 or grouping == "independent":
-    return rng.permutation(indices)
-  offset = int(rng.integers(fold))
-  count = (len(indices) - offset) // fold
-  blocks = indices[offset:offset + count * fold].reshape(count, fold)
-  leftover = np.concatenate([indices[:offset], indices[offset + count * fold:]])
-  if grouping == "mix":
-    independent = rng.random(count) >= consecutive_share
-    pool = rng.permutation(np.concatenate([blocks[independent].ravel(), leftover]))
-    groups = len(pool) // fold
-    blocks = np.concatenate([blocks[~independent], pool[:groups * fold].reshape(groups, fold)])
-    leftover = pool[groups * fold:]
-  return np.concatenate([blocks[rng.permutation(len(blocks))].ravel(), rng.permutation(leftover)])
 
 
 def epoch_batches(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,

@@ -16,7 +16,7 @@ from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.runtime import folding
 
 # Which images share a folded input when evaluation or the predictor folds a fixed sequence
-# (`group_order`; training draws its groups per epoch, data.common.TRAIN_GROUPINGS): a fixed
+# (`group_order`; training draws its groups per epoch, `training_order`): a fixed
 # permutation (the authors' evaluation protocol), record order ("consecutive": what a stream
 # deployment folds), or "strided": group g holds images g, g + n/f, g + 2n/f, ... (image t of
 # each of f equal segments).
@@ -25,6 +25,36 @@ PERMUTATION_SEED = 19  # the authors' evaluation permutation
 # How frames of several clips are grouped (`lanes`): "interleaved" folds frames of f different
 # clips; "auto" is strided for one clip, interleaved for several.
 STREAM_GROUPINGS = ("auto", "consecutive", "strided", "interleaved")
+
+
+def training_order(indices: np.ndarray, rng: np.random.Generator, fold: int, grouping: str,
+                   consecutive_share: float) -> np.ndarray:
+  """An epoch's training records in order, in aligned groups of f as `grouping`
+  (data.common.TRAIN_GROUPINGS) forms them: a permutation ("independent"), shuffled groups of f
+  consecutive records cut at a drawn offset ("consecutive"), or each such group kept with
+  probability `consecutive_share` and the rest regrouped independently ("mix")."""
+  if fold == 1 or grouping == "independent":
+    return rng.permutation(indices)
+  offset = int(rng.integers(fold))
+  count = (len(indices) - offset) // fold
+  blocks = indices[offset:offset + count * fold].reshape(count, fold)
+  leftover = np.concatenate([indices[:offset], indices[offset + count * fold:]])
+  if grouping == "mix":
+    independent = rng.random(count) >= consecutive_share
+    pool = rng.permutation(np.concatenate([blocks[independent].ravel(), leftover]))
+    groups = len(pool) // fold
+    blocks = np.concatenate([blocks[~independent], pool[:groups * fold].reshape(groups, fold)])
+    leftover = pool[groups * fold:]
+  return np.concatenate([blocks[rng.permutation(len(blocks))].ravel(), rng.permutation(leftover)])
+
+
+def repeat_inputs(order: np.ndarray, fold: int, probability: float,
+                  rng: np.random.Generator) -> None:
+  """MIMO input repetition, in place: each aligned group of f in `order` holds its first record
+  f times with `probability`."""
+  groups = order[:len(order) // fold * fold].reshape(-1, fold)  # a view into `order`
+  repeated = rng.random(len(groups)) < probability
+  groups[repeated] = groups[repeated, :1]
 
 
 def fixed_permutation(size: int, seed: int = PERMUTATION_SEED) -> np.ndarray:
