@@ -17,7 +17,7 @@ from flax import nnx
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.models import cnn
 from foldedcnn_jax.models import spec as spec_lib
-from foldedcnn_jax.runtime import execution
+from foldedcnn_jax.runtime import execution, folding
 from foldedcnn_jax.runtime.runner import Runner, softmax
 
 
@@ -123,9 +123,8 @@ class Predictor:
       return []
     length, count = max(len(stream) for stream in streams), len(streams)
     sets = -(-count // self.fold)  # groups of f streams folded together
-    stacked = np.zeros((sets * self.fold, length, *self.input_shape), np.uint8)
-    for index, stream in enumerate(streams):
-      stacked[index, :len(stream)] = stream
+    stacked = folding.pad_to(np.stack([folding.pad_to(stream, length) for stream in streams]),
+                             sets * self.fold)
     # (set, stream in set, t) → (set, t, stream in set): consecutive f images = one group
     grouped = stacked.reshape(sets, self.fold, length, *self.input_shape).swapaxes(1, 2)
     logits = self.logits(grouped.reshape(-1, *self.input_shape))
