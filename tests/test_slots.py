@@ -62,6 +62,7 @@ def test_cross_slot_masks_ablate_exactly_the_connections_between_slots(task, fol
   _, embedded_params = nnx.split(embedded)
   graphdef, connected_params = nnx.split(connected)
   assert slots.cross_slot_weight_share(embedded_params, masks) == 0.0
+  assert slots.is_block_diagonal(embedded) and not slots.is_block_diagonal(connected)
   share = slots.cross_slot_weight_share(connected_params, masks)
   assert 0.0 < share < 1.0
   images = np.random.default_rng(0).integers(0, 256, (2 * fold, *spec.input_shape), np.uint8)

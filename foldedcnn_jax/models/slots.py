@@ -136,6 +136,16 @@ def cross_slot_masks(folded_model: nnx.Module) -> nnx.State:
   return masks
 
 
+def is_block_diagonal(folded_model: nnx.Module) -> bool:
+  """Whether every weight between slots (and out of a leftover channel) is exactly zero: the
+  model computes f independent narrow CNNs."""
+  for position, in_slots, out_slots in _layer_slots(folded_model):
+    kernel = np.asarray(folded_model.layers[folded_model.module_index[position]].kernel[...])
+    if np.any(kernel[..., _between_slots(in_slots, out_slots)] != 0):
+      return False
+  return True
+
+
 def without_cross_slot(params: nnx.State, masks: nnx.State) -> nnx.State:
   """The cross-slot ablation: `params` with every weight between slots set to zero."""
   return jax.tree.map(lambda value, mask: jnp.where(mask, jnp.zeros_like(value), value),

@@ -13,34 +13,13 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-
-def _slot_of(width: int, fold: int) -> np.ndarray:
-  """Slot of each of `width` channels in blocks of width // fold (-1: a leftover channel)."""
-  slot = np.arange(width) // max(width // fold, 1)
-  slot[slot >= fold] = -1
-  return slot
-
-
-def _row_and_column_slots(model, position: int) -> tuple[np.ndarray, np.ndarray]:
-  """Slots of the kernel's input rows and output columns of plan layer `position`.
-
-  A dense layer right after a conv or pool reads the flattened (h, w, c) map: its rows cycle
-  through the channels, so a row's slot is its channel's.
-  """
-  plan, fold = model.plan, model.spec.fold
-  layer = plan[position]
-  columns = _slot_of(layer.out_channels, fold)
-  if layer.kind == "dense" and len(layer.in_shape) == 1 and position and \
-      plan[position - 1].kind != "dense":
-    channels = plan[position - 1].out_shape[-1]
-    return np.tile(_slot_of(channels, fold), layer.in_channels // channels), columns
-  return _slot_of(layer.in_channels, fold), columns
+from foldedcnn_jax.models import slots
 
 
 def is_block_diagonal(model) -> bool:
-  """Whether every weight between slots (and from a leftover channel) is exactly zero.
+  """Whether every weight between slots (and from a leftover channel) is exactly zero
+  (models/slots.is_block_diagonal), for a model the grouped layers can run.
 
   Only then do the grouped layers compute the model's logits. False at f = 1, for grouped
   convolutions, and for a first layer that is dense (its input rows are not slot blocks).
@@ -49,16 +28,7 @@ def is_block_diagonal(model) -> bool:
   if fold == 1 or plan[0].kind != "conv" or any(
       layer.groups != 1 for layer in plan if layer.kind == "conv"):
     return False
-  for position, layer in enumerate(plan):
-    if layer.kind == "pool":
-      continue
-    rows, columns = _row_and_column_slots(model, position)
-    kernel = np.asarray(model.layers[model.module_index[position]].kernel[...])
-    crossing = ((rows[:, None] != columns[None, :]) & (columns[None, :] >= 0)) | (
-        rows[:, None] < 0)
-    if np.any(kernel[..., crossing] != 0):
-      return False
-  return True
+  return slots.is_block_diagonal(model)
 
 
 def _kernel_blocks(model, position: int) -> list[jax.Array]:

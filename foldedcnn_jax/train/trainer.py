@@ -199,25 +199,19 @@ def initial_model(config, settings: config_lib.RunSettings) -> nnx.Module:
                           zero_init_head=config.model.zero_init_head)
 
 
-def _cross_slot_masks(config, settings):
-  """A folded model's between-slot weights (models/slots.cross_slot_masks); None at f = 1."""
-  from foldedcnn_jax.models import slots
-
-  return slots.cross_slot_masks(initial_model(config, settings)) if settings.fold > 1 else None
-
-
 def build(config, settings: config_lib.RunSettings, *, progress: bool = False):
   """A run built but not started: (its Trainer, its initial state on the devices). Prepares the
   dataset (process 0 generates it while the others wait); touches no workdir."""
   location = _dataset_location(settings, progress)
   mesh = steps_lib.make_mesh()
-  masks = _cross_slot_masks(config, settings)
-  tx = run_optimizer(config, settings, location, masks)
-  model = initial_model(config, settings)
-  if settings.fold > 1 and config.model.cross_slot_init != 1.0:  # a random start's
+  model, masks = initial_model(config, settings), None
+  if settings.fold > 1:  # the weights between slots: learning rate, start, ablation
     from foldedcnn_jax.models import slots
 
-    slots.scale_cross_slot(model, config.model.cross_slot_init)
+    masks = slots.cross_slot_masks(model)
+    if config.model.cross_slot_init != 1.0:  # a random start's
+      slots.scale_cross_slot(model, config.model.cross_slot_init)
+  tx = run_optimizer(config, settings, location, masks)
   graphdef, params = nnx.split(model)
   trainer = Trainer(config, settings, mesh, graphdef, tx, location, masks)
   return trainer, trainer.initial_state(params)
