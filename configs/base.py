@@ -105,6 +105,11 @@ def get_config() -> ml_collections.ConfigDict:
   # Folded models from a random start: the weights between slots start as this multiple of the
   # init's draws (1: as drawn; 0: block-diagonal, f independent random narrow twins).
   config.model.cross_slot_init = 1.0
+  # Folded models from a random start: "folded" draws every weight for the folded layer's fan
+  # (each slot's block √f smaller per layer than a narrow CNN's start); "twin" starts slot j as
+  # a narrow twin (models/slots.slot_spec) drawn for its own widths, the weights between slots
+  # as "folded" draws them times `cross_slot_init`.
+  config.model.slot_init = "folded"
   # How slow layers are written in training and evaluation (the same logits): "sliced_pool"
   # computes max pools as maxima of strided slices, whose gradient XLA:CPU runs far faster than
   # reduce_window's (n2 train step 48 → 22 ms); "model" keeps nnx.max_pool; "auto" slices the

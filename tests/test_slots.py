@@ -33,6 +33,21 @@ def test_embedded_folded_model_is_f_copies_of_the_slot_model(task, fold):
   np.testing.assert_allclose(again[0::fold], expected[0::fold], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("task, fold", [("v1", 3), ("n2", 4)])
+def test_a_sequence_of_slot_models_puts_model_j_into_slot_j(task, fold):
+  spec = ModelSpec.for_task(task, fold=fold)
+  narrow_models = [create_model(slots.slot_spec(spec), seed=10 + slot) for slot in range(fold)]
+  folded_model = create_model(spec, seed=2)
+  slots.embed_slots(narrow_models, folded_model)
+  images = np.random.default_rng(0).integers(0, 256, (2 * fold, *spec.input_shape), np.uint8)
+  got = np.asarray(folded_model(folding.fold(images, fold))).reshape(-1, spec.num_classes)
+  for slot, narrow in enumerate(narrow_models):
+    np.testing.assert_allclose(got[slot::fold], np.asarray(narrow(images[slot::fold])),
+                               rtol=1e-4, atol=1e-4)
+  with pytest.raises(slots.ArchitectureError, match="slot models"):
+    slots.embed_slots(narrow_models[:-1], folded_model)
+
+
 def test_leftover_channels_keep_random_weights_and_feed_nothing():
   spec = ModelSpec.for_task("v1", fold=3)  # int(32·√3) = 55 = 3·18 + 1 leftover channel
   folded_model = create_model(spec, seed=2)

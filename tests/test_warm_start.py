@@ -259,3 +259,46 @@ def test_a_block_diagonal_random_start_with_frozen_cross_slot_weights_stays_f_na
   dense = warm_config(data_dir, tmp_path / "dense", epochs=1, slot_epochs=0)
   recipe.train_and_evaluate(dense)
   assert read_metrics(str(tmp_path / "dense"))[-1]["cross_slot_weight_share"] > 0.1
+
+
+@pytest.mark.parametrize("cross_slot_init", [0.0, 1.0])
+def test_a_twin_scaled_random_start_draws_each_slot_as_its_own_narrow_twin(cross_slot_init):
+  """model.slot_init="twin": slot j starts as the narrow twin drawn from (seed, j) for its own
+  widths (not √f smaller, as the folded layer's fan draws it); the weights between slots are
+  the folded draws times model.cross_slot_init."""
+  config = v1.get_config("quick")
+  config.fold, config.warm_start.slot_epochs = 4, 0
+  config.model.slot_init, config.model.cross_slot_init = "twin", cross_slot_init
+  settings = make_run_settings(config)
+  model = trainer.random_start_model(config, settings)
+  masks = slots.cross_slot_masks(model)
+  twins = trainer.random_twins(config, settings)
+  images = np.random.default_rng(0).integers(0, 256, (8, *settings.spec.input_shape), np.uint8)
+  logits = np.asarray(model(folding.fold(images, 4))).reshape(8, -1)
+  graphdef, params = nnx.split(model)
+  ablated = nnx.merge(graphdef, slots.without_cross_slot(params, masks))
+  ablated_logits = np.asarray(ablated(folding.fold(images, 4))).reshape(8, -1)
+  for slot, twin in enumerate(twins):
+    np.testing.assert_allclose(ablated_logits[slot::4], np.asarray(twin(images[slot::4])),
+                               rtol=1e-4, atol=1e-4)
+  assert not np.allclose(np.asarray(twins[0](images)), np.asarray(twins[1](images)))
+  assert slots.is_block_diagonal(model) == (cross_slot_init == 0.0)
+  if cross_slot_init:
+    np.testing.assert_raises(AssertionError, np.testing.assert_allclose, logits, ablated_logits)
+    folded = trainer.initial_model(config, settings)  # the folded draws between slots
+    mask = np.asarray(masks["layers"][0]["kernel"][...])
+    np.testing.assert_array_equal(np.asarray(model.layers[0].kernel[...])[mask],
+                                  np.asarray(folded.layers[0].kernel[...])[mask])
+  # The first conv's in-slot block starts √f = 2 times the folded init's scale.
+  folded = trainer.initial_model(config, settings)
+  block = np.s_[..., :1, :model.plan[0].out_channels // 4]
+  ratio = (np.asarray(model.layers[0].kernel[...])[block].std() /
+           np.asarray(folded.layers[0].kernel[...])[block].std())
+  assert 1.6 < ratio < 2.5
+
+
+def test_an_unknown_slot_init_is_refused():
+  config = v1.get_config("quick")
+  config.fold, config.model.slot_init = 4, "wide"
+  with pytest.raises(ConfigError, match="model.slot_init"):
+    make_run_settings(config)

@@ -99,10 +99,11 @@ class FoldedCNN(nnx.Module):
     return x if layer.is_output else nnx.relu(x)
 
 
-def create_model(spec: spec_lib.ModelSpec, *, seed: int = 0, param_dtype="float32",
+def create_model(spec: spec_lib.ModelSpec, *, seed: int | jax.Array = 0, param_dtype="float32",
                  dtype=None, init: str = "authors", zero_init_head: bool = False) -> FoldedCNN:
-  """A FoldedCNN with weights drawn from `seed` by the `init` scheme (a key of `INITS`), its
-  output layer at zero if `zero_init_head` (the other layers' weights are the same either way)."""
+  """A FoldedCNN with weights drawn from `seed` (an int or a key) by the `init` scheme (a key of
+  `INITS`), its output layer at zero if `zero_init_head` (the other layers' weights are the same
+  either way)."""
   return FoldedCNN(spec, rngs=nnx.Rngs(seed), param_dtype=param_dtype, dtype=dtype, init=init,
                    zero_init_head=zero_init_head)
 

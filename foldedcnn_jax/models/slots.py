@@ -84,33 +84,35 @@ def _between_slots(in_slots: np.ndarray, out_slots: np.ndarray) -> np.ndarray:
       (in_slots[:, None] < 0)
 
 
-def embed_slots(slot_model: nnx.Module, folded_model: nnx.Module, *,
-                cross_slot_scale: float = 0.0) -> None:
-  """Writes `slot_model` (built from `slot_spec(folded_model.spec)`) into every slot, in place.
+def embed_slots(slot_model, folded_model: nnx.Module, *, cross_slot_scale: float = 0.0) -> None:
+  """Writes `slot_model` (built from `slot_spec(folded_model.spec)`) into every slot, in place;
+  a sequence of f such models puts model j into slot j.
 
   The weights between slots become `cross_slot_scale` × their random initial values (0: exactly
   zero, so the folded model computes f independent copies of the slot model; > 0: a small,
   non-zero start for folded training that can use them).
   """
   fold = folded_model.spec.fold
-  if spec_lib.format_architecture(slot_spec(folded_model.spec).layers) != \
-      spec_lib.format_architecture(slot_model.spec.layers):
+  slot_models = list(slot_model) if isinstance(slot_model, (list, tuple)) else [slot_model] * fold
+  if len(slot_models) != fold:
+    raise ArchitectureError(f"{len(slot_models)} slot models for f = {fold} slots")
+  wanted = spec_lib.format_architecture(slot_spec(folded_model.spec).layers)
+  if any(spec_lib.format_architecture(model.spec.layers) != wanted for model in slot_models):
     raise ArchitectureError("the slot model is not slot_spec(folded_model.spec)")
   scale_cross_slot(folded_model, cross_slot_scale)
   for position, in_slots, _ in _layer_slots(folded_model):
-    source = slot_model.layers[slot_model.module_index[position]]
     target = folded_model.layers[folded_model.module_index[position]]
     kernel = np.array(target.kernel[...], dtype=np.float32)
     bias = np.array(target.bias[...], dtype=np.float32)
-    small_kernel = np.asarray(source.kernel[...], np.float32)
-    small_bias = np.asarray(source.bias[...], np.float32)
-    out_block = slot_model.plan[position].out_channels
-    for slot in range(fold):
+    for slot, model in enumerate(slot_models):
+      source = model.layers[model.module_index[position]]
+      small_kernel = np.asarray(source.kernel[...], np.float32)
+      out_block = model.plan[position].out_channels
       rows = np.flatnonzero(in_slots == slot)
       columns = slice(slot * out_block, (slot + 1) * out_block)
       kernel[..., rows, columns] = small_kernel.reshape(*kernel.shape[:-2], len(rows),
                                                         out_block)
-      bias[columns] = small_bias
+      bias[columns] = np.asarray(source.bias[...], np.float32)
     target.kernel[...] = kernel.astype(target.kernel[...].dtype)
     target.bias[...] = bias.astype(target.bias[...].dtype)
 

@@ -31,19 +31,22 @@ RESUMABLE_FIELDS = (
 # Fields an f = 1 run never reads (the warm start of folded runs): a saved f = 1 run resumes
 # whatever they hold, so a recipe change for folded runs leaves finished f = 1 runs usable.
 UNFOLDED_UNUSED_FIELDS = ("warm_start", "data.input_repetition", "data.input_repetition_epochs",
-                          "optimizer.cross_slot_lr_scale", "model.cross_slot_init")
+                          "optimizer.cross_slot_lr_scale", "model.cross_slot_init",
+                          "model.slot_init")
 # Fields added after runs were saved without them: a saved config that lacks one ran as this
 # value does, so resuming it with this value is the same run.
 LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
                 "warm_start.zero_init_head": False, "warm_start.cross_slot_init": 0.0,
                 "data.input_repetition": 0.0, "data.input_repetition_epochs": 0,
-                "optimizer.cross_slot_lr_scale": 1.0, "model.cross_slot_init": 1.0}
+                "optimizer.cross_slot_lr_scale": 1.0, "model.cross_slot_init": 1.0,
+                "model.slot_init": "folded"}
 # Fields that runs saved before their removal hold: ignored when such a run is resumed.
 # (model.slots_of_fold marked the warm start's slot run, which now gets its spec from the recipe.)
 REMOVED_FIELDS = ("model.slots_of_fold",)
 ENGINES = ("device", "stream")  # the two data paths (train/feeds.py); data.engine adds "auto"
 SLOT_WORKDIR = "slot_warm_start"  # a folded run's warm-start (slot model) run, inside its workdir
 SCHEDULES = ("constant", "cosine")
+SLOT_INITS = ("folded", "twin")  # model.slot_init: a folded random start's in-slot weights
 # model.formulation's values: "auto", the model's own layers, or an execution formulation.
 FORMULATION_SETTINGS = ("auto", "model", "sliced_pool")
 
@@ -180,6 +183,7 @@ def _check_model(config) -> None:
   _choice(model.init, "model.init", tuple(INITS))
   _require(model.cross_slot_init >= 0,
            f"config.model.cross_slot_init must be >= 0, got {model.cross_slot_init}")
+  _choice(model.slot_init, "model.slot_init", SLOT_INITS)
   for field in ("dtype", "param_dtype"):
     _require(model[field] != "float16",
              f"config.model.{field}=float16 cannot train: float16 gradients underflow without "

@@ -50,6 +50,7 @@ def slot_model_run(config, workdir: str, num_epochs: int | None = None) -> SlotM
   slot.warm_start.zero_init_head = False
   slot.warm_start.folded_learning_rate, slot.warm_start.folded_epochs = 0.0, -1
   slot.warm_start.cross_slot_init, slot.model.cross_slot_init = 0.0, 1.0
+  slot.model.slot_init = "folded"
   slot.optimizer.cross_slot_lr_scale = 1.0
   slot.data.input_repetition, slot.data.input_repetition_epochs = 0.0, 0
   # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot

@@ -199,18 +199,45 @@ def initial_model(config, settings: config_lib.RunSettings) -> nnx.Module:
                           zero_init_head=config.model.zero_init_head)
 
 
+def random_start_model(config, settings: config_lib.RunSettings) -> nnx.Module:
+  """The model a run trains from when nothing is embedded or resumed: `initial_model`, and for a
+  folded model its slots as `model.slot_init` starts them and its weights between slots times
+  `model.cross_slot_init`."""
+  model = initial_model(config, settings)
+  if settings.fold > 1:
+    from foldedcnn_jax.models import slots
+
+    if config.model.slot_init == "twin":
+      slots.embed_slots(random_twins(config, settings), model,
+                        cross_slot_scale=config.model.cross_slot_init)
+    elif config.model.cross_slot_init != 1.0:
+      slots.scale_cross_slot(model, config.model.cross_slot_init)
+  return model
+
+
+def random_twins(config, settings: config_lib.RunSettings) -> list[nnx.Module]:
+  """f narrow twins (models/slots.slot_spec) as `config.model.init` draws them for their own
+  widths, slot j's from the key of (`config.seed`, j): a folded random start whose every slot
+  begins at the scale a narrow CNN starts at (`model.slot_init="twin"`)."""
+  from foldedcnn_jax.models import slots
+
+  spec, key = slots.slot_spec(settings.spec), jax.random.key(config.seed)
+  return [cnn.create_model(spec, seed=jax.random.fold_in(key, slot),
+                           param_dtype=config.model.param_dtype, dtype=config.model.dtype,
+                           init=config.model.init, zero_init_head=config.model.zero_init_head)
+          for slot in range(settings.fold)]
+
+
 def build(config, settings: config_lib.RunSettings, *, progress: bool = False):
   """A run built but not started: (its Trainer, its initial state on the devices). Prepares the
   dataset (process 0 generates it while the others wait); touches no workdir."""
   location = _dataset_location(settings, progress)
   mesh = steps_lib.make_mesh()
-  model, masks = initial_model(config, settings), None
-  if settings.fold > 1:  # the weights between slots: learning rate, start, ablation
+  model, masks = random_start_model(config, settings), None
+  if settings.fold > 1:  # the weights between slots: learning rate, ablation
     from foldedcnn_jax.models import slots
 
     masks = slots.cross_slot_masks(model)
-    if config.model.cross_slot_init != 1.0:  # a random start's
-      slots.scale_cross_slot(model, config.model.cross_slot_init)
   tx = run_optimizer(config, settings, location, masks)
   graphdef, params = nnx.split(model)
   trainer = Trainer(config, settings, mesh, graphdef, tx, location, masks)
