@@ -66,6 +66,17 @@ FOLDED_RECIPES = {
     # phases tried on v5 f = 4 (results/twins.md), none of which beat the embedded model.
     "connected": {"warm_start.folded_epochs": 6, "warm_start.folded_learning_rate": 1e-4,
                   "warm_start.cross_slot_init": 0.1, "optimizer.cross_slot_lr_scale": 0.1},
+    # The paper's route, no warm start: a folded model trained from a random start for twice the
+    # f = 1 cell's epochs, each slot started as its own narrow twin (model.slot_init="twin") and
+    # the weights between slots zero and frozen, at the slot phase's learning rate, no class
+    # curriculum: the best on validation of the random starts tried on v1 f = 4
+    # (results/twins.md § 3; with the folded init, trainable weights between slots or the
+    # curriculum it learned more slowly or not at all).
+    "random_start": {"num_epochs": lambda run: 2 * run.warm_start.slot_epochs,
+                     "warm_start.slot_epochs": 0, "model.slot_init": "twin",
+                     "model.cross_slot_init": 0.0, "optimizer.cross_slot_lr_scale": 0.0,
+                     "optimizer.learning_rate": lambda run: run.warm_start.learning_rate,
+                     "curriculum.mode": "off"},
 }
 
 

@@ -215,6 +215,14 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   assert twin.spec == slots.slot_spec(ModelSpec.for_task("v5", fold=4))
   assert twin.config.workdir == "runs/accuracy/cpu/v5/twin4_s0_e34"
   assert twin.config.optimizer.learning_rate == connected.warm_start.learning_rate
+  # A random start trains twice the f = 1 cell's 28 epochs, and its twin as many alone.
+  config.recipes = ("random_start",)
+  random_start = accuracy_configs.run_configs(config)[1][-1]
+  assert random_start.workdir == "runs/accuracy/cpu/v5/f4_s0_random_start"
+  assert (run_epochs(random_start), random_start.warm_start.slot_epochs) == (56, 0)
+  assert random_start.model.slot_init == "twin"
+  assert random_start.optimizer.learning_rate == embedded.warm_start.learning_rate
+  assert accuracy_table.twin_config(random_start).config.num_epochs == 56
   config.recipes = ("embedded", "magic")
   with pytest.raises(ValueError, match="unknown recipe 'magic'"):
     accuracy_configs.run_configs(config)
