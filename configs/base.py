@@ -83,6 +83,12 @@ def get_config() -> ml_collections.ConfigDict:
   # Folded models: the learning rate of the weights between slots (models/slots.py
   # cross_slot_masks) is this multiple of the others' (1: the same; 0: they stay as they start).
   config.optimizer.cross_slot_lr_scale = 1.0
+  # Folded models: True ties the weights across slots (models/slots.slot_tying): the start
+  # (slot 0's block in every slot, one block between every two slots) and every gradient (each
+  # slot's block gets the mean over slots, each block between slots the mean over the pairs),
+  # so every weight learns from all f images of a group and permuting a group's images permutes
+  # their logits.
+  config.optimizer.tie_slots = False
   config.label_smoothing = 0.0  # optax.smooth_labels on the cross-entropy targets
 
   # Training-image augmentation, drawn from (data.seed, step): a random shift of up to `shift`

@@ -1,5 +1,6 @@
 """Slot-wise warm start: the folded model computes f exact copies of the narrow slot model."""
 
+import jax
 import numpy as np
 import pytest
 from flax import nnx
@@ -87,3 +88,39 @@ def test_cross_slot_masks_ablate_exactly_the_connections_between_slots(task, fol
   ablated = nnx.merge(graphdef, slots.without_cross_slot(connected_params, masks))
   np.testing.assert_allclose(np.asarray(ablated(folded)), np.asarray(embedded(folded)),
                              rtol=1e-5, atol=1e-5)
+
+
+def _permutes_logits(model, spec, fold, groups=2):
+  """Max |logits of the images rolled one slot within each group − the rolled logits|."""
+  images = np.random.default_rng(0).integers(0, 256, (groups * fold, *spec.input_shape),
+                                             np.uint8)
+  rolled = np.concatenate([np.roll(np.arange(fold), 1) + g * fold for g in range(groups)])
+  logits = np.asarray(model(folding.fold(images, fold))).reshape(groups * fold, -1)
+  again = np.asarray(model(folding.fold(images[rolled], fold))).reshape(groups * fold, -1)
+  return float(np.abs(again - logits[rolled]).max())
+
+
+@pytest.mark.parametrize("task, fold", [("v1", 3), ("v1", 4), ("n2", 2)])
+def test_tied_slots_make_the_folded_model_slot_equivariant(task, fold):
+  """slot_tying: after tying (v1 f = 3 has a leftover channel), permuting a group's images
+  permutes their logits; a dense random model does not; tying is idempotent and averages."""
+  spec = ModelSpec.for_task(task, fold=fold)
+  model = create_model(spec, seed=3)
+  tie = slots.slot_tying(model)
+  assert _permutes_logits(model, spec, fold) > 1e-3
+  graphdef, params = nnx.split(model)
+  tied = tie(params, pick_first=True)
+  assert _permutes_logits(nnx.merge(graphdef, tied), spec, fold) < 1e-5
+  averaged = tie(params)
+  assert _permutes_logits(nnx.merge(graphdef, averaged), spec, fold) < 1e-5
+  for once, twice in zip(jax.tree.leaves(averaged), jax.tree.leaves(tie(averaged)), strict=True):
+    np.testing.assert_allclose(np.asarray(twice), np.asarray(once), atol=1e-6)
+  # The mean of slot 0's own block over the slots, as drawn.
+  kernel = np.asarray(params["layers"][0]["kernel"][...])
+  channels, block = spec.input_shape[-1], model.plan[0].out_channels // fold
+  own = np.mean([kernel[..., s * channels:(s + 1) * channels, s * block:(s + 1) * block]
+                 for s in range(fold)], axis=0)
+  np.testing.assert_allclose(np.asarray(averaged["layers"][0]["kernel"][...])[
+      ..., :channels, :block], own, atol=1e-6)
+  with pytest.raises(slots.ArchitectureError, match="f > 1"):
+    slots.slot_tying(create_model(ModelSpec.for_task(task, fold=1)))

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import jax
 import numpy as np
 import pytest
 from flax import nnx
@@ -302,3 +303,25 @@ def test_an_unknown_slot_init_is_refused():
   config.fold, config.model.slot_init = 4, "wide"
   with pytest.raises(ConfigError, match="model.slot_init"):
     make_run_settings(config)
+
+
+@pytest.mark.parametrize("tie_slots", [True, False])
+def test_tied_slots_train_a_slot_equivariant_folded_model(data_dir, tmp_path, tie_slots):
+  """optimizer.tie_slots: a folded run from a random start stays tied through training (its
+  trained model permutes logits with its images); untied training of the same start does not."""
+  from foldedcnn_jax.train import checkpoints as checkpoints_lib
+
+  config = warm_config(data_dir, tmp_path, fold=2, epochs=2, slot_epochs=0)
+  config.optimizer.tie_slots = tie_slots
+  config.model.slot_init, config.model.cross_slot_init = "twin", 0.5
+  recipe.train_and_evaluate(config)
+  trained = checkpoints_lib.read_trained_model(str(tmp_path))
+  model = nnx.merge(trained.graphdef, trained.params)
+  start = trainer.random_start_model(config, make_run_settings(config))
+  moved = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(
+      jax.tree.leaves(nnx.split(model)[1]), jax.tree.leaves(nnx.split(start)[1]), strict=True))
+  assert moved > 1e-3  # it trained
+  images = np.random.default_rng(0).integers(0, 256, (4, *model.spec.input_shape), np.uint8)
+  logits = np.asarray(model(folding.fold(images, 2))).reshape(4, -1)
+  swapped = np.asarray(model(folding.fold(images[[1, 0, 3, 2]], 2))).reshape(4, -1)
+  assert (np.abs(swapped - logits[[1, 0, 3, 2]]).max() < 1e-4) == tie_slots

@@ -126,6 +126,72 @@ def scale_cross_slot(folded_model: nnx.Module, scale: float) -> None:
     target.kernel[...] = kernel.astype(target.kernel[...].dtype)
 
 
+def slot_tying(folded_model: nnx.Module):
+  """A function `tie(tree, pick_first=False)` that ties a tree shaped like the model's
+  parameters (the parameters, or their gradients) across slots, for a folded model whose slots
+  are exchangeable: every slot's own block of a kernel, and its bias, becomes the mean over the f
+  slots, and every block between two slots the mean over the f·(f − 1) ordered pairs of
+  different slots; a channel left over when a width is not a multiple of f reads every slot
+  with the same weights and feeds every slot with the same weights. Trained with tied gradients
+  from a tied start, the model stays slot-equivariant (permuting the images of a group permutes
+  their logits) and every weight learns from all f images of a group, as a model alone learns
+  from every image. `pick_first` ties to slot 0's (and slot 0 → slot 1's) weights instead of
+  the means: a tied start at the draws' scale."""
+  fold = folded_model.spec.fold
+  if fold < 2:
+    raise ArchitectureError("tying slots needs a folded model (f > 1)")
+  blocks = {}  # module index → (rows, columns, leftover rows, leftover columns)
+  for position, in_slots, out_slots in _layer_slots(folded_model):
+    blocks[folded_model.module_index[position]] = (
+        np.stack([np.flatnonzero(in_slots == slot) for slot in range(fold)]),
+        np.stack([np.flatnonzero(out_slots == slot) for slot in range(fold)]),
+        np.flatnonzero(in_slots < 0), np.flatnonzero(out_slots < 0))
+  same_slot = np.eye(fold, dtype=bool)[:, :, None, None]
+
+  def tie_over(values, axis, pick_first):
+    """`values` with its slot axis `axis` replaced by slot 0's or the mean, broadcast back."""
+    tied = jnp.take(values, 0, axis) if pick_first else jnp.mean(values, axis)
+    return jnp.broadcast_to(jnp.expand_dims(tied, axis), values.shape)
+
+  def tie_kernel(kernel, rows, columns, left_rows, left_columns, pick_first):
+    index = rows[:, None, :, None], columns[None, :, None, :]
+    block = kernel[..., index[0], index[1]]  # (..., f, f, rows, columns): [i, j] reads i, feeds j
+    if pick_first:
+      own, between = block[..., 0, 0, :, :], block[..., 0, 1, :, :]
+    else:
+      own = jnp.sum(jnp.where(same_slot, block, 0), axis=(-4, -3)) / fold
+      between = jnp.sum(jnp.where(same_slot, 0, block), axis=(-4, -3)) / (fold * (fold - 1))
+    tied = jnp.where(same_slot, own[..., None, None, :, :], between[..., None, None, :, :])
+    kernel = kernel.at[..., index[0], index[1]].set(tied)
+    if left_rows.size:  # leftover channels feeding the slots: (..., leftover, f, columns)
+      index = left_rows[:, None, None], columns[None]
+      kernel = kernel.at[..., index[0], index[1]].set(
+          tie_over(kernel[..., index[0], index[1]], -2, pick_first))
+    if left_columns.size:  # the slots feeding leftover channels: (..., f, rows, leftover)
+      index = rows[:, :, None], left_columns[None, None, :]
+      kernel = kernel.at[..., index[0], index[1]].set(
+          tie_over(kernel[..., index[0], index[1]], -3, pick_first))
+    return kernel
+
+  def tie_bias(bias, columns, pick_first):
+    return bias.at[columns].set(tie_over(bias[columns], 0, pick_first))
+
+  def tie(tree, pick_first: bool = False):
+    def tie_leaf(path, value):
+      layer, name = path[1].key, path[2].key
+      if path[0].key != "layers" or layer not in blocks:
+        return value
+      rows, columns, left_rows, left_columns = blocks[layer]
+      value = jnp.asarray(value)
+      if name == "kernel":
+        return tie_kernel(value, rows, columns, left_rows, left_columns, pick_first)
+      return tie_bias(value, columns, pick_first)
+
+    return jax.tree_util.tree_map_with_path(tie_leaf, tree)
+
+  return tie
+
+
 def cross_slot_masks(folded_model: nnx.Module) -> nnx.State:
   """The model's parameters as booleans: True for each kernel weight between two slots (or out
   of a leftover channel), False inside a slot's block and for every bias. One mask serves the

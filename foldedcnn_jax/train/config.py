@@ -32,14 +32,14 @@ RESUMABLE_FIELDS = (
 # whatever they hold, so a recipe change for folded runs leaves finished f = 1 runs usable.
 UNFOLDED_UNUSED_FIELDS = ("warm_start", "data.input_repetition", "data.input_repetition_epochs",
                           "optimizer.cross_slot_lr_scale", "model.cross_slot_init",
-                          "model.slot_init")
+                          "model.slot_init", "optimizer.tie_slots")
 # Fields added after runs were saved without them: a saved config that lacks one ran as this
 # value does, so resuming it with this value is the same run.
 LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False,
                 "warm_start.zero_init_head": False, "warm_start.cross_slot_init": 0.0,
                 "data.input_repetition": 0.0, "data.input_repetition_epochs": 0,
                 "optimizer.cross_slot_lr_scale": 1.0, "model.cross_slot_init": 1.0,
-                "model.slot_init": "folded"}
+                "model.slot_init": "folded", "optimizer.tie_slots": False}
 # Fields that runs saved before their removal hold: ignored when such a run is resumed.
 # (model.slots_of_fold marked the warm start's slot run, which now gets its spec from the recipe.)
 REMOVED_FIELDS = ("model.slots_of_fold",)

@@ -51,7 +51,7 @@ def slot_model_run(config, workdir: str, num_epochs: int | None = None) -> SlotM
   slot.warm_start.folded_learning_rate, slot.warm_start.folded_epochs = 0.0, -1
   slot.warm_start.cross_slot_init, slot.model.cross_slot_init = 0.0, 1.0
   slot.model.slot_init = "folded"
-  slot.optimizer.cross_slot_lr_scale = 1.0
+  slot.optimizer.cross_slot_lr_scale, slot.optimizer.tie_slots = 1.0, False
   slot.data.input_repetition, slot.data.input_repetition_epochs = 0.0, 0
   # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot
   # model is the same run (and one trained slot model can seed runs of every grouping).
@@ -92,6 +92,7 @@ def embed(config, settings: config_lib.RunSettings, slot_workdir: str):
   model = trainer_lib.initial_model(config, settings)
   slots.embed_slots(nnx.merge(best.graphdef, best.params), model,
                     cross_slot_scale=config.warm_start.cross_slot_init)
+  trainer_lib.tie_start(config, model)
   return nnx.split(model)[1]
 
 

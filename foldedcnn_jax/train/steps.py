@@ -102,16 +102,19 @@ def learning_rate_schedule(optimizer_config, total_steps: int | None) -> optax.S
                                             max(total_steps, warmup + 1))
 
 
-def make_optimizer(optimizer_config, total_steps: int | None = None, update_scales=None
-                   ) -> optax.GradientTransformation:
+def make_optimizer(optimizer_config, total_steps: int | None = None, update_scales=None,
+                   tie_gradients=None) -> optax.GradientTransformation:
   """Adam / RMSprop / SGD with L2 weight decay added to the gradient (as PyTorch's Adam), at
   the config's learning-rate schedule over `total_steps`; `update_scales` (a tree like the
-  parameters) multiplies each parameter's update, i.e. its learning rate."""
-  base = _base_optimizer(optimizer_config, total_steps)
-  if update_scales is None:
-    return base
-  return optax.chain(base, optax.stateless(
-      lambda updates, params=None: jax.tree.map(jnp.multiply, updates, update_scales)))
+  parameters) multiplies each parameter's update, i.e. its learning rate; `tie_gradients` (a
+  function of the gradient tree, e.g. models/slots.slot_tying) maps the gradients first."""
+  chain = [_base_optimizer(optimizer_config, total_steps)]
+  if tie_gradients is not None:
+    chain.insert(0, optax.stateless(lambda grads, params=None: tie_gradients(grads)))
+  if update_scales is not None:
+    chain.append(optax.stateless(
+        lambda updates, params=None: jax.tree.map(jnp.multiply, updates, update_scales)))
+  return chain[0] if len(chain) == 1 else optax.chain(*chain)
 
 
 def _base_optimizer(optimizer_config, total_steps: int | None) -> optax.GradientTransformation:

@@ -201,8 +201,8 @@ def initial_model(config, settings: config_lib.RunSettings) -> nnx.Module:
 
 def random_start_model(config, settings: config_lib.RunSettings) -> nnx.Module:
   """The model a run trains from when nothing is embedded or resumed: `initial_model`, and for a
-  folded model its slots as `model.slot_init` starts them and its weights between slots times
-  `model.cross_slot_init`."""
+  folded model its slots as `model.slot_init` starts them, its weights between slots times
+  `model.cross_slot_init`, tied across slots with `optimizer.tie_slots`."""
   model = initial_model(config, settings)
   if settings.fold > 1:
     from foldedcnn_jax.models import slots
@@ -212,7 +212,18 @@ def random_start_model(config, settings: config_lib.RunSettings) -> nnx.Module:
                         cross_slot_scale=config.model.cross_slot_init)
     elif config.model.cross_slot_init != 1.0:
       slots.scale_cross_slot(model, config.model.cross_slot_init)
+    tie_start(config, model)
   return model
+
+
+def tie_start(config, folded_model: nnx.Module) -> None:
+  """With `optimizer.tie_slots`, ties the folded model's start across slots in place (slot 0's
+  block in every slot, one block between every two slots), so tied gradients keep it tied."""
+  if config.optimizer.tie_slots:
+    from foldedcnn_jax.models import slots
+
+    graphdef, params = nnx.split(folded_model)
+    nnx.update(folded_model, slots.slot_tying(folded_model)(params, pick_first=True))
 
 
 def random_twins(config, settings: config_lib.RunSettings) -> list[nnx.Module]:
@@ -233,20 +244,23 @@ def build(config, settings: config_lib.RunSettings, *, progress: bool = False):
   dataset (process 0 generates it while the others wait); touches no workdir."""
   location = _dataset_location(settings, progress)
   mesh = steps_lib.make_mesh()
-  model, masks = random_start_model(config, settings), None
-  if settings.fold > 1:  # the weights between slots: learning rate, ablation
+  model, masks, tie = random_start_model(config, settings), None, None
+  if settings.fold > 1:  # the weights between slots: learning rate, ablation; tied slots
     from foldedcnn_jax.models import slots
 
     masks = slots.cross_slot_masks(model)
-  tx = run_optimizer(config, settings, location, masks)
+    tie = slots.slot_tying(model) if config.optimizer.tie_slots else None
+  tx = run_optimizer(config, settings, location, masks, tie)
   graphdef, params = nnx.split(model)
   trainer = Trainer(config, settings, mesh, graphdef, tx, location, masks)
   return trainer, trainer.initial_state(params)
 
 
-def run_optimizer(config, settings: config_lib.RunSettings, location, cross_slot_masks=None):
+def run_optimizer(config, settings: config_lib.RunSettings, location, cross_slot_masks=None,
+                  tie_slots=None):
   """The run's optimizer: its phase's learning rate, its schedule over the whole run, and for a
-  folded model the between-slot weights' learning-rate multiple."""
+  folded model the between-slot weights' learning-rate multiple and (`tie_slots`, a
+  models/slots.slot_tying function) its gradients tied across slots."""
   update_scales = None
   scale = config.optimizer.cross_slot_lr_scale
   if cross_slot_masks is not None and scale != 1.0:
@@ -254,7 +268,7 @@ def run_optimizer(config, settings: config_lib.RunSettings, location, cross_slot
                                  cross_slot_masks)
   return steps_lib.make_optimizer(config_lib.optimizer_config(config),
                                   total_steps(settings, location),
-                                  update_scales=update_scales)
+                                  update_scales=update_scales, tie_gradients=tie_slots)
 
 
 def total_steps(settings: config_lib.RunSettings, location) -> int:
