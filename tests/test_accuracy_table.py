@@ -223,6 +223,10 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   assert random_start.model.slot_init == "twin"
   assert random_start.optimizer.learning_rate == embedded.warm_start.learning_rate
   assert accuracy_table.twin_config(random_start).config.num_epochs == 56
+  config.recipes = ("tied",)
+  tied = accuracy_configs.run_configs(config)[1][-1]
+  assert (tied.optimizer.tie_slots, tied.curriculum.mode, run_epochs(tied)) == (True, "on", 56)
+  assert accuracy_table.twin_config(tied).config.workdir == "runs/accuracy/cpu/v5/twin4_s0_e56"
   config.recipes = ("embedded", "magic")
   with pytest.raises(ValueError, match="unknown recipe 'magic'"):
     accuracy_configs.run_configs(config)
