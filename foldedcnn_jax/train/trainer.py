@@ -222,7 +222,7 @@ def tie_start(config, folded_model: nnx.Module) -> None:
   if config.optimizer.tie_slots:
     from foldedcnn_jax.models import slots
 
-    graphdef, params = nnx.split(folded_model)
+    params = nnx.split(folded_model)[1]
     nnx.update(folded_model, slots.slot_tying(folded_model)(params, pick_first=True))
 
 
