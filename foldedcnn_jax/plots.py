@@ -329,7 +329,8 @@ def read_accuracy(path: str) -> list[AccuracyPoint]:
 
   Optional columns: `recipe` ("embedded" = the twin written block-diagonally, no folded
   epochs; absent: every folded row is), `twin_test_accuracy` (absent: an embedded row's own
-  test accuracy is its twin's, being the same function).
+  test accuracy is its twin's, being the same function), `twin_epochs` (the twin's budget: one
+  narrow point per budget).
   """
   if not os.path.isfile(path):
     raise UserInputError(f"no accuracy CSV at {path}")
@@ -349,8 +350,10 @@ def read_accuracy(path: str) -> list[AccuracyPoint]:
         twin = test if math.isnan(twin) else twin
       else:
         cells[(task, "trained", fold, f"folded ({recipe})")].append(test)
-      if not math.isnan(twin):
-        cells[(task, "narrow", fold, "narrow twin")].append(_percent(twin))
+      if not math.isnan(twin):  # twins of different budgets (twin_epochs) are points apart
+        epochs = row.get("twin_epochs") or ""
+        label = f"narrow twin ({epochs} epochs)" if epochs else "narrow twin"
+        cells[(task, "narrow", fold, label)].append(_percent(twin))
   return [AccuracyPoint(*key, tuple(values)) for key, values in cells.items()]
 
 

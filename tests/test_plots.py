@@ -127,6 +127,11 @@ def test_accuracy_points_tolerate_tables_with_and_without_the_twin_columns(tmp_p
   points = {(p.kind, p.fold): p for p in plots.read_accuracy(str(new))}
   assert points[("narrow", 2)].accuracies == (97.5,) and points[("narrow", 4)].mean == 93.0
   assert points[("trained", 4)].label == "folded (repeat)" and points[("trained", 4)].mean == 95.0
+  budgets = tmp_path / "budgets.csv"  # twins of 28 and 56 epochs: two narrow points
+  budgets.write_text("task,fold,seed,status,test_accuracy,twin_test_accuracy,twin_epochs,recipe\n"
+                     "v1,4,0,done,0.98,98.0,28,embedded\nv1,4,0,done,0.96,99.5,56,tied\n")
+  narrow = {p.label: p.mean for p in plots.read_accuracy(str(budgets)) if p.kind == "narrow"}
+  assert narrow == {"narrow twin (28 epochs)": 98.0, "narrow twin (56 epochs)": 99.5}
   with pytest.raises(UserInputError, match="no accuracy CSV"):
     plots.read_accuracy(str(tmp_path / "none.csv"))
 
