@@ -122,5 +122,13 @@ def test_tied_slots_make_the_folded_model_slot_equivariant(task, fold):
                  for s in range(fold)], axis=0)
   np.testing.assert_allclose(np.asarray(averaged["layers"][0]["kernel"][...])[
       ..., :channels, :block], own, atol=1e-6)
+  # A block between slots: the mean of the blocks over the ordered pairs of different slots.
+  hidden = np.asarray(params["layers"][1]["kernel"][...])
+  layer = model.plan[model.module_index.index(1)]
+  rows, columns = layer.in_channels // fold, layer.out_channels // fold
+  pairs = [hidden[..., i * rows:(i + 1) * rows, j * columns:(j + 1) * columns]
+           for i in range(fold) for j in range(fold) if i != j]
+  np.testing.assert_allclose(np.asarray(averaged["layers"][1]["kernel"][...])[
+      ..., rows:2 * rows, :columns], np.mean(pairs, axis=0), atol=1e-6)
   with pytest.raises(slots.ArchitectureError, match="f > 1"):
     slots.slot_tying(create_model(ModelSpec.for_task(task, fold=1)))

@@ -140,51 +140,61 @@ def slot_tying(folded_model: nnx.Module):
   fold = folded_model.spec.fold
   if fold < 2:
     raise ArchitectureError("tying slots needs a folded model (f > 1)")
-  blocks = {}  # module index → (rows, columns, leftover rows, leftover columns)
+  # Slot j's channels are the j-th block of a width (leftover channels last); a dense layer after
+  # a flatten repeats its input channels' pattern once per position. Per layer:
+  # (input channels per position, input and output channels per slot).
+  layouts = {}
   for position, in_slots, out_slots in _layer_slots(folded_model):
-    blocks[folded_model.module_index[position]] = (
-        np.stack([np.flatnonzero(in_slots == slot) for slot in range(fold)]),
-        np.stack([np.flatnonzero(out_slots == slot) for slot in range(fold)]),
-        np.flatnonzero(in_slots < 0), np.flatnonzero(out_slots < 0))
-  same_slot = np.eye(fold, dtype=bool)[:, :, None, None]
+    runs = np.flatnonzero((in_slots == 0) & (np.r_[-2, in_slots[:-1]] != 0))
+    period = int(runs[1]) if len(runs) > 1 else len(in_slots)
+    layouts[folded_model.module_index[position]] = (
+        period, int(np.sum(in_slots[:period] == 0)), int(np.sum(out_slots == 0)))
+  same_slot = np.eye(fold, dtype=bool)[:, None, :, None]
 
   def tie_over(values, axis, pick_first):
     """`values` with its slot axis `axis` replaced by slot 0's or the mean, broadcast back."""
     tied = jnp.take(values, 0, axis) if pick_first else jnp.mean(values, axis)
     return jnp.broadcast_to(jnp.expand_dims(tied, axis), values.shape)
 
-  def tie_kernel(kernel, rows, columns, left_rows, left_columns, pick_first):
-    index = rows[:, None, :, None], columns[None, :, None, :]
-    block = kernel[..., index[0], index[1]]  # (..., f, f, rows, columns): [i, j] reads i, feeds j
-    if pick_first:
-      own, between = block[..., 0, 0, :, :], block[..., 0, 1, :, :]
+  def tie_kernel(kernel, period, rows, columns, pick_first):
+    *lead, height, width = kernel.shape
+    kernel = kernel.reshape(*lead, height // period, period, width)
+    inner, outer = fold * rows, fold * columns
+    block = kernel[..., :inner, :outer].reshape(*kernel.shape[:-2], fold, rows, fold, columns)
+    if pick_first:  # block[..., i, :, j, :] reads slot i, feeds slot j
+      own, between = block[..., 0, :, 0, :], block[..., 0, :, 1, :]
     else:
-      own = jnp.sum(jnp.where(same_slot, block, 0), axis=(-4, -3)) / fold
-      between = jnp.sum(jnp.where(same_slot, 0, block), axis=(-4, -3)) / (fold * (fold - 1))
-    tied = jnp.where(same_slot, own[..., None, None, :, :], between[..., None, None, :, :])
-    kernel = kernel.at[..., index[0], index[1]].set(tied)
-    if left_rows.size:  # leftover channels feeding the slots: (..., leftover, f, columns)
-      index = left_rows[:, None, None], columns[None]
-      kernel = kernel.at[..., index[0], index[1]].set(
-          tie_over(kernel[..., index[0], index[1]], -2, pick_first))
-    if left_columns.size:  # the slots feeding leftover channels: (..., f, rows, leftover)
-      index = rows[:, :, None], left_columns[None, None, :]
-      kernel = kernel.at[..., index[0], index[1]].set(
-          tie_over(kernel[..., index[0], index[1]], -3, pick_first))
-    return kernel
+      diagonal = sum(block[..., slot, :, slot, :] for slot in range(fold))
+      own = diagonal / fold
+      between = (jnp.sum(block, axis=(-4, -2)) - diagonal) / (fold * (fold - 1))
+    tied = jnp.where(same_slot, own[..., None, :, None, :], between[..., None, :, None, :])
+    slots_to_slots = tied.reshape(*kernel.shape[:-2], inner, outer)
+    # Leftover input channels feed every slot alike; every slot feeds a leftover channel alike.
+    left_to_slots = tie_over(kernel[..., inner:, :outer].reshape(
+        *kernel.shape[:-2], period - inner, fold, columns), -2, pick_first)
+    slots_to_left = tie_over(kernel[..., :inner, outer:].reshape(
+        *kernel.shape[:-2], fold, rows, width - outer), -3, pick_first)
+    kernel = jnp.concatenate([
+        jnp.concatenate([slots_to_slots, slots_to_left.reshape(
+            *kernel.shape[:-2], inner, width - outer)], -1),
+        jnp.concatenate([left_to_slots.reshape(*kernel.shape[:-2], period - inner, outer),
+                         kernel[..., inner:, outer:]], -1)], -2)
+    return kernel.reshape(*lead, height, width)
 
   def tie_bias(bias, columns, pick_first):
-    return bias.at[columns].set(tie_over(bias[columns], 0, pick_first))
+    outer = fold * columns
+    own = tie_over(bias[:outer].reshape(fold, columns), 0, pick_first).reshape(outer)
+    return jnp.concatenate([own, bias[outer:]])
 
   def tie(tree, pick_first: bool = False):
     def tie_leaf(path, value):
       layer, name = path[1].key, path[2].key
-      if path[0].key != "layers" or layer not in blocks:
+      if path[0].key != "layers" or layer not in layouts:
         return value
-      rows, columns, left_rows, left_columns = blocks[layer]
+      period, rows, columns = layouts[layer]
       value = jnp.asarray(value)
       if name == "kernel":
-        return tie_kernel(value, rows, columns, left_rows, left_columns, pick_first)
+        return tie_kernel(value, period, rows, columns, pick_first)
       return tie_bias(value, columns, pick_first)
 
     return jax.tree_util.tree_map_with_path(tie_leaf, tree)
