@@ -213,7 +213,7 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   twin = accuracy_table.twin_config(connected)
   assert (twin.config.fold, twin.config.num_epochs) == (1, 34)
   assert twin.spec == slots.slot_spec(ModelSpec.for_task("v5", fold=4))
-  assert twin.config.workdir == "runs/accuracy/cpu/v5/twin4_s0_e34"
+  assert twin.config.workdir == "runs/accuracy/cpu/v5/twin4_s0_e34_connected"
   assert twin.config.optimizer.learning_rate == connected.warm_start.learning_rate
   # A random start trains twice the f = 1 cell's 28 epochs, and its twin as many alone.
   config.recipes = ("random_start",)
@@ -223,10 +223,13 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   assert random_start.model.slot_init == "twin"
   assert random_start.optimizer.learning_rate == embedded.warm_start.learning_rate
   assert accuracy_table.twin_config(random_start).config.num_epochs == 56
+  assert accuracy_table.twin_config(random_start).config.curriculum.mode == "off"
   config.recipes = ("tied",)
   tied = accuracy_configs.run_configs(config)[1][-1]
   assert (tied.optimizer.tie_slots, tied.curriculum.mode, run_epochs(tied)) == (True, "on", 56)
-  assert accuracy_table.twin_config(tied).config.workdir == "runs/accuracy/cpu/v5/twin4_s0_e56"
+  # Twins of different configs (here the curriculum) train apart.
+  assert accuracy_table.twin_config(tied).config.workdir == \
+      "runs/accuracy/cpu/v5/twin4_s0_e56_tied"
   config.recipes = ("embedded", "magic")
   with pytest.raises(ValueError, match="unknown recipe 'magic'"):
     accuracy_configs.run_configs(config)
