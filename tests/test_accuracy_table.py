@@ -11,7 +11,7 @@ import pytest
 from configs import accuracy as accuracy_configs
 from foldedcnn_jax import accuracy_table, data, train
 from foldedcnn_jax.models import ModelSpec, slots
-from foldedcnn_jax.train.config import run_epochs
+from foldedcnn_jax.train.config import make_run_settings, run_epochs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -227,7 +227,16 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   config.recipes = ("tied",)
   tied = accuracy_configs.run_configs(config)[1][-1]
   assert (tied.optimizer.tie_slots, tied.curriculum.mode, run_epochs(tied)) == (True, "on", 56)
-  # Twins of different configs (here the curriculum) train apart.
+  # The twin trains the folded run's curriculum: on v1 (11 classes) I = max(K // 10, f) = 4 at
+  # f = 4, where an f = 1 run's default would be 1. Twins of different configs (here the
+  # curriculum) train apart.
+  config.tasks = ("v1",)
+  tied_v1 = accuracy_configs.run_configs(config)[1][-1]
+  twin_curriculum = accuracy_table.twin_config(tied_v1).config.curriculum
+  assert make_run_settings(tied_v1).curriculum.initial == 4
+  assert (twin_curriculum.mode, twin_curriculum.initial_classes, twin_curriculum.step_classes,
+          twin_curriculum.step_epochs) == ("on", 4, 1, 3)
+  config.tasks = ("v5",)
   assert accuracy_table.twin_config(tied).config.workdir == \
       "runs/accuracy/cpu/v5/twin4_s0_e56_tied"
   config.recipes = ("embedded", "magic")

@@ -36,7 +36,8 @@ class SlotModelRun:
 
 def slot_model_run(config, workdir: str, num_epochs: int | None = None) -> SlotModelRun:
   """The f = 1 run of `config`'s slot model in `workdir`, for `num_epochs` (default: the warm
-  start's slot epochs), at the warm start's learning rate and head initialisation."""
+  start's slot epochs), at the warm start's learning rate and head initialisation, and with the
+  folded run's class curriculum when it has one."""
   from foldedcnn_jax.models import slots
 
   folded = config_lib.make_run_settings(config)  # checks the folded config first
@@ -53,6 +54,11 @@ def slot_model_run(config, workdir: str, num_epochs: int | None = None) -> SlotM
   slot.model.slot_init = "folded"
   slot.optimizer.cross_slot_lr_scale, slot.optimizer.tie_slots = 1.0, False
   slot.data.input_repetition, slot.data.input_repetition_epochs = 0.0, 0
+  if folded.curriculum.enabled:  # the folded run's classes per epoch (I defaults to max(K/10, f))
+    slot.curriculum.mode = "on"
+    slot.curriculum.initial_classes = folded.curriculum.initial
+    slot.curriculum.step_classes = folded.curriculum.step
+    slot.curriculum.step_epochs = folded.curriculum.every
   # An f = 1 run has no groups to form: whatever the folded run's training grouping, its slot
   # model is the same run (and one trained slot model can seed runs of every grouping).
   slot.data.train_grouping = "independent"
