@@ -301,6 +301,7 @@ def figure_peers(records: Sequence[BenchRecord], path: str, batch: int) -> None:
 # with a twin in each slot (block-diagonal, the "embedded" recipe), a folded model trained on.
 ACCURACY_STYLES = {"original": ("black", "*"), "narrow": ("tab:green", "o"),
                    "embedded": ("tab:blue", "s"), "trained": ("tab:red", "D")}
+_VARIANT_MARKERS = ("^", "v", "P", "X")  # hollow, for a kind's second, third, ... label
 EMBEDDED_RECIPES = ("", "embedded")  # "": a table from before the recipe column (all embedded)
 
 
@@ -384,12 +385,18 @@ def accuracy_vs_throughput(records: Sequence[BenchRecord], points: Sequence[Accu
     raise UserInputError("no task has both test accuracies and benchmark rows to plot")
   figure, axes = _task_grid(len(drawn), 4.2, 3.4)
   for axis, (task, placed) in zip(axes, drawn, strict=True):
-    labelled = set()
+    labelled, kind_labels = set(), collections.defaultdict(list)
     for point, rate in placed:
       color, marker = ACCURACY_STYLES[point.kind]
+      labels = kind_labels[point.kind]  # a kind's further labels (budgets, recipes): hollow
+      if point.label not in labels:
+        labels.append(point.label)
+      variant = labels.index(point.label)
+      if variant:
+        marker = _VARIANT_MARKERS[(variant - 1) % len(_VARIANT_MARKERS)]
       spread = [[point.mean - min(point.accuracies)], [max(point.accuracies) - point.mean]]
       axis.errorbar([rate], [point.mean], yerr=spread, color=color, marker=marker,
-                    linestyle="", capsize=2,
+                    linestyle="", capsize=2, markerfacecolor="none" if variant else color,
                     label=None if point.label in labelled else point.label)
       labelled.add(point.label)
       axis.annotate(f"f={point.fold}", (rate, point.mean), fontsize=7,
