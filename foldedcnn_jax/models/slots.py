@@ -61,17 +61,19 @@ def _block_rows(count: int, fold: int, flat_channels: int | None = None) -> np.n
 
 def _layer_slots(folded_model: nnx.Module):
   """Per weight layer of a folded model: (plan position, slot of each input row, slot of each
-  output column), -1 for a leftover channel (a width that is not a multiple of f)."""
+  output column, input channels per position), -1 for a leftover channel (a width that is not
+  a multiple of f); a dense layer after a flatten repeats its rows' slots once per position."""
   fold, plan = folded_model.spec.fold, folded_model.plan
   flat_channels: int | None = None  # folded channels of the conv feeding a flatten
   for position, wide in enumerate(plan):
     if wide.kind == "pool":
       continue
     flattens = wide.kind == "dense" and position and plan[position - 1].kind != "dense"
+    channels = flat_channels if flattens else wide.in_channels
     in_slots = _block_rows(wide.in_channels, fold, flat_channels if flattens else None)
     out_slots = np.arange(wide.out_channels) // (wide.out_channels // fold)
     out_slots[out_slots >= fold] = -1
-    yield position, in_slots, out_slots
+    yield position, in_slots, out_slots, channels
     if wide.kind == "conv":
       flat_channels = wide.out_channels
 
@@ -100,7 +102,7 @@ def embed_slots(slot_model, folded_model: nnx.Module, *, cross_slot_scale: float
   if any(spec_lib.format_architecture(model.spec.layers) != wanted for model in slot_models):
     raise ArchitectureError("the slot model is not slot_spec(folded_model.spec)")
   scale_cross_slot(folded_model, cross_slot_scale)
-  for position, in_slots, _ in _layer_slots(folded_model):
+  for position, in_slots, _, _ in _layer_slots(folded_model):
     target = folded_model.layers[folded_model.module_index[position]]
     kernel = np.array(target.kernel[...], dtype=np.float32)
     bias = np.array(target.bias[...], dtype=np.float32)
@@ -119,7 +121,7 @@ def embed_slots(slot_model, folded_model: nnx.Module, *, cross_slot_scale: float
 
 def scale_cross_slot(folded_model: nnx.Module, scale: float) -> None:
   """Multiplies the weights between slots (those `cross_slot_masks` marks) by `scale`, in place."""
-  for position, in_slots, out_slots in _layer_slots(folded_model):
+  for position, in_slots, out_slots, _ in _layer_slots(folded_model):
     target = folded_model.layers[folded_model.module_index[position]]
     kernel = np.array(target.kernel[...], dtype=np.float32)
     kernel[..., _between_slots(in_slots, out_slots)] *= scale
@@ -140,15 +142,12 @@ def slot_tying(folded_model: nnx.Module):
   fold = folded_model.spec.fold
   if fold < 2:
     raise ArchitectureError("tying slots needs a folded model (f > 1)")
-  # Slot j's channels are the j-th block of a width (leftover channels last); a dense layer after
-  # a flatten repeats its input channels' pattern once per position. Per layer:
-  # (input channels per position, input and output channels per slot).
+  # Slot j's channels are the j-th block of a width (leftover channels last). Per layer: (input
+  # channels per position, input and output channels per slot).
   layouts = {}
-  for position, in_slots, out_slots in _layer_slots(folded_model):
-    runs = np.flatnonzero((in_slots == 0) & (np.r_[-2, in_slots[:-1]] != 0))
-    period = int(runs[1]) if len(runs) > 1 else len(in_slots)
+  for position, in_slots, out_slots, channels in _layer_slots(folded_model):
     layouts[folded_model.module_index[position]] = (
-        period, int(np.sum(in_slots[:period] == 0)), int(np.sum(out_slots == 0)))
+        channels, int(np.sum(in_slots[:channels] == 0)), int(np.sum(out_slots == 0)))
   same_slot = np.eye(fold, dtype=bool)[:, None, :, None]
 
   def tie_over(values, axis, pick_first):
@@ -159,8 +158,8 @@ def slot_tying(folded_model: nnx.Module):
   def tie_kernel(kernel, period, rows, columns, pick_first):
     *lead, height, width = kernel.shape
     kernel = kernel.reshape(*lead, height // period, period, width)
-    inner, outer = fold * rows, fold * columns
-    block = kernel[..., :inner, :outer].reshape(*kernel.shape[:-2], fold, rows, fold, columns)
+    head, inner, outer = kernel.shape[:-2], fold * rows, fold * columns
+    block = kernel[..., :inner, :outer].reshape(*head, fold, rows, fold, columns)
     if pick_first:  # block[..., i, :, j, :] reads slot i, feeds slot j
       own, between = block[..., 0, :, 0, :], block[..., 0, :, 1, :]
     else:
@@ -168,16 +167,15 @@ def slot_tying(folded_model: nnx.Module):
       own = diagonal / fold
       between = (jnp.sum(block, axis=(-4, -2)) - diagonal) / (fold * (fold - 1))
     tied = jnp.where(same_slot, own[..., None, :, None, :], between[..., None, :, None, :])
-    slots_to_slots = tied.reshape(*kernel.shape[:-2], inner, outer)
     # Leftover input channels feed every slot alike; every slot feeds a leftover channel alike.
     left_to_slots = tie_over(kernel[..., inner:, :outer].reshape(
-        *kernel.shape[:-2], period - inner, fold, columns), -2, pick_first)
+        *head, period - inner, fold, columns), -2, pick_first)
     slots_to_left = tie_over(kernel[..., :inner, outer:].reshape(
-        *kernel.shape[:-2], fold, rows, width - outer), -3, pick_first)
+        *head, fold, rows, width - outer), -3, pick_first)
     kernel = jnp.concatenate([
-        jnp.concatenate([slots_to_slots, slots_to_left.reshape(
-            *kernel.shape[:-2], inner, width - outer)], -1),
-        jnp.concatenate([left_to_slots.reshape(*kernel.shape[:-2], period - inner, outer),
+        jnp.concatenate([tied.reshape(*head, inner, outer),
+                         slots_to_left.reshape(*head, inner, width - outer)], -1),
+        jnp.concatenate([left_to_slots.reshape(*head, period - inner, outer),
                          kernel[..., inner:, outer:]], -1)], -2)
     return kernel.reshape(*lead, height, width)
 
@@ -208,7 +206,7 @@ def cross_slot_masks(folded_model: nnx.Module) -> nnx.State:
   cross-slot ablation, the between-slot weight share and the between-slot learning rate."""
   _, params = nnx.split(folded_model)
   masks = jax.tree.map(lambda value: np.zeros(np.shape(value), bool), params)
-  for position, in_slots, out_slots in _layer_slots(folded_model):
+  for position, in_slots, out_slots, _ in _layer_slots(folded_model):
     kernel = masks["layers"][folded_model.module_index[position]]["kernel"]
     kernel[...] = np.broadcast_to(_between_slots(in_slots, out_slots), kernel[...].shape)
   return masks
@@ -217,7 +215,7 @@ def cross_slot_masks(folded_model: nnx.Module) -> nnx.State:
 def is_block_diagonal(folded_model: nnx.Module) -> bool:
   """Whether every weight between slots (and out of a leftover channel) is exactly zero: the
   model computes f independent narrow CNNs."""
-  for position, in_slots, out_slots in _layer_slots(folded_model):
+  for position, in_slots, out_slots, _ in _layer_slots(folded_model):
     kernel = np.asarray(folded_model.layers[folded_model.module_index[position]].kernel[...])
     if np.any(kernel[..., _between_slots(in_slots, out_slots)] != 0):
       return False

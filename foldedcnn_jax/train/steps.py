@@ -108,9 +108,10 @@ def make_optimizer(optimizer_config, total_steps: int | None = None, update_scal
   the config's learning-rate schedule over `total_steps`; `update_scales` (a tree like the
   parameters) multiplies each parameter's update, i.e. its learning rate; `tie_gradients` (a
   function of the gradient tree, e.g. models/slots.slot_tying) maps the gradients first."""
-  chain = [_base_optimizer(optimizer_config, total_steps)]
+  chain = []
   if tie_gradients is not None:
-    chain.insert(0, optax.stateless(lambda grads, params=None: tie_gradients(grads)))
+    chain.append(optax.stateless(lambda grads, params=None: tie_gradients(grads)))
+  chain.append(_base_optimizer(optimizer_config, total_steps))
   if update_scales is not None:
     chain.append(optax.stateless(
         lambda updates, params=None: jax.tree.map(jnp.multiply, updates, update_scales)))

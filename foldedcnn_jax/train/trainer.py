@@ -192,11 +192,13 @@ def _fetch(sums) -> dict[str, float]:
   return {key: float(value) for key, value in jax.device_get(sums).items()}
 
 
-def initial_model(config, settings: config_lib.RunSettings) -> nnx.Module:
-  """The run's model of `settings.spec` as `config.seed` initialises it."""
-  return cnn.create_model(settings.spec, seed=config.seed, param_dtype=config.model.param_dtype,
-                          dtype=config.model.dtype, init=config.model.init,
-                          zero_init_head=config.model.zero_init_head)
+def initial_model(config, settings: config_lib.RunSettings, spec=None, seed=None) -> nnx.Module:
+  """The run's model of `settings.spec` (or `spec`) as `config.seed` (or `seed`, an int or a
+  key) initialises it by the config's init scheme, dtypes and head."""
+  return cnn.create_model(spec or settings.spec,
+                          seed=config.seed if seed is None else seed,
+                          param_dtype=config.model.param_dtype, dtype=config.model.dtype,
+                          init=config.model.init, zero_init_head=config.model.zero_init_head)
 
 
 def random_start_model(config, settings: config_lib.RunSettings) -> nnx.Module:
@@ -222,8 +224,8 @@ def tie_start(config, folded_model: nnx.Module) -> None:
   if config.optimizer.tie_slots:
     from foldedcnn_jax.models import slots
 
-    params = nnx.split(folded_model)[1]
-    nnx.update(folded_model, slots.slot_tying(folded_model)(params, pick_first=True))
+    tie = slots.slot_tying(folded_model)
+    nnx.update(folded_model, tie(nnx.split(folded_model)[1], pick_first=True))
 
 
 def random_twins(config, settings: config_lib.RunSettings) -> list[nnx.Module]:
@@ -233,9 +235,7 @@ def random_twins(config, settings: config_lib.RunSettings) -> list[nnx.Module]:
   from foldedcnn_jax.models import slots
 
   spec, key = slots.slot_spec(settings.spec), jax.random.key(config.seed)
-  return [cnn.create_model(spec, seed=jax.random.fold_in(key, slot),
-                           param_dtype=config.model.param_dtype, dtype=config.model.dtype,
-                           init=config.model.init, zero_init_head=config.model.zero_init_head)
+  return [initial_model(config, settings, spec, jax.random.fold_in(key, slot))
           for slot in range(settings.fold)]
 
 
