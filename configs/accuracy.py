@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import base, n1, n2, n3, n4, tiny, v1, v2, v3, v4, v5, v6
+from configs import n1, n2, n3, n4, tiny, v1, v2, v3, v4, v5, v6
 from foldedcnn_jax.data.common import TRAIN_GROUPINGS
 from foldedcnn_jax.tasks import get_task
 
@@ -148,20 +148,19 @@ def run_configs(config: ml_collections.ConfigDict) -> list[
           run.seed = int(seed)
           run.data.data_dir = config.data_dir
           run.data.train_grouping = grouping
-          for path, value in overrides.items():
-            base.set_field(run, path, value)
+          run.update_from_flattened_dict(overrides)
           extra = budget.get("folded" if fold > 1 else "unfolded", {})
           resolved = {path: value(run) if callable(value) else value
                       for path, value in extra.items()}
-          for path, value in resolved.items():
-            base.set_field(run, path, value)
+          run.update_from_flattened_dict(resolved)
           suffix = "" if grouping == "independent" else f"_{grouping}"
           if fold > 1 and recipe != "embedded":
             suffix += f"_{recipe}"
           run.workdir = f"{config.runs_dir}/{task}/f{fold}_s{seed}{suffix}"
           if fold > 1:
-            for path, value in FOLDED_RECIPES[recipe].items():
-              base.set_field(run, path, value(run) if callable(value) else value)
+            run.update_from_flattened_dict({  # each value computed from the run before any is set
+                path: value(run) if callable(value) else value
+                for path, value in FOLDED_RECIPES[recipe].items()})
           runs.append((task, int(fold), int(seed), recipe if fold > 1 else "embedded", run))
   return runs
 

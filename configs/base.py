@@ -220,17 +220,9 @@ def task_config(task_id: str, arg: str | None = None, *, family: str, quick_epoc
   config.task = task_id
   config.variant = variant
   recipe = _PAPER_RECIPES if variant == "paper" else _PRACTICAL_RECIPES
-  for path, value in recipe[family].items():
-    set_field(config, path, value)
+  config.update_from_flattened_dict(recipe[family])
   if variant == "quick":
     config.num_epochs = quick_epochs
     config.data.scale = quick_scale
   return config
 
-
-def set_field(config: ml_collections.ConfigDict, path: str, value) -> None:
-  """Sets the dotted field `path` (e.g. "optimizer.learning_rate") of `config`."""
-  *parents, name = path.split(".")
-  for parent in parents:
-    config = config[parent]
-  config[name] = value

@@ -198,3 +198,25 @@ def test_an_f1_run_resumes_whatever_the_folded_runs_warm_start_holds():
                                                        "warm_start.learning_rate"]
   saved["fold"] = 1  # so does a change of fold
   assert "fold" in config_lib.changed_fields(saved, current)
+
+
+def test_folded_only_fields_are_the_whole_warm_start_at_the_defaults_and_the_slot_runs_values():
+  from configs import base, v1
+  from foldedcnn_jax.train import recipe
+
+  defaults = base.get_config()
+  assert {f"warm_start.{name}" for name in defaults.warm_start} <= set(
+      config_lib.FOLDED_ONLY_FIELDS)
+  config = v1.get_config()
+  config.fold, config.data.input_repetition, config.optimizer.tie_slots = 4, 0.5, True
+  config.model.slot_init, config.warm_start.cross_slot_init = "twin", 0.1
+  slot = recipe.slot_model_run(config, "/tmp/run").config
+  for path, value in config_lib.FOLDED_ONLY_FIELDS.items():
+    group, name = path.split(".")
+    assert defaults[group][name] == value, path  # the value that leaves a run unfolded
+    assert slot[group][name] == value, path
+  saved = config_lib.config_to_dict(base.get_config())
+  for path in config_lib.FOLDED_ONLY_FIELDS:  # an f = 1 run saved before any of them existed
+    group, name = path.split(".")
+    saved[group].pop(name, None)
+  assert config_lib.changed_fields(saved, config_lib.config_to_dict(base.get_config())) == []

@@ -47,13 +47,7 @@ def slot_model_run(config, workdir: str, num_epochs: int | None = None) -> SlotM
   slot.optimizer.learning_rate = (config.warm_start.learning_rate or
                                   config.optimizer.learning_rate)
   slot.model.zero_init_head = config.model.zero_init_head or config.warm_start.zero_init_head
-  slot.warm_start.slot_epochs, slot.warm_start.learning_rate = 0, 0.0
-  slot.warm_start.zero_init_head = False
-  slot.warm_start.folded_learning_rate, slot.warm_start.folded_epochs = 0.0, -1
-  slot.warm_start.cross_slot_init, slot.model.cross_slot_init = 0.0, 1.0
-  slot.model.slot_init = "folded"
-  slot.optimizer.cross_slot_lr_scale, slot.optimizer.tie_slots = 1.0, False
-  slot.data.input_repetition, slot.data.input_repetition_epochs = 0.0, 0
+  slot.update_from_flattened_dict(config_lib.FOLDED_ONLY_FIELDS)  # the slot model runs unfolded
   if folded.curriculum.enabled:  # the folded run's classes per epoch (I defaults to max(K/10, f))
     slot.curriculum.mode = "on"
     slot.curriculum.initial_classes = folded.curriculum.initial
