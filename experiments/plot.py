@@ -38,7 +38,8 @@ _PEAK_BANDWIDTH = flags.DEFINE_float("peak_bandwidth_gbs", None,
 def main(argv: list[str]) -> None:
   if len(argv) != 2:
     cli.fail("give exactly one benchmark CSV, e.g. python -m experiments.plot results/bench.csv")
-  from foldedcnn_jax import plots  # matplotlib loads only after the arguments are known
+  # matplotlib loads only after the arguments are known
+  from foldedcnn_jax import accuracy_plots, plots
   from foldedcnn_jax.bench import records
 
   path = argv[1]
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> None:
       fastest=_FASTEST.value,
       peak_tflops=_PEAK_TFLOPS.value, peak_bandwidth_gbs=_PEAK_BANDWIDTH.value)
   if _ACCURACY_CSV.value:
-    paths += plots.accuracy_figures(rows, _ACCURACY_CSV.value, out_dir, dtype=_DTYPE.value)
+    paths += accuracy_plots.accuracy_figures(rows, _ACCURACY_CSV.value, out_dir, dtype=_DTYPE.value)
   for written in paths:
     print(f"wrote {written}")
 

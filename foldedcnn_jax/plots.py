@@ -4,13 +4,13 @@ the CSV has peers, JAX's default path against them.
 Figure 7: per task, throughput and FLOP/s of each FoldedCNN relative to the original CNN, and
 the arithmetic intensity of all of them against the device's ridge point (dashed). Figure 8:
 speedup over f = 1 versus batch size, one line per f. Roofline: achieved FLOP/s versus
-arithmetic intensity under the device's peak compute and bandwidth.
+arithmetic intensity under the device's peak compute and bandwidth. (Test accuracy against
+images/s: `accuracy_plots`, which draws on this module's grid and titles.)
 """
 
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import math
 import os
@@ -107,11 +107,13 @@ def _folded(records, batch=None):
           and (batch is None or r.batch_images == batch)]
 
 
-def _ordered(values):
+def ordered(values) -> list:
+  """The distinct values in first-seen order."""
   return list(dict.fromkeys(values))
 
 
-def _device_title(records: Sequence[BenchRecord]) -> str:
+def device_title(records: Sequence[BenchRecord]) -> str:
+  """The device, dtype, framework and variant the rows measured, for a figure's title."""
   first = records[0]
   title = f"{first.device_detail} · {first.dtype} · {first.framework} {first.framework_version}"
   variants = {(r.micro_batch, r.compiler_options) for r in records}
@@ -131,7 +133,7 @@ def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
   rows = _folded(records, batch)
   if not rows:
     raise UserInputError(f"no rows at batch {batch} to plot")
-  tasks = _ordered(r.task for r in rows)
+  tasks = ordered(r.task for r in rows)
   folds = sorted({r.fold for r in rows})
   by_key = {(r.task, r.fold): r for r in rows}
   palette = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -168,9 +170,9 @@ def figure7(records: Sequence[BenchRecord], path: str, peaks: Peaks,
     axis.set_xticks(range(len(tasks)), tasks)
     axis.set_ylabel(label)
     axis.legend(fontsize=8)
-  figure.suptitle(f"FoldedCNNs vs original, batch {batch} — {_device_title(records)}", fontsize=10)
+  figure.suptitle(f"FoldedCNNs vs original, batch {batch} — {device_title(records)}", fontsize=10)
   figure.tight_layout()
-  _save(figure, path)
+  save_figure(figure, path)
 
 
 def figure8(records: Sequence[BenchRecord], path: str) -> None:
@@ -178,8 +180,8 @@ def figure8(records: Sequence[BenchRecord], path: str) -> None:
   rows = [r for r in _folded(records) if r.fold != 1 and not math.isnan(r.speedup_vs_f1)]
   if not rows:
     raise UserInputError("no folded rows with an f = 1 baseline to plot speedups")
-  tasks = _ordered(r.task for r in rows)
-  figure, axes = _task_grid(len(tasks), 3.6, 3.0)
+  tasks = ordered(r.task for r in rows)
+  figure, axes = task_grid(len(tasks), 3.6, 3.0)
   for axis, task in zip(axes, tasks, strict=True):
     for fold in sorted({r.fold for r in rows if r.task == task}):
       points = sorted((r.batch_images, r.speedup_vs_f1) for r in rows
@@ -187,11 +189,11 @@ def figure8(records: Sequence[BenchRecord], path: str) -> None:
       axis.plot(*zip(*points, strict=True), marker="o", label=f"f={fold}")
     axis.axhline(1.0, color="gray", linewidth=0.8)
     axis.set_xscale("log", base=2)
-    _label(axis, task, "batch size (images)", "speedup vs f=1", 8)
-  _save_grid(figure, f"Speedup vs batch size — {_device_title(records)}", 10, path)
+    label_axis(axis, task, "batch size (images)", "speedup vs f=1", 8)
+  save_grid(figure, f"Speedup vs batch size — {device_title(records)}", 10, path)
 
 
-def _task_grid(count: int, width: float, height: float):
+def task_grid(count: int, width: float, height: float):
   """A figure of `count` panels, four to a line, and its used axes in order."""
   columns = min(count, 4)
   lines = -(-count // columns)
@@ -202,17 +204,19 @@ def _task_grid(count: int, width: float, height: float):
   return figure, list(axes.flat)[:count]
 
 
-def _label(axis, title: str, xlabel: str, ylabel: str, legend_size: int) -> None:
+def label_axis(axis, title: str, xlabel: str, ylabel: str, legend_size: int) -> None:
+  """A panel's title, axis labels and legend."""
   axis.set_title(title)
   axis.set_xlabel(xlabel)
   axis.set_ylabel(ylabel)
   axis.legend(fontsize=legend_size)
 
 
-def _save_grid(figure, title: str, size: int, path: str) -> None:
+def save_grid(figure, title: str, size: int, path: str) -> None:
+  """Titles a grid of panels, lays it out and saves it (`save_figure`)."""
   figure.suptitle(title, fontsize=size)
   figure.tight_layout()
-  _save(figure, path)
+  save_figure(figure, path)
 
 
 def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
@@ -224,7 +228,7 @@ def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
   if not rows:
     raise UserInputError(f"no rows at batch {batch} to plot")
   figure, axis = pyplot.subplots(figsize=(7, 5))
-  tasks = _ordered(r.task for r in rows)
+  tasks = ordered(r.task for r in rows)
   markers = dict(zip(sorted({r.fold for r in rows}), "os^Dvph*", strict=False))
   colors = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
   for task_index, task in enumerate(tasks):
@@ -250,10 +254,10 @@ def roofline(records: Sequence[BenchRecord], path: str, peaks: Peaks,
   axis.set_ylabel("achieved FLOP/s")
   fold_note = ", ".join(f"{m} f={f}" for f, m in markers.items())
   axis.set_title(f"Roofline, batch {batch} ({fold_note}; hollow: narrow twin of f; x compound)"
-                 f"\n{_device_title(rows)}",
+                 f"\n{device_title(rows)}",
                  fontsize=9)
   axis.legend(fontsize=7)
-  _save(figure, path)
+  save_figure(figure, path)
 
 
 def plot_all(records: Sequence[BenchRecord], out_dir: str, *, framework: str = "jax",
@@ -280,8 +284,8 @@ def plot_all(records: Sequence[BenchRecord], out_dir: str, *, framework: str = "
 def figure_peers(records: Sequence[BenchRecord], path: str, batch: int) -> None:
   """Images/s per task and f of JAX's rows next to each peer's, at one batch size."""
   rows = [r for r in _folded(records, batch) if not r.source_file]
-  frameworks = _ordered(r.framework for r in rows)
-  columns = _ordered((r.task, r.fold) for r in rows)
+  frameworks = ordered(r.framework for r in rows)
+  columns = ordered((r.task, r.fold) for r in rows)
   rates = {(r.framework, r.task, r.fold): r.images_per_second_median for r in rows}
   figure, axis = pyplot.subplots(figsize=(max(6, 0.7 * len(columns)), 4))
   width = 0.8 / len(frameworks)
@@ -292,140 +296,12 @@ def figure_peers(records: Sequence[BenchRecord], path: str, batch: int) -> None:
   axis.set_xticks([c + 0.4 - width / 2 for c in range(len(columns))],
                   [f"{task}\nf={fold}" for task, fold in columns], fontsize=7)
   axis.set_ylabel("images/s")
-  axis.set_title(f"JAX and its peers, batch {batch}\n{_device_title(rows[:1])}", fontsize=9)
+  axis.set_title(f"JAX and its peers, batch {batch}\n{device_title(rows[:1])}", fontsize=9)
   axis.legend(fontsize=7)
-  _save(figure, path)
+  save_figure(figure, path)
 
 
-# How a (task, f) cell's models are drawn: original (f = 1), the narrow twin, the folded model
-# with a twin in each slot (block-diagonal, the "embedded" recipe), a folded model trained on.
-ACCURACY_STYLES = {"original": ("black", "*"), "narrow": ("tab:green", "o"),
-                   "embedded": ("tab:blue", "s"), "trained": ("tab:red", "D")}
-_VARIANT_MARKERS = ("^", "v", "P", "X")  # hollow, for a kind's second, third, ... label
-EMBEDDED_RECIPES = ("", "embedded")  # "": a table from before the recipe column (all embedded)
-
-
-@dataclasses.dataclass(frozen=True)
-class AccuracyPoint:
-  """One model's test accuracy (percent, over its seeds) for the accuracy-vs-speed figure."""
-
-  task: str
-  kind: str  # a key of ACCURACY_STYLES
-  fold: int
-  label: str
-  accuracies: tuple[float, ...]
-
-  @property
-  def mean(self) -> float:
-    return sum(self.accuracies) / len(self.accuracies)
-
-
-def _percent(value: float) -> float:
-  """Percent from a fraction (the table's test_accuracy) or a percentage (> 1) alike."""
-  return value * 100 if value <= 1 else value
-
-
-def read_accuracy(path: str) -> list[AccuracyPoint]:
-  """The accuracy table's finished rows as points: original, narrow twin, embedded, trained.
-
-  Optional columns: `recipe` ("embedded" = the twin written block-diagonally, no folded
-  epochs; absent: every folded row is), `twin_test_accuracy` (absent: an embedded row's own
-  test accuracy is its twin's, being the same function), `twin_epochs` (the twin's budget: one
-  narrow point per budget).
-  """
-  if not os.path.isfile(path):
-    raise UserInputError(f"no accuracy CSV at {path}")
-  cells: dict[tuple, list[float]] = collections.defaultdict(list)
-  with open(path, newline="") as file:
-    for row in csv.DictReader(file):
-      if row.get("status", "done") != "done":
-        continue
-      task, fold, recipe = row["task"], int(row["fold"]), row.get("recipe", "")
-      test = _percent(float(row["test_accuracy"]))
-      if fold == 1:
-        cells[(task, "original", 1, "original")].append(test)
-        continue
-      twin = float(row.get("twin_test_accuracy") or "nan")
-      if recipe in EMBEDDED_RECIPES:
-        cells[(task, "embedded", fold, "block-diagonal")].append(test)
-        twin = test if math.isnan(twin) else twin
-      else:
-        cells[(task, "trained", fold, f"folded ({recipe})")].append(test)
-      if not math.isnan(twin):  # twins of different budgets (twin_epochs) are points apart
-        epochs = row.get("twin_epochs") or ""
-        label = f"narrow twin ({epochs} epochs)" if epochs else "narrow twin"
-        cells[(task, "narrow", fold, label)].append(_percent(twin))
-  return [AccuracyPoint(*key, tuple(values)) for key, values in cells.items()]
-
-
-# Throughput of each kind of point: the benchmark model it runs as (an embedded model without a
-# row of its own runs as fast as the folded one, the same program).
-_BENCH_MODELS = {"original": ("folded",), "narrow": ("narrow",),
-                 "embedded": ("embedded", "folded"), "trained": ("folded",)}
-
-
-def accuracy_vs_throughput(records: Sequence[BenchRecord], points: Sequence[AccuracyPoint],
-                           path: str, tasks: Sequence[str] | None = None) -> list[str]:
-  """Test accuracy against images/s, a panel per task (one batch size, the default path's rows).
-
-  The compound baseline has no accuracy: a dashed vertical line at its images/s. Returns the
-  tasks drawn (those with both accuracies and throughput).
-  """
-  batch = default_batch(records)
-  rates = {(r.task, r.model, r.fold): r.images_per_second_median for r in records
-           if r.batch_images == batch and r.width_rounding == 1}
-  drawn = []
-  for task in tasks or _ordered(p.task for p in points):
-    placed = [(p, rate) for p in points if p.task == task and (rate := next(
-        (rates[(task, model, p.fold)] for model in _BENCH_MODELS[p.kind]
-         if (task, model, p.fold) in rates), None))]
-    if placed:
-      drawn.append((task, placed))
-  if not drawn:
-    raise UserInputError("no task has both test accuracies and benchmark rows to plot")
-  figure, axes = _task_grid(len(drawn), 4.2, 3.4)
-  for axis, (task, placed) in zip(axes, drawn, strict=True):
-    labelled, kind_labels = set(), collections.defaultdict(list)
-    for point, rate in placed:
-      color, marker = ACCURACY_STYLES[point.kind]
-      labels = kind_labels[point.kind]  # a kind's further labels (budgets, recipes): hollow
-      if point.label not in labels:
-        labels.append(point.label)
-      variant = labels.index(point.label)
-      if variant:
-        marker = _VARIANT_MARKERS[(variant - 1) % len(_VARIANT_MARKERS)]
-      spread = [[point.mean - min(point.accuracies)], [max(point.accuracies) - point.mean]]
-      axis.errorbar([rate], [point.mean], yerr=spread, color=color, marker=marker,
-                    linestyle="", capsize=2, markerfacecolor="none" if variant else color,
-                    label=None if point.label in labelled else point.label)
-      labelled.add(point.label)
-      axis.annotate(f"f={point.fold}", (rate, point.mean), fontsize=7,
-                    textcoords="offset points", xytext=(4, 3))
-    if (task, "compound", 1) in rates:
-      axis.axvline(rates[(task, "compound", 1)], color="gray", linestyle="--",
-                   label="compound (no accuracy)")
-    _label(axis, task, "images/s", "test accuracy (%)", 6)
-  _save_grid(figure, f"Test accuracy vs throughput, batch {batch} — {_device_title(records)}",
-             9, path)
-  return [task for task, _ in drawn]
-
-
-def accuracy_figures(records: Sequence[BenchRecord], accuracy_csv: str, out_dir: str, *,
-                     dtype: str | None = None) -> list[str]:
-  """One accuracy_speed_<task>.png per task with accuracies and throughput; the paths."""
-  rows, points = select(records, dtype=dtype), read_accuracy(accuracy_csv)
-  paths = []
-  for task in _ordered(p.task for p in points):
-    path = os.path.join(out_dir, f"accuracy_speed_{task}.png")
-    try:
-      accuracy_vs_throughput(rows, points, path, [task])
-    except UserInputError:
-      continue  # no benchmark rows for this task
-    paths.append(path)
-  return paths
-
-
-def _save(figure, path: str) -> None:
+def save_figure(figure, path: str) -> None:
   """Saves a PNG atomically (files.atomic_path) and closes the figure."""
   try:
     with files.atomic_path(path) as temporary:

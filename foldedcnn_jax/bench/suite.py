@@ -203,14 +203,14 @@ def merge_bench_csvs(out_dir: str, results: Sequence[StepResult]) -> list:
 def accuracy_figure(rows: Sequence, config, out_dir: str) -> str:
   """Test accuracy vs images/s, every task in one figure, if a file is left under MAX_FILES;
   returns the line to print."""
-  from foldedcnn_jax import plots
+  from foldedcnn_jax import accuracy_plots, plots
 
   if len(os.listdir(out_dir)) >= MAX_FILES:
     return (f"no room for {ACCURACY_FILE} ({MAX_FILES} files): draw it with python -m "
             f"experiments.plot {BENCH_FILE} --accuracy_csv={config.accuracy_csv}")
   path = os.path.join(out_dir, ACCURACY_FILE)
-  plots.accuracy_vs_throughput(plots.select(rows, dtype=config.dtype),
-                               plots.read_accuracy(config.accuracy_csv), path)
+  accuracy_plots.accuracy_vs_throughput(plots.select(rows, dtype=config.dtype),
+                                        accuracy_plots.read_accuracy(config.accuracy_csv), path)
   return f"wrote {path}"
 
 
