@@ -15,7 +15,7 @@ from foldedcnn_jax.models import cnn
 from foldedcnn_jax.models import spec as spec_lib
 from foldedcnn_jax.tasks import get_task
 from foldedcnn_jax.train import config as config_lib
-from foldedcnn_jax.train import steps
+from foldedcnn_jax.train import saved_config, steps
 
 
 def _images(count=6, height=5, width=7):
@@ -161,43 +161,43 @@ def test_ema_decay_is_checked_and_old_configs_without_it_still_resume():
   config.optimizer.ema_decay = 1.0
   with pytest.raises(config_lib.ConfigError, match="ema_decay must be in"):
     config_lib.make_run_settings(config)
-  saved = config_lib.config_to_dict(tiny.get_config("quick"))
+  saved = saved_config.config_to_dict(tiny.get_config("quick"))
   del saved["optimizer"]["ema_decay"]  # a run saved before the field existed
-  current = config_lib.config_to_dict(tiny.get_config("quick"))
-  assert config_lib.changed_fields(saved, current) == []
+  current = saved_config.config_to_dict(tiny.get_config("quick"))
+  assert saved_config.changed_fields(saved, current) == []
   current["optimizer"]["ema_decay"] = 0.999
-  assert config_lib.changed_fields(saved, current) == ["optimizer.ema_decay"]
+  assert saved_config.changed_fields(saved, current) == ["optimizer.ema_decay"]
 
 
 def test_folded_epochs_may_change_on_resume_like_num_epochs():
   from configs import n2
 
-  saved = config_lib.config_to_dict(n2.get_config("quick"))
+  saved = saved_config.config_to_dict(n2.get_config("quick"))
   del saved["warm_start"]["folded_epochs"]  # an f = 1 run saved before the field existed
-  current = config_lib.config_to_dict(n2.get_config("quick"))
+  current = saved_config.config_to_dict(n2.get_config("quick"))
   assert current["warm_start"]["folded_epochs"] == 0  # the practical recipe's
-  assert config_lib.changed_fields(saved, current) == []
+  assert saved_config.changed_fields(saved, current) == []
   saved["fold"] = current["fold"] = 4
   current["warm_start"]["slot_epochs"] = 3
-  assert config_lib.changed_fields(saved, current) == ["warm_start.slot_epochs"]
+  assert saved_config.changed_fields(saved, current) == ["warm_start.slot_epochs"]
 
 
 def test_an_f1_run_resumes_whatever_the_folded_runs_warm_start_holds():
   from configs import v3
 
-  saved = config_lib.config_to_dict(v3.get_config("quick"))
-  current = config_lib.config_to_dict(v3.get_config("quick"))
+  saved = saved_config.config_to_dict(v3.get_config("quick"))
+  current = saved_config.config_to_dict(v3.get_config("quick"))
   assert saved["fold"] == 1
   saved["warm_start"]["learning_rate"] = 1e-3  # a run saved before the recipe's slot rate changed
   assert current["warm_start"]["learning_rate"] == 3e-3
-  assert config_lib.changed_fields(saved, current) == []
+  assert saved_config.changed_fields(saved, current) == []
   current["optimizer"]["learning_rate"] = 3e-3  # what an f = 1 run does read still counts
-  assert config_lib.changed_fields(saved, current) == ["optimizer.learning_rate"]
+  assert saved_config.changed_fields(saved, current) == ["optimizer.learning_rate"]
   saved["fold"] = current["fold"] = 2  # a folded run reads its warm start
-  assert config_lib.changed_fields(saved, current) == ["optimizer.learning_rate",
+  assert saved_config.changed_fields(saved, current) == ["optimizer.learning_rate",
                                                        "warm_start.learning_rate"]
   saved["fold"] = 1  # so does a change of fold
-  assert "fold" in config_lib.changed_fields(saved, current)
+  assert "fold" in saved_config.changed_fields(saved, current)
 
 
 def test_folded_only_fields_are_the_whole_warm_start_at_the_defaults_and_the_slot_runs_values():
@@ -206,17 +206,17 @@ def test_folded_only_fields_are_the_whole_warm_start_at_the_defaults_and_the_slo
 
   defaults = base.get_config()
   assert {f"warm_start.{name}" for name in defaults.warm_start} <= set(
-      config_lib.FOLDED_ONLY_FIELDS)
+      saved_config.FOLDED_ONLY_FIELDS)
   config = v1.get_config()
   config.fold, config.data.input_repetition, config.optimizer.tie_slots = 4, 0.5, True
   config.model.slot_init, config.warm_start.cross_slot_init = "twin", 0.1
   slot = recipe.slot_model_run(config, "/tmp/run").config
-  for path, value in config_lib.FOLDED_ONLY_FIELDS.items():
+  for path, value in saved_config.FOLDED_ONLY_FIELDS.items():
     group, name = path.split(".")
     assert defaults[group][name] == value, path  # the value that leaves a run unfolded
     assert slot[group][name] == value, path
-  saved = config_lib.config_to_dict(base.get_config())
-  for path in config_lib.FOLDED_ONLY_FIELDS:  # an f = 1 run saved before any of them existed
+  saved = saved_config.config_to_dict(base.get_config())
+  for path in saved_config.FOLDED_ONLY_FIELDS:  # an f = 1 run saved before any of them existed
     group, name = path.split(".")
     saved[group].pop(name, None)
-  assert config_lib.changed_fields(saved, config_lib.config_to_dict(base.get_config())) == []
+  assert saved_config.changed_fields(saved, saved_config.config_to_dict(base.get_config())) == []

@@ -21,6 +21,7 @@ from foldedcnn_jax import files
 from foldedcnn_jax.train import checkpoints as checkpoints_lib
 from foldedcnn_jax.train import config as config_lib
 from foldedcnn_jax.train import metrics as metrics_lib
+from foldedcnn_jax.train import saved_config
 from foldedcnn_jax.train import steps as steps_lib
 from foldedcnn_jax.train import trainer as trainer_lib
 from foldedcnn_jax.train import workdir as workdir_lib
@@ -48,7 +49,7 @@ def _init_workdir(settings: config_lib.RunSettings, config_dict: dict) -> None:
   task_path = os.path.join(settings.workdir, "task.json")
   if os.path.exists(config_path):
     with open(config_path) as file:
-      changed = config_lib.changed_fields(json.load(file), config_dict)
+      changed = saved_config.changed_fields(json.load(file), config_dict)
     if os.path.exists(task_path):  # the model is the config's, or a recipe phase's own spec
       with open(task_path) as file:
         if json.load(file)["architecture"] != settings.spec.architecture:
@@ -136,7 +137,7 @@ def train_run(config, settings: config_lib.RunSettings) -> dict:
 def open_run(config, settings: config_lib.RunSettings) -> Iterator[Session]:
   """Holds the run's workdir (a second run on a workdir in use is refused), builds the run and
   resumes it from its latest checkpoint; yields the Session that trains it."""
-  config_dict = config_lib.config_to_dict(config)
+  config_dict = saved_config.config_to_dict(config)
   maybe_initialize_distributed(config)
   with workdir_lib.owned(settings.workdir):
     _init_workdir(settings, config_dict)

@@ -17,7 +17,7 @@ import os
 
 from foldedcnn_jax.models import spec as spec_lib
 from foldedcnn_jax.train import config as config_lib
-from foldedcnn_jax.train import loop
+from foldedcnn_jax.train import loop, saved_config
 
 SLOT_WORKDIR = config_lib.SLOT_WORKDIR
 
@@ -47,7 +47,7 @@ def slot_model_run(config, workdir: str, num_epochs: int | None = None) -> SlotM
   slot.optimizer.learning_rate = (config.warm_start.learning_rate or
                                   config.optimizer.learning_rate)
   slot.model.zero_init_head = config.model.zero_init_head or config.warm_start.zero_init_head
-  slot.update_from_flattened_dict(config_lib.FOLDED_ONLY_FIELDS)  # the slot model runs unfolded
+  slot.update_from_flattened_dict(saved_config.FOLDED_ONLY_FIELDS)  # the slot model runs unfolded
   if folded.curriculum.enabled:  # the folded run's classes per epoch (I defaults to max(K/10, f))
     slot.curriculum.mode = "on"
     slot.curriculum.initial_classes = folded.curriculum.initial
