@@ -106,9 +106,9 @@ def _paper_drop(task: str, fold: int) -> float:
 
 def twin_config(run_config) -> object | None:
   """The narrow twin of a folded run (a train.recipe.SlotModelRun), trained alone for as many
-  epochs as the folded model in all (slot + folded epochs), in `twin<f>_s<seed>_e<epochs>` plus
-  the cell's suffix (its recipe) beside the cell; None at f = 1 or when the run's own warm start
-  is that twin."""
+  epochs as the folded model in all (slot + folded epochs), in `twin_e<epochs>` inside the
+  cell's workdir (so each cell, whatever its recipe or grouping, has its own); None at f = 1 or
+  when the run's own warm start is that twin."""
   from foldedcnn_jax.train import config as config_lib
   from foldedcnn_jax.train import recipe
 
@@ -119,12 +119,7 @@ def twin_config(run_config) -> object | None:
     if epochs == 0:
       return None
     epochs += config_lib.slot_epochs(run_config)
-  # The cell's own suffix (its recipe, its grouping) keeps twins of different configs apart.
-  cell = f"f{run_config.fold}_s{run_config.seed}"
-  name = os.path.basename(os.path.normpath(run_config.workdir))
-  suffix = name[len(cell):] if name.startswith(cell) else ""
-  workdir = os.path.join(os.path.dirname(run_config.workdir),
-                         f"twin{run_config.fold}_s{run_config.seed}_e{epochs}{suffix}")
+  workdir = os.path.join(run_config.workdir, f"twin_e{epochs}")
   return recipe.slot_model_run(run_config, workdir, num_epochs=epochs)
 
 

@@ -76,11 +76,11 @@ def test_tiny_budget_writes_a_well_formed_table_and_resumes(tmp_path):
     assert row.test_interval == accuracy_table.wilson_half_width(row.test_accuracy, 64)
     assert row.wall_seconds > 0 and os.path.isdir(row.workdir)
   assert rows[0].drop_vs_f1 == 0.0
-  # The folded cell trains from a random start, so its narrow twin trains alone as long, beside
-  # it; the folded model is dense, and its cross-slot ablation is measured.
+  # The folded cell trains from a random start, so its narrow twin trains alone as long, inside
+  # its workdir; the folded model is dense, and its cross-slot ablation is measured.
   assert math.isnan(rows[0].twin_test_accuracy) and rows[0].twin_epochs == 0
   assert 0 <= rows[1].twin_test_accuracy <= 1 and rows[1].twin_epochs == 2
-  assert os.path.isdir(str(tmp_path / "runs" / "tiny" / "twin2_s0_e2"))
+  assert os.path.isdir(str(tmp_path / "runs" / "tiny" / "f2_s0" / "twin_e2"))
   assert 0 < rows[1].cross_slot_weight_share < 1
   assert 0 <= rows[1].cross_slot_ablated_test_accuracy <= 1
   assert (rows[0].recipe, rows[1].recipe, rows[1].teacher_epochs) == ("embedded", "embedded", 0)
@@ -213,7 +213,7 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
   twin = accuracy_table.twin_config(connected)
   assert (twin.config.fold, twin.config.num_epochs) == (1, 34)
   assert twin.spec == slots.slot_spec(ModelSpec.for_task("v5", fold=4))
-  assert twin.config.workdir == "runs/accuracy/cpu/v5/twin4_s0_e34_connected"
+  assert twin.config.workdir == "runs/accuracy/cpu/v5/f4_s0_connected/twin_e34"
   assert twin.config.optimizer.learning_rate == connected.warm_start.learning_rate
   # A random start trains twice the f = 1 cell's 28 epochs, and its twin as many alone.
   config.recipes = ("random_start",)
@@ -238,7 +238,7 @@ def test_recipes_add_folded_rows_with_their_own_workdir_and_twin():
           twin_curriculum.step_epochs) == ("on", 4, 1, 3)
   config.tasks = ("v5",)
   assert accuracy_table.twin_config(tied).config.workdir == \
-      "runs/accuracy/cpu/v5/twin4_s0_e56_tied"
+      "runs/accuracy/cpu/v5/f4_s0_tied/twin_e56"
   config.recipes = ("embedded", "magic")
   with pytest.raises(ValueError, match="unknown recipe 'magic'"):
     accuracy_configs.run_configs(config)
