@@ -146,6 +146,11 @@ def get_config() -> ml_collections.ConfigDict:
   # folded run (0: constant); every epoch's groups are a pure function of (seed, epoch).
   config.data.input_repetition = 0.0
   config.data.input_repetition_epochs = 0
+  # MIMO batch repetition for a folded run (data.common.TrainGroups): each batch of batch_size
+  # images is followed by batch_repetition − 1 shuffles of itself, so a step trains on
+  # batch_repetition × batch_size images and each image meets other partners and slots
+  # (independent groups only). 1: off.
+  config.data.batch_repetition = 1
   config.data.worker_count = 0  # grain worker processes of the streaming path
   # A split whose images fit this budget is put on the devices once (sharded over "data") and
   # batched in-graph; a larger one streams through grain. "device"/"stream" force one path.

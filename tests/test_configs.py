@@ -98,6 +98,7 @@ def test_batch_rounds_down_to_a_multiple_of_fold():
     ("distillation.loss", "l1", "config.distillation.loss='l1'"),
     ("distillation.teacher", "/no/such/run", "no such workdir or checkpoint"),
     ("model.dtype", "int8", "config.model.dtype='int8'"),
+    ("data.batch_repetition", 0, "config.data.batch_repetition must be an integer >= 1"),
 ])
 def test_bad_values_fail_with_one_line(field, value, message):
   config = base.get_config()
@@ -106,6 +107,17 @@ def test_bad_values_fail_with_one_line(field, value, message):
   with pytest.raises(ConfigError, match=message) as error:
     make_run_settings(config)
   assert "\n" not in str(error.value)
+
+
+def test_batch_repetition_needs_independent_groups_at_f_above_1():
+  config = n2.get_config("quick")
+  config.data.batch_repetition, config.data.train_grouping = 2, "consecutive"
+  make_run_settings(config)  # f = 1: no groups to keep together
+  config.fold = 4
+  with pytest.raises(ConfigError, match="batch_repetition=2 reshuffles .* consecutive groups"):
+    make_run_settings(config)
+  config.data.train_grouping = "independent"
+  make_run_settings(config)
 
 
 def _train_cli(*args):

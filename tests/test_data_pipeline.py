@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from configs import base
 from foldedcnn_jax import data
 from foldedcnn_jax.data import builders, pipeline
-from foldedcnn_jax.data.common import DatasetError
+from foldedcnn_jax.data.common import DatasetError, TrainGroups
 from foldedcnn_jax.errors import UserInputError
 
 TINY_SIZES = {"train": 64 * 4, "val": 16 * 4, "test": 16 * 4}
@@ -256,20 +256,18 @@ def test_make_dataset_cli(tmp_path):
 
 def test_input_repetition_fills_whole_groups_with_their_first_record():
   labels = np.arange(4000) % 10
-  plain = pipeline.epoch_order(labels, task_classes=10, seed=3, epoch=1, fold=4)
-  repeated = pipeline.epoch_order(labels, task_classes=10, seed=3, epoch=1, fold=4,
-                                  input_repetition=0.3)
+  order = lambda **groups: pipeline.epoch_order(labels, task_classes=10, seed=3, epoch=1,
+                                                groups=TrainGroups(**groups))
+  plain = order(fold=4)
+  repeated = order(fold=4, input_repetition=0.3)
   groups, before = repeated.reshape(-1, 4), plain.reshape(-1, 4)
   same = (groups == groups[:, :1]).all(axis=1)
   assert 0.25 < same.mean() < 0.35  # each group repeated with probability ρ
   np.testing.assert_array_equal(groups[:, 0], before[:, 0])  # the shuffle itself is unchanged
   np.testing.assert_array_equal(groups[~same], before[~same])
-  again = pipeline.epoch_order(labels, task_classes=10, seed=3, epoch=1, fold=4,
-                               input_repetition=0.3)
+  again = order(fold=4, input_repetition=0.3)
   np.testing.assert_array_equal(again, repeated)  # a pure function of (seed, epoch)
-  every = pipeline.epoch_order(labels, task_classes=10, seed=3, epoch=1, fold=4,
-                               input_repetition=1.0).reshape(-1, 4)
+  every = order(fold=4, input_repetition=1.0).reshape(-1, 4)
   assert (every == every[:, :1]).all()
-  unfolded = pipeline.epoch_order(labels, task_classes=10, seed=3, epoch=1, fold=1,
-                                  input_repetition=1.0)
+  unfolded = order(fold=1, input_repetition=1.0)
   assert len(np.unique(unfolded)) == len(labels)

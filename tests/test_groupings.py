@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 
 from foldedcnn_jax.data import pipeline
-from foldedcnn_jax.data.common import DatasetError
+from foldedcnn_jax.data.common import DatasetError, TrainGroups
 from foldedcnn_jax.errors import UserInputError
 from foldedcnn_jax.runtime import grouping
 
 
-def _order(labels, **kwargs):
-  kwargs.setdefault("seed", 0)
-  kwargs.setdefault("epoch", 0)
-  return pipeline.epoch_order(labels, task_classes=2, **kwargs)
+def _order(labels, seed=0, epoch=0, num_classes=None, batch_size=0, **groups):
+  return pipeline.epoch_order(labels, task_classes=2, seed=seed, epoch=epoch,
+                              num_classes=num_classes, groups=TrainGroups(**groups),
+                              batch_size=batch_size)
 
 
 def test_consecutive_training_groups_are_aligned_runs_of_f_records():
@@ -79,3 +79,31 @@ def test_unknown_groupings_are_named():
     _order(np.zeros(8, np.int32), fold=2, grouping="pairs")
   with pytest.raises(UserInputError, match="unknown grouping 'pairs'"):
     grouping.group_order(8, grouping="pairs", fold=2)
+
+
+def test_batch_repetition_follows_each_batch_with_shuffles_of_itself():
+  labels = np.zeros(100, np.int32)
+  plain = _order(labels, fold=4)
+  repeated = _order(labels, fold=4, batch_repetition=3, batch_size=8)
+  batches = pipeline.epoch_batches(labels, task_classes=2, seed=0, epoch=0, batch_size=8,
+                                   groups=TrainGroups(fold=4, batch_repetition=3))
+  assert batches.indices.shape == (12, 24) and batches.mask.all()  # 100 // 8 batches of 3 × 8
+  for row, batch in enumerate(batches.indices):
+    original = plain[row * 8:(row + 1) * 8]  # the shuffle itself is unchanged
+    np.testing.assert_array_equal(batch[:8], original)
+    for copy in (batch[8:16], batch[16:]):  # each copy holds the batch's images once more
+      assert sorted(copy.tolist()) == sorted(original.tolist())
+    assert not np.array_equal(batch[8:16], original)  # in other groups and slots
+  np.testing.assert_array_equal(repeated[:len(batches.indices.ravel())], batches.indices.ravel())
+  np.testing.assert_array_equal(repeated, _order(labels, fold=4, batch_repetition=3,
+                                                 batch_size=8))  # a pure function
+  assert len(repeated) == 12 * 24 + 4  # the last partial batch (4 images) is not repeated
+  with_rho = pipeline.epoch_batches(labels, task_classes=2, seed=0, epoch=0, batch_size=8,
+                                    groups=TrainGroups(fold=4, batch_repetition=3,
+                                                       input_repetition=1.0))
+  groups = with_rho.indices.reshape(-1, 4)  # input repetition applies to the repeated batches
+  assert (groups == groups[:, :1]).all()
+  with pytest.raises(DatasetError, match="batch repetition reshuffles"):
+    TrainGroups(fold=4, grouping="consecutive", batch_repetition=2)
+  with pytest.raises(DatasetError, match="integer >= 1"):
+    TrainGroups(fold=4, batch_repetition=0)

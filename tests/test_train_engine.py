@@ -203,3 +203,21 @@ def test_config_model_init_reaches_the_trained_model(data_dir, tmp_path, init):
   got = jax.tree.leaves(state["params"])
   assert all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(expected), strict=True))
   assert not all(np.array_equal(a, b) for a, b in zip(got, jax.tree.leaves(other), strict=True))
+
+
+def test_batch_repetition_trains_each_step_on_the_batch_and_its_shuffles(data_dir, tmp_path):
+  config = tiny_config(data_dir, tmp_path, fold=2, epochs=1)
+  config.data.batch_repetition = 3
+  trainer, _ = _trainer(config)
+  batches = trainer.train_batches(0, 4)
+  batch_size = make_run_settings(config).batch_size
+  plain = pipeline.epoch_batches(trainer.dataset.labels("train"), task_classes=4, seed=0,
+                                 epoch=0, batch_size=batch_size)
+  assert batches.indices.shape == (plain.num_batches, 3 * batch_size)
+  for repeated, original in zip(batches.indices, plain.indices, strict=True):
+    for copy in np.split(repeated, 3):
+      assert sorted(copy.tolist()) == sorted(original.tolist())
+  summary = recipe.train_and_evaluate(config)  # the step takes the 3× wider batches
+  assert summary["epochs"] == 1
+  record = read_metrics(str(tmp_path))[-1]
+  assert record["train_images"] == 3 * plain.num_batches * batch_size

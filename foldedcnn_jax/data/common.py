@@ -23,6 +23,37 @@ class DatasetError(UserInputError):
   """Bad data input (missing file, malformed CSV, short video, unwritable dir): one clear line."""
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainGroups:
+  """How a training epoch folds its images: f images to one input, chosen as `grouping`
+  (TRAIN_GROUPINGS; "mix" keeps a group consecutive with probability `consecutive_share`), and
+  the two multi-input tricks of MIMO networks (Havasi et al., ICLR 2021):
+
+  input_repetition  ρ: each group holds one image f times with this probability
+  batch_repetition  R: each batch of B images is followed by R − 1 shuffles of itself, so a
+                    step trains on R·B images and every image meets other partners in other
+                    slots (independent groups only)
+  """
+
+  fold: int = 1
+  grouping: str = "independent"
+  consecutive_share: float = 0.5
+  input_repetition: float = 0.0
+  batch_repetition: int = 1
+
+  def __post_init__(self):
+    if self.grouping not in TRAIN_GROUPINGS:
+      raise DatasetError(f"unknown training grouping {self.grouping!r}; use one of "
+                         f"{', '.join(TRAIN_GROUPINGS)}")
+    if (isinstance(self.batch_repetition, bool) or not isinstance(self.batch_repetition, int)
+        or self.batch_repetition < 1):
+      raise DatasetError(f"batch_repetition must be an integer >= 1, got "
+                         f"{self.batch_repetition!r}")
+    if self.batch_repetition > 1 and self.fold > 1 and self.grouping != "independent":
+      raise DatasetError(f"batch repetition reshuffles a batch's images, which {self.grouping} "
+                         "groups keep together: use the independent grouping")
+
+
 def default_data_dir() -> str:
   """`$FOLDEDCNN_DATA_DIR` if set, else "data" (relative to the working directory; gitignored)."""
   return os.environ.get("FOLDEDCNN_DATA_DIR") or "data"

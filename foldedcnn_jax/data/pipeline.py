@@ -10,11 +10,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from foldedcnn_jax.data import prepare as prepare_lib
-from foldedcnn_jax.data.common import TRAIN_GROUPINGS, DatasetError, check_split
+from foldedcnn_jax.data.common import DatasetError, TrainGroups, check_split
 from foldedcnn_jax.runtime import grouping as grouping_lib
 from foldedcnn_jax.tasks import get_task
 
 _REMAINDERS = ("drop", "pad")
+UNFOLDED = TrainGroups()  # one image per input, no repetition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,43 +65,48 @@ def selected_indices(labels: np.ndarray, num_classes: int | None, task_classes: 
 
 
 def epoch_order(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
-                shuffle: bool = True, num_classes: int | None = None, fold: int = 1,
-                grouping: str = "independent", consecutive_share: float = 0.5,
-                input_repetition: float = 0.0) -> np.ndarray:
-  """The records of one epoch in order: the curriculum's subset, permuted by (seed, epoch).
+                shuffle: bool = True, num_classes: int | None = None,
+                groups: TrainGroups = UNFOLDED, batch_size: int = 0) -> np.ndarray:
+  """The records of one epoch in the order training reads them: the curriculum's subset,
+  permuted by (seed, epoch), folded as `groups` says.
 
-  With fold > 1 and a consecutive `grouping`, the order is made of aligned groups of f: each
+  With fold > 1 and a consecutive grouping, the order is made of aligned groups of f: each
   group is f consecutive records of the subset (cut at an epoch-dependent offset) or, for "mix",
   f independent records with probability 1 − consecutive_share; the groups are shuffled. With
-  `input_repetition` ρ > 0, each aligned group of f holds its first record f times with
-  probability ρ (MIMO input repetition; drawn apart from the shuffle, so ρ = 0 is the same order).
+  batch repetition R > 1, every `batch_size` records are followed by R − 1 permutations of
+  themselves (training then cuts batches of R·batch_size; a last partial batch is not repeated).
+  With input repetition ρ > 0, each aligned group of f then holds its first record f times with
+  probability ρ. Both are drawn apart from the shuffle, so ρ = 0 and R = 1 give the same order.
   """
-  if grouping not in TRAIN_GROUPINGS:
-    raise DatasetError(f"unknown training grouping {grouping!r}; use one of "
-                       f"{', '.join(TRAIN_GROUPINGS)}")
   indices = selected_indices(labels, num_classes, task_classes)
   if not shuffle:
     return indices
   order = grouping_lib.training_order(indices, np.random.default_rng(epoch_seed(seed, epoch)),
-                                      fold, grouping, consecutive_share)
-  if fold > 1 and input_repetition > 0:
-    grouping_lib.repeat_inputs(order, fold, input_repetition,
-                               np.random.default_rng(np.random.SeedSequence([seed, epoch, fold])))
+                                      groups.fold, groups.grouping, groups.consecutive_share)
+  if groups.batch_repetition > 1:
+    if batch_size < 1:
+      raise DatasetError("batch repetition needs the batch size")
+    order = grouping_lib.repeat_batches(
+        order, batch_size, groups.batch_repetition,
+        np.random.default_rng(np.random.SeedSequence([seed, epoch, groups.batch_repetition])))
+  if groups.fold > 1 and groups.input_repetition > 0:
+    grouping_lib.repeat_inputs(order, groups.fold, groups.input_repetition,
+                               np.random.default_rng(np.random.SeedSequence(
+                                   [seed, epoch, groups.fold])))
   return order
 
 
 def epoch_batches(labels: np.ndarray, *, task_classes: int, seed: int, epoch: int,
                   batch_size: int, shuffle: bool = True, num_classes: int | None = None,
-                  fold: int = 1, grouping: str = "independent", consecutive_share: float = 0.5,
-                  input_repetition: float = 0.0, remainder: str = "drop",
+                  groups: TrainGroups = UNFOLDED, remainder: str = "drop",
                   row_multiple: int = 1) -> BatchIndices:
-  """An epoch's batches as training forms them: `epoch_order` cut by `batch_indices`, masked
-  rows pointing one past the split (`len(labels)`)."""
+  """An epoch's batches as training forms them: `epoch_order` cut by `batch_indices` into
+  batches of batch_size × the batch repetition, masked rows pointing one past the split
+  (`len(labels)`)."""
   order = epoch_order(labels, task_classes=task_classes, seed=seed, epoch=epoch, shuffle=shuffle,
-                      num_classes=num_classes, fold=fold, grouping=grouping,
-                      consecutive_share=consecutive_share, input_repetition=input_repetition)
-  return batch_indices(order, batch_size, remainder=remainder, padding_index=len(labels),
-                       row_multiple=row_multiple)
+                      num_classes=num_classes, groups=groups, batch_size=batch_size)
+  return batch_indices(order, batch_size * groups.batch_repetition, remainder=remainder,
+                       padding_index=len(labels), row_multiple=row_multiple)
 
 
 def batch_indices(order: np.ndarray, batch_size: int, *, remainder: str = "drop",
@@ -213,7 +219,7 @@ def make_batches(
   labels = prepare_lib.split_labels(location, split)
   batches = epoch_batches(labels, task_classes=task.num_classes, seed=source.seed, epoch=epoch,
                           batch_size=batch_size, shuffle=shuffle, num_classes=num_classes,
-                          fold=fold, grouping=grouping, remainder=remainder,
+                          groups=TrainGroups(fold, grouping), remainder=remainder,
                           row_multiple=fold * process_count)
   if batches.num_batches == 0:
     selected = len(selected_indices(labels, num_classes, task.num_classes))

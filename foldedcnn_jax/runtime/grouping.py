@@ -48,6 +48,16 @@ def training_order(indices: np.ndarray, rng: np.random.Generator, fold: int, gro
   return np.concatenate([blocks[rng.permutation(len(blocks))].ravel(), rng.permutation(leftover)])
 
 
+def repeat_batches(order: np.ndarray, batch_size: int, repetitions: int,
+                   rng: np.random.Generator) -> np.ndarray:
+  """MIMO batch repetition: each whole batch of `batch_size` records of `order` followed by
+  `repetitions` − 1 permutations of itself; a last partial batch is kept as it is."""
+  count = len(order) // batch_size
+  batches = order[:count * batch_size].reshape(count, batch_size)
+  copies = [batches] + [rng.permuted(batches, axis=1) for _ in range(repetitions - 1)]
+  return np.concatenate([np.stack(copies, axis=1).reshape(-1), order[count * batch_size:]])
+
+
 def repeat_inputs(order: np.ndarray, fold: int, probability: float,
                   rng: np.random.Generator) -> None:
   """MIMO input repetition, in place: each aligned group of f in `order` holds its first record

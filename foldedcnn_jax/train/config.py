@@ -230,15 +230,26 @@ def _check_data(config) -> None:
   _require(_is_int(data.input_repetition_epochs) and data.input_repetition_epochs >= 0,
            f"config.data.input_repetition_epochs must be an integer >= 0 (0 = constant), got "
            f"{data.input_repetition_epochs!r}")
+  _require(_is_int(data.batch_repetition) and data.batch_repetition >= 1,
+           f"config.data.batch_repetition must be an integer >= 1, got {data.batch_repetition!r}")
+  _require(data.batch_repetition == 1 or config.fold == 1 or
+           data.train_grouping == "independent",
+           f"config.data.batch_repetition={data.batch_repetition} reshuffles a batch's images, "
+           f"which {data.train_grouping} groups keep together: use the independent grouping")
 
 
-def input_repetition(config, epoch: int) -> float:
-  """ρ of a folded run's epoch (0-based): `data.input_repetition` falling linearly to 0 over
-  `data.input_repetition_epochs` epochs (0: constant); 0 for an f = 1 run."""
-  start, epochs = config.data.input_repetition, config.data.input_repetition_epochs
-  if config.fold == 1 or not start:
-    return 0.0
-  return start if not epochs else start * max(0.0, 1.0 - epoch / epochs)
+def train_groups(config, epoch: int) -> data_common.TrainGroups:
+  """How a run's epoch (0-based) folds its training images. Input repetition ρ is
+  `data.input_repetition` falling linearly to 0 over `data.input_repetition_epochs` epochs
+  (0: constant); an f = 1 run has neither repetition."""
+  data = config.data
+  start, epochs = data.input_repetition, data.input_repetition_epochs
+  folded = config.fold > 1
+  rho = start if not epochs else start * max(0.0, 1.0 - epoch / epochs)
+  return data_common.TrainGroups(
+      config.fold, data.train_grouping, data.consecutive_share,
+      input_repetition=rho if folded else 0.0,
+      batch_repetition=int(data.batch_repetition) if folded else 1)
 
 
 def _check_warm_start(config) -> None:

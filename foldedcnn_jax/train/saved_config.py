@@ -25,7 +25,7 @@ FOLDED_ONLY_FIELDS = {
     "warm_start.slot_epochs": 0, "warm_start.learning_rate": 0.0,
     "warm_start.folded_learning_rate": 0.0, "warm_start.folded_epochs": -1,
     "warm_start.zero_init_head": False, "warm_start.cross_slot_init": 0.0,
-    "data.input_repetition": 0.0, "data.input_repetition_epochs": 0,
+    "data.input_repetition": 0.0, "data.input_repetition_epochs": 0, "data.batch_repetition": 1,
     "optimizer.cross_slot_lr_scale": 1.0, "optimizer.tie_slots": False,
     "model.cross_slot_init": 1.0, "model.slot_init": "folded"}
 # Fields added after runs were saved without them: a saved config that lacks one ran as this

@@ -113,11 +113,8 @@ class Trainer:
     batches = pipeline.epoch_batches(
         self.dataset.labels("train"), task_classes=settings.num_classes, seed=settings.source.seed,
         epoch=epoch, batch_size=settings.batch_size,
-        num_classes=num_classes if settings.curriculum.enabled else None, fold=settings.fold,
-        grouping=self.config.data.train_grouping,
-        consecutive_share=self.config.data.consecutive_share,
-        input_repetition=config_lib.input_repetition(self.config, epoch),
-        row_multiple=self.row_multiple)
+        num_classes=num_classes if settings.curriculum.enabled else None,
+        groups=config_lib.train_groups(self.config, epoch), row_multiple=self.row_multiple)
     if batches.num_batches == 0:
       raise config_lib.ConfigError(
           f"config.batch_size={settings.batch_size} is larger than the {settings.task.id} training "
