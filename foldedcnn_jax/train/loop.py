@@ -142,8 +142,11 @@ def open_run(config, settings: config_lib.RunSettings) -> Iterator[Session]:
   with workdir_lib.owned(settings.workdir):
     _init_workdir(settings, config_dict)
     trainer, state = trainer_lib.build(config, settings, progress=config.progress)
+    repetition = config_lib.train_groups(config, 0).batch_repetition
+    batch = f"{settings.batch_size} images" + (
+        f" × {repetition} (batch repetition)" if repetition > 1 else "")
     log(f"task {settings.task.id} ({settings.task.name}) f={settings.fold}: "
-         f"{settings.spec.params:,} params, batch {settings.batch_size} images on "
+         f"{settings.spec.params:,} params, batch {batch} on "
          f"{jax.device_count()} device(s) in {jax.process_count()} process(es); data "
          f"{trainer.dataset.location.version_dir}: {trainer.describe()}; "
          f"workdir {settings.workdir}")
