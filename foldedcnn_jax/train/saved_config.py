@@ -36,6 +36,7 @@ LATER_FIELDS = {"optimizer.ema_decay": 0.0, "model.zero_init_head": False, **FOL
 # (model.slots_of_fold marked the warm start's slot run, which now gets its spec from the recipe.)
 REMOVED_FIELDS = ("model.slots_of_fold",)
 
+
 def config_to_dict(config) -> dict:
   """A plain, JSON-serialisable dict of a ConfigDict."""
   return json.loads(config.to_json_best_effort(sort_keys=True))
