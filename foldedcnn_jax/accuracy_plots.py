@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from foldedcnn_jax import plots
 from foldedcnn_jax.bench.records import BenchRecord
 from foldedcnn_jax.errors import UserInputError
+from foldedcnn_jax.tasks import TASKS
 
 # How a (task, f) cell's models are drawn: original (f = 1), the narrow twin, the folded model
 # with a twin in each slot (block-diagonal, the "embedded" recipe), a folded model trained on.
@@ -39,6 +40,8 @@ class AccuracyPoint:
   # Every weight between slots zero on every seed (an embedded row, or a trained one whose
   # `cross_slot_weight_share` is 0): it runs as the block-diagonal program.
   block_diagonal: bool = False
+  # Seeds whose run never left chance (`at_chance`): left out of `accuracies`, named in the label.
+  at_chance: int = 0
 
   @property
   def mean(self) -> float:
@@ -50,6 +53,16 @@ def _percent(value: float) -> float:
   return value * 100 if value <= 1 else value
 
 
+def at_chance(task: str, percent: float) -> bool:
+  """Whether a test accuracy got less than a tenth of the way from chance (100 / K, a known
+  task's K classes) to 100 %: a run that never left the loss plateau, drawn apart so that it
+  does not hide the other seeds."""
+  if task not in TASKS:
+    return False
+  chance = 100 / TASKS[task].num_classes
+  return percent < chance + 0.1 * (100 - chance)
+
+
 def read_accuracy(path: str) -> list[AccuracyPoint]:
   """The accuracy table's finished rows as points: original, narrow twin, embedded, trained.
 
@@ -57,7 +70,7 @@ def read_accuracy(path: str) -> list[AccuracyPoint]:
   epochs; absent: every folded row is), `twin_test_accuracy` (absent: an embedded row's own
   test accuracy is its twin's, being the same function), `twin_epochs` (the twin's budget: one
   narrow point per budget), `cross_slot_weight_share` (0: a trained model that stayed
-  block-diagonal).
+  block-diagonal). A seed at chance (`at_chance`) is counted, not averaged.
   """
   if not os.path.isfile(path):
     raise UserInputError(f"no accuracy CSV at {path}")
@@ -85,9 +98,16 @@ def read_accuracy(path: str) -> list[AccuracyPoint]:
         epochs = row.get("twin_epochs") or ""
         label = f"narrow twin ({epochs} epochs)" if epochs else "narrow twin"
         cells[(task, "narrow", fold, label)].append(_percent(twin))
-  return [AccuracyPoint(*key, tuple(values),
-                        key[1] in ("embedded", "trained") and block_diagonal[key])
-          for key, values in cells.items()]
+  points = []
+  for key, values in cells.items():
+    task, kind, fold, label = key
+    kept = tuple(value for value in values if not at_chance(task, value))
+    failed = len(values) - len(kept)
+    if failed:
+      label += f" ({failed} of {len(values)} seeds at chance)"
+    points.append(AccuracyPoint(task, kind, fold, label, kept or tuple(values),
+                                kind in ("embedded", "trained") and block_diagonal[key], failed))
+  return points
 
 
 # Throughput of each kind of point: the benchmark model it runs as, the first one measured. A

@@ -86,3 +86,20 @@ def test_a_trained_model_that_stayed_block_diagonal_is_placed_at_the_block_diago
   folded_only = [r for r in _twin_rows() if r.model != "embedded"]  # no embedded row
   placed = dict(accuracy_plots.placements(folded_only, points))["v1"]
   assert {p.label: rate for p, rate in placed}["folded (tied)"] == 4000.0
+
+
+def test_a_seed_at_chance_is_counted_in_the_label_not_averaged(tmp_path):
+  table = tmp_path / "table.csv"
+  table.write_text("task,fold,seed,status,test_accuracy,recipe\n"  # v6: 62 classes
+                   "v6,1,0,done,0.95,\nv6,4,0,done,0.92,embedded\nv6,4,1,done,0.94,embedded\n"
+                   "v6,4,2,done,0.0158,embedded\nv6,2,0,done,0.03,embedded\n")
+  points = {(p.kind, p.fold): p for p in accuracy_plots.read_accuracy(str(table))}
+  bad = points[("embedded", 4)]
+  assert bad.accuracies == (92.0, 94.0) and bad.mean == 93.0 and bad.at_chance == 1
+  assert bad.label == "block-diagonal (1 of 3 seeds at chance)"
+  assert points[("embedded", 2)].accuracies == (3.0,)  # below 1.61 + 0.1 × 98.39 = 11.45
+  assert points[("embedded", 2)].at_chance == 1  # every seed at chance: drawn there, and said
+  assert points[("original", 1)].at_chance == 0
+  assert not accuracy_plots.at_chance("v1", 18.5) and accuracy_plots.at_chance("v1", 18.0)
+  assert not accuracy_plots.at_chance("n2", 56.0) and accuracy_plots.at_chance("n2", 54.0)
+  assert not accuracy_plots.at_chance("unknown", 0.1)  # K unknown: never excluded
